@@ -1,0 +1,20 @@
+//! `imdb-indexer`: Consumes the enriched Kafka topics and bulk-writes title and person documents into per-genre Elasticsearch indexes.
+//!
+//! Only the command line exists so far; the service itself is built by its
+//! own issue. Running it prints the help and exits 0, so that scripts and
+//! packaging can already refer to the binary.
+
+use clap::{CommandFactory, Parser};
+
+/// Consumes the enriched Kafka topics and bulk-writes title and person documents into per-genre Elasticsearch indexes.
+///
+/// Not built yet: this binary only describes itself.
+#[derive(Debug, Parser)]
+#[command(name = "imdb-indexer", version)]
+struct Cli {}
+
+fn main() {
+    let _cli = Cli::parse();
+    Cli::command().print_help().expect("stdout is writable");
+    println!();
+}

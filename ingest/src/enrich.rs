@@ -1,0 +1,271 @@
+//! Worker side of the IMDb TSV join: a chunk of rows in, raw batches and
+//! enriched documents out.
+//!
+//! A title chunk holds a range of `title.basics` rows and, cut by the master
+//! at the same ids, the rows of the other title-keyed files for that range.
+//! Everything a title document needs is in its chunk, except person names,
+//! which come from the [`NameTable`](crate::tables::NameTable) built by pass
+//! A. A secondary row whose title is not in the chunk's basics (the file is
+//! out of order, or the title does not exist) is still published raw and is
+//! counted as an orphan.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+
+use imdb_model::topics::{PEOPLE, TITLES};
+use imdb_model::{
+    Aka, CastMember, EpisodeInfo, IdKind, ImdbId, KnownFor, PersonDoc, PersonRef, RawSource, TitleDoc,
+    normalise_genres,
+};
+
+use crate::chunk::Chunk;
+use crate::error::IngestError;
+use crate::stats::MessageKind;
+use crate::tables::{NameTable, TitleMeta, TitleTable};
+use crate::tsv::{self, AkaRow, Basics, Crew, Episode, Name, Principal, Rating};
+use crate::worker::{Ctx, Line, lines};
+
+/// Cast members kept per title (IMDb's principals are the top-billed ones).
+pub const TOP_CAST: usize = 10;
+/// Alternative titles kept per title (distinct texts, in IMDb's order).
+pub const MAX_AKAS: usize = 50;
+
+/// One aligned range of the title-keyed files.
+#[derive(Debug, Default)]
+pub struct TitleWork {
+    /// `title.basics` rows, if any.
+    pub basics: Option<Chunk>,
+    /// Rows of the other title files for the same ids.
+    pub others: Vec<(RawSource, Chunk)>,
+}
+
+/// Parses every row of `chunk`, dead-letters the bad ones, publishes the
+/// good ones raw, and hands each parsed row to `keep`.
+fn for_each_row<'c>(
+    ctx: &Ctx<'_>,
+    source: RawSource,
+    chunk: &'c Chunk,
+    mut keep: impl FnMut(&[&'c str], Line<'c>) -> Result<(), String>,
+) -> Result<(), IngestError> {
+    let mut raw = ctx.raw_batcher(source);
+    let mut fields: Vec<&'c str> = Vec::with_capacity(9);
+    let mut count = 0;
+    for line in lines(chunk) {
+        count += 1;
+        let checked = tsv::split_row(line.data, source, &mut fields).and_then(|()| keep(&fields, line));
+        match checked {
+            Err(reason) => ctx.reject(source, line.position(), &reason, line.data)?,
+            Ok(()) if ctx.raw.publish => {
+                raw.add(fields[0], |out| tsv::write_raw_json(out, source.columns(), &fields))?;
+            }
+            Ok(()) => {}
+        }
+    }
+    ctx.stats.read(source, count, chunk.data.len() as u64);
+    raw.flush()
+}
+
+/// The secondary rows of one chunk, by title number.
+#[derive(Debug, Default)]
+struct Secondary<'c> {
+    ratings: HashMap<u32, Rating>,
+    crew: HashMap<u32, Crew<'c>>,
+    principals: HashMap<u32, Vec<Principal<'c>>>,
+    akas: HashMap<u32, Vec<AkaRow<'c>>>,
+    episodes: HashMap<u32, Episode<'c>>,
+}
+
+impl<'c> Secondary<'c> {
+    fn parse(ctx: &Ctx<'_>, others: &'c [(RawSource, Chunk)]) -> Result<Self, IngestError> {
+        let mut s = Secondary::default();
+        for (source, chunk) in others {
+            match source {
+                RawSource::TitleRatings => for_each_row(ctx, *source, chunk, |f, _| {
+                    Rating::parse(f).map(|r| drop(s.ratings.insert(r.id.number, r)))
+                })?,
+                RawSource::TitleCrew => for_each_row(ctx, *source, chunk, |f, _| {
+                    Crew::parse(f).map(|r| drop(s.crew.insert(r.id.number, r)))
+                })?,
+                RawSource::TitlePrincipals => for_each_row(ctx, *source, chunk, |f, _| {
+                    Principal::parse(f).map(|r| s.principals.entry(r.id.number).or_default().push(r))
+                })?,
+                RawSource::TitleAkas => for_each_row(ctx, *source, chunk, |f, _| {
+                    AkaRow::parse(f).map(|r| s.akas.entry(r.id.number).or_default().push(r))
+                })?,
+                RawSource::TitleEpisode => for_each_row(ctx, *source, chunk, |f, _| {
+                    Episode::parse(f).map(|r| drop(s.episodes.insert(r.id.number, r)))
+                })?,
+                other => unreachable!("{other:?} is not a secondary title file"),
+            }
+        }
+        Ok(s)
+    }
+
+    /// Rows left over once every basics row took its own.
+    fn orphans(&self) -> u64 {
+        let lists = |m: &HashMap<u32, Vec<_>>| m.values().map(|v: &Vec<_>| v.len() as u64).sum::<u64>();
+        (self.ratings.len() + self.crew.len() + self.episodes.len()) as u64
+            + self.principals.values().map(|v| v.len() as u64).sum::<u64>()
+            + lists(&self.akas)
+    }
+}
+
+fn person_ref(ctx: &Ctx<'_>, nconst: &str) -> PersonRef {
+    let name = ImdbId::parse(IdKind::Name, nconst).and_then(|id| ctx.names.get(id.number)).map(|(n, ())| n.to_owned());
+    if name.is_none() {
+        ctx.stats.unresolved_names.fetch_add(1, Relaxed);
+    }
+    PersonRef { nconst: Some(nconst.to_owned()), name }
+}
+
+fn people(ctx: &Ctx<'_>, list: Option<&str>) -> Vec<PersonRef> {
+    list.map(|l| l.split(',').filter(|s| !s.is_empty()).map(|n| person_ref(ctx, n)).collect()).unwrap_or_default()
+}
+
+/// `["Neo","Thomas Anderson"]` as IMDb writes characters; anything else is
+/// kept as one character rather than dropped.
+fn characters(raw: Option<&str>) -> Vec<String> {
+    let Some(raw) = raw else { return Vec::new() };
+    serde_json::from_str::<Vec<String>>(raw).unwrap_or_else(|_| vec![raw.trim_matches(['[', ']', '"']).to_owned()])
+}
+
+fn cast(ctx: &Ctx<'_>, mut principals: Vec<Principal<'_>>) -> Vec<CastMember> {
+    principals.retain(|p| matches!(p.category, "actor" | "actress" | "self"));
+    principals.sort_by_key(|p| p.ordering);
+    principals
+        .into_iter()
+        .take(TOP_CAST)
+        .map(|p| CastMember {
+            name: person_ref(ctx, p.nconst).name,
+            nconst: p.nconst.to_owned(),
+            category: p.category.to_owned(),
+            characters: characters(p.characters),
+            ordering: p.ordering,
+        })
+        .collect()
+}
+
+fn akas(primary: &str, mut rows: Vec<AkaRow<'_>>) -> Vec<Aka> {
+    rows.sort_by_key(|a| a.ordering);
+    let mut out: Vec<Aka> = Vec::new();
+    for row in rows {
+        if out.len() == MAX_AKAS {
+            break;
+        }
+        if row.title != primary && !out.iter().any(|a| a.title == row.title) {
+            out.push(Aka {
+                title: row.title.to_owned(),
+                region: row.region.map(str::to_owned),
+                language: row.language.map(str::to_owned),
+                is_original: row.is_original,
+            });
+        }
+    }
+    out
+}
+
+fn title_doc(ctx: &Ctx<'_>, b: &Basics<'_>, s: &mut Secondary<'_>) -> TitleDoc {
+    let n = b.id.number;
+    let rating = s.ratings.remove(&n);
+    let crew = s.crew.remove(&n);
+    TitleDoc {
+        tconst: b.tconst.to_owned(),
+        title_type: b.title_type.map(str::to_owned),
+        primary_title: b.primary_title.to_owned(),
+        original_title: b.original_title.map(str::to_owned),
+        is_adult: b.is_adult,
+        start_year: b.start_year,
+        end_year: b.end_year,
+        runtime_minutes: b.runtime_minutes,
+        genres: normalise_genres(b.genres.unwrap_or("").split(',')),
+        average_rating: rating.as_ref().map(|r| r.average),
+        num_votes: rating.as_ref().map(|r| r.votes),
+        directors: people(ctx, crew.as_ref().and_then(|c| c.directors)),
+        writers: people(ctx, crew.as_ref().and_then(|c| c.writers)),
+        cast: cast(ctx, s.principals.remove(&n).unwrap_or_default()),
+        akas: akas(b.primary_title, s.akas.remove(&n).unwrap_or_default()),
+        episode: s.episodes.remove(&n).map(|e| EpisodeInfo {
+            parent_tconst: e.parent.to_owned(),
+            season: e.season,
+            episode: e.episode,
+        }),
+        ..TitleDoc::default()
+    }
+}
+
+/// Pass B: joins one aligned chunk into title documents. Returns the
+/// chunk's part of the title table (for person documents).
+pub fn process_titles(ctx: &Ctx<'_>, work: &TitleWork) -> Result<TitleTable, IngestError> {
+    let mut secondary = Secondary::parse(ctx, &work.others)?;
+    let mut table = TitleTable::default();
+    let mut buf = Vec::with_capacity(2048);
+    if let Some(basics) = &work.basics {
+        let mut docs = Vec::new();
+        for_each_row(ctx, RawSource::TitleBasics, basics, |f, _| {
+            let row = Basics::parse(f)?;
+            table.push(row.id.number, row.primary_title, TitleMeta::new(row.start_year, row.title_type))?;
+            docs.push(title_doc(ctx, &row, &mut secondary));
+            Ok(())
+        })?;
+        for doc in docs {
+            ctx.publish_doc(TITLES, MessageKind::Title, &doc.tconst, &doc, &mut buf)?;
+        }
+    }
+    ctx.stats.orphans.fetch_add(secondary.orphans(), Relaxed);
+    Ok(table)
+}
+
+/// Pass A: the id and name of every row, nothing else (rows are validated
+/// and published in pass C).
+pub fn collect_names(chunk: &Chunk) -> Result<NameTable, IngestError> {
+    let mut table = NameTable::default();
+    for line in lines(chunk) {
+        let mut fields = line.data.splitn(3, |b| *b == b'\t');
+        let (Some(id), Some(name)) = (fields.next(), fields.next()) else { continue };
+        let (Ok(id), Ok(name)) = (std::str::from_utf8(id), std::str::from_utf8(name)) else { continue };
+        if let Some(id) = ImdbId::parse(IdKind::Name, id)
+            && name != tsv::NULL
+        {
+            table.push(id.number, name, ()).map_err(IngestError::BadSetting)?;
+        }
+    }
+    Ok(table)
+}
+
+fn known_for(titles: &TitleTable, list: Option<&str>) -> Vec<KnownFor> {
+    let Some(list) = list else { return Vec::new() };
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|tconst| {
+            let entry = ImdbId::parse(IdKind::Title, tconst).and_then(|id| titles.get(id.number));
+            KnownFor {
+                tconst: tconst.to_owned(),
+                title: entry.map(|(t, _)| t.to_owned()),
+                start_year: entry.and_then(|(_, m)| m.year()),
+                title_type: entry.and_then(|(_, m)| m.title_type()).map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
+/// Pass C: person documents from a chunk of `name.basics`.
+pub fn process_names(ctx: &Ctx<'_>, chunk: &Chunk) -> Result<(), IngestError> {
+    let mut docs = Vec::new();
+    for_each_row(ctx, RawSource::NameBasics, chunk, |f, _| {
+        let row = Name::parse(f)?;
+        docs.push(PersonDoc {
+            nconst: row.nconst.to_owned(),
+            primary_name: row.name.to_owned(),
+            birth_year: row.birth_year,
+            death_year: row.death_year,
+            professions: row.professions.map(|p| p.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+            known_for: known_for(ctx.titles, row.known_for),
+        });
+        Ok(())
+    })?;
+    let mut buf = Vec::with_capacity(1024);
+    for doc in docs {
+        ctx.publish_doc(PEOPLE, MessageKind::Person, &doc.nconst, &doc, &mut buf)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Errors at the boundary of the ingest library.
+//!
+//! A bad *record* is never an error here: it becomes a [`imdb_model::DeadLetter`]
+//! and the run goes on. These errors are for what stops a run: the user asked
+//! for something impossible (user errors), or the machine or the broker failed
+//! (internal errors). The binary maps user errors to exit code 2 and internal
+//! ones to 1.
+
+use std::path::PathBuf;
+
+/// Why an ingest run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The input path does not exist or holds nothing ingest can read.
+    #[error("input {path}: {reason}")]
+    BadInput {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting: {0}")]
+    BadSetting(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The Kafka client failed (configuration, topic creation, flush).
+    #[error("kafka: {0}")]
+    Kafka(String),
+    /// Some messages were not acknowledged by the broker.
+    #[error("{failed} of {sent} messages were not acknowledged by the broker")]
+    Unacknowledged {
+        /// Messages that failed or were never confirmed.
+        failed: u64,
+        /// Messages sent.
+        sent: u64,
+    },
+    /// A worker thread panicked.
+    #[error("a worker thread panicked: {0}")]
+    WorkerPanic(String),
+}
+
+impl IngestError {
+    /// True for errors the user can fix by changing the command.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, IngestError::BadInput { .. } | IngestError::BadSetting(_))
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> IngestError {
+        IngestError::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,117 @@
+//! Looking into topics without kcat (Debian's kcat links a librdkafka too
+//! old for Tansu): message counts per partition, and reading messages.
+//!
+//! Reading assigns partitions directly (no consumer group, nothing
+//! committed) and stops at each partition's high watermark as it was when
+//! reading began, so it always terminates.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::error::IngestError;
+
+/// Offsets of one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// Partition number.
+    pub partition: i32,
+    /// First offset.
+    pub low: i64,
+    /// Next offset to be written.
+    pub high: i64,
+}
+
+/// Partitions of one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// Topic name.
+    pub name: String,
+    /// Its partitions.
+    pub partitions: Vec<PartitionInfo>,
+}
+
+impl TopicInfo {
+    /// Messages held, all partitions.
+    pub fn messages(&self) -> i64 {
+        self.partitions.iter().map(|p| p.high - p.low).sum()
+    }
+}
+
+fn consumer(brokers: &str) -> Result<BaseConsumer, IngestError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "imdb-inspect")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .map_err(|e| IngestError::Kafka(e.to_string()))
+}
+
+/// Every topic (or only `only`) with its partitions' watermarks.
+pub fn topics(brokers: &str, only: Option<&str>, timeout: Duration) -> Result<Vec<TopicInfo>, IngestError> {
+    let consumer = consumer(brokers)?;
+    let metadata = consumer.fetch_metadata(only, timeout).map_err(|e| IngestError::Kafka(e.to_string()))?;
+    let mut out = Vec::new();
+    for topic in metadata.topics() {
+        if topic.name().starts_with("__") {
+            continue;
+        }
+        let mut partitions = Vec::new();
+        for p in topic.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic.name(), p.id(), timeout)
+                .map_err(|e| IngestError::Kafka(format!("{} / {}: {e}", topic.name(), p.id())))?;
+            partitions.push(PartitionInfo { partition: p.id(), low, high });
+        }
+        partitions.sort_by_key(|p| p.partition);
+        out.push(TopicInfo { name: topic.name().to_owned(), partitions });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Reads every message of `topic` present when called, handing each to
+/// `visit`; stops early when `visit` returns false. Fails if the messages
+/// cannot all be read within `timeout`.
+pub fn read_topic(
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+    mut visit: impl FnMut(&BorrowedMessage<'_>) -> bool,
+) -> Result<u64, IngestError> {
+    let info = topics(brokers, Some(topic), timeout)?;
+    let info = info.into_iter().find(|t| t.name == topic).ok_or_else(|| IngestError::Kafka(format!("no topic {topic}")))?;
+    let consumer = consumer(brokers)?;
+    let mut assignment = TopicPartitionList::new();
+    let mut remaining: Vec<(i32, i64)> = Vec::new();
+    for p in info.partitions.iter().filter(|p| p.high > p.low) {
+        assignment
+            .add_partition_offset(topic, p.partition, Offset::Offset(p.low))
+            .map_err(|e| IngestError::Kafka(e.to_string()))?;
+        remaining.push((p.partition, p.high));
+    }
+    if remaining.is_empty() {
+        return Ok(0);
+    }
+    consumer.assign(&assignment).map_err(|e| IngestError::Kafka(e.to_string()))?;
+    let deadline = Instant::now() + timeout;
+    let mut read = 0;
+    while !remaining.is_empty() {
+        if Instant::now() > deadline {
+            return Err(IngestError::Kafka(format!("timed out reading {topic}: partitions {remaining:?} not at their end")));
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let message = message.map_err(|e| IngestError::Kafka(e.to_string()))?;
+        read += 1;
+        let (partition, offset) = (message.partition(), message.offset());
+        if !visit(&message) {
+            break;
+        }
+        remaining.retain(|(p, high)| !(*p == partition && offset + 1 >= *high));
+    }
+    Ok(read)
+}

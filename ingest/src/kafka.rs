@@ -1,0 +1,184 @@
+//! The Kafka side of ingest: topic creation and the producer.
+//!
+//! The producer is idempotent with `acks=all` (no duplicate or reordered
+//! message per partition across retries), lz4-compressed, and uses Kafka's
+//! Java-compatible murmur2 partitioner so keyed messages land where
+//! [`imdb_model::partition_for_key`] says. Every message carries an opaque
+//! tag (its kind and record count) that the delivery callback turns into
+//! acknowledged or failed counts. `message.timeout.ms` is long enough to ride
+//! out a broker restart: librdkafka keeps retrying until then.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imdb_model::Topic;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Message as _};
+
+use crate::error::IngestError;
+use crate::sink::{Message, Sink};
+use crate::stats::{MessageKind, Stats};
+
+/// Producer settings a user may change.
+#[derive(Debug, Clone)]
+pub struct ProducerSettings {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// How long librdkafka retries one message before giving up.
+    pub message_timeout: Duration,
+    /// How long to wait for the last confirmations at the end.
+    pub flush_timeout: Duration,
+    /// `linger.ms`: how long a partition's batch waits to fill.
+    pub linger: Duration,
+}
+
+fn kafka(e: KafkaError) -> IngestError {
+    IngestError::Kafka(e.to_string())
+}
+
+/// Creates the topics that do not exist yet; existing ones are kept as they
+/// are (a different partition count is logged, not changed).
+pub fn ensure_topics(brokers: &str, topics: &[Topic], replication: i32) -> Result<(), IngestError> {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create().map_err(kafka)?;
+    let new: Vec<NewTopic<'_>> =
+        topics.iter().map(|t| NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(replication))).collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = futures_executor::block_on(admin.create_topics(&new, &options)).map_err(kafka)?;
+    for result in results {
+        match result {
+            Ok(name) => tracing::info!(topic = %name, "created topic"),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => tracing::debug!(topic = %name, "topic exists"),
+            Err((name, code)) => return Err(IngestError::Kafka(format!("cannot create topic {name}: {code}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Turns delivery reports into counts.
+struct DeliveryCounter {
+    stats: Arc<Stats>,
+}
+
+impl ClientContext for DeliveryCounter {}
+
+fn tag(kind: MessageKind, records: u64) -> usize {
+    ((records as usize) << 2) | kind as usize
+}
+
+fn untag(tag: usize) -> (MessageKind, u64) {
+    let kind = match tag & 3 {
+        0 => MessageKind::Raw,
+        1 => MessageKind::Title,
+        2 => MessageKind::Person,
+        _ => MessageKind::DeadLetter,
+    };
+    (kind, (tag >> 2) as u64)
+}
+
+impl ProducerContext for DeliveryCounter {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        let (kind, records) = untag(opaque);
+        match result {
+            Ok(_) => self.stats.acked(kind, records),
+            Err((error, message)) => {
+                tracing::error!(topic = message.topic(), partition = message.partition(), %error, "message not delivered");
+                self.stats.failed(kind, records);
+            }
+        }
+    }
+}
+
+/// Publishes to Kafka.
+pub struct KafkaSink {
+    producer: ThreadedProducer<DeliveryCounter>,
+    flush_timeout: Duration,
+}
+
+impl std::fmt::Debug for KafkaSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSink").field("flush_timeout", &self.flush_timeout).finish_non_exhaustive()
+    }
+}
+
+impl KafkaSink {
+    /// A producer for `settings`, counting deliveries into `stats`.
+    pub fn new(settings: &ProducerSettings, stats: Arc<Stats>) -> Result<KafkaSink, IngestError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", &settings.brokers)
+            .set("client.id", "imdb-ingest")
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", "lz4")
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", settings.linger.as_millis().to_string())
+            .set("batch.size", (1 << 20).to_string())
+            .set("message.max.bytes", (4 << 20).to_string())
+            .set("queue.buffering.max.messages", "200000")
+            .set("queue.buffering.max.kbytes", (256 * 1024).to_string())
+            .set("message.timeout.ms", settings.message_timeout.as_millis().to_string())
+            .create_with_context(DeliveryCounter { stats })
+            .map_err(kafka)?;
+        Ok(KafkaSink { producer, flush_timeout: settings.flush_timeout })
+    }
+}
+
+impl Sink for KafkaSink {
+    fn send(&self, m: Message<'_>, stats: &Stats) -> Result<(), IngestError> {
+        let mut record = BaseRecord::with_opaque_to(m.topic, tag(m.kind, m.records)).key(m.key).payload(m.payload);
+        if let Some(partition) = m.partition {
+            record = record.partition(partition);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => {
+                    stats.sent(m.kind, m.records);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // Backpressure: the broker is slower than the workers.
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((error, _)) => {
+                    tracing::error!(topic = m.topic, %error, "message refused by the producer");
+                    stats.sent(m.kind, m.records);
+                    stats.failed(m.kind, m.records);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn finish(&self, stats: &Stats) -> Result<(), IngestError> {
+        let flushed = self.producer.flush(self.flush_timeout);
+        let failed = stats.failed_messages() + stats.unconfirmed_messages();
+        if let Err(error) = flushed {
+            tracing::error!(%error, "flush did not complete");
+        }
+        if failed > 0 {
+            return Err(IngestError::Unacknowledged { failed, sent: stats.sent_messages() });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_tags_round_trip() {
+        for kind in [MessageKind::Raw, MessageKind::Title, MessageKind::Person, MessageKind::DeadLetter] {
+            for records in [0, 1, 500, 1 << 40] {
+                assert_eq!(untag(tag(kind, records)), (kind, records));
+            }
+        }
+    }
+}

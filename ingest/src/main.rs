@@ -1,0 +1,213 @@
+//! `imdb-ingest`: load IMDb data into Kafka, generate synthetic datasets,
+//! and look into topics.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
+use imdb_ingest::progress::Progress;
+use imdb_ingest::sink::{NullSink, Sink};
+use imdb_ingest::source::Format;
+use imdb_ingest::units::{parse_duration, parse_size};
+use imdb_ingest::worker::RawSettings;
+use imdb_ingest::{IngestError, LoadConfig, Stats, inspect, load};
+use imdb_model::topics::all_topics;
+use rdkafka::Message;
+
+/// Loads IMDb data files into Kafka topics: raw rows to one raw topic per
+/// file, enriched title and person documents to the enrichment topics, bad
+/// records to the dead-letter topic. Every flag can also be set through the
+/// environment variable named in its help.
+#[derive(Debug, Parser)]
+#[command(name = "imdb-ingest", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Load a dataset into Kafka.
+    Load(LoadArgs),
+    /// Write a synthetic dataset in the exact IMDb TSV format (gzipped).
+    Generate(GenerateArgs),
+    /// List topics with their partitions and message counts.
+    Topics {
+        /// Kafka bootstrap servers.
+        #[arg(long, env = "IMDB_BROKERS", default_value = "127.0.0.1:19092")]
+        brokers: String,
+    },
+    /// Print messages of a topic (key, partition, offset, value).
+    Read {
+        /// Kafka bootstrap servers.
+        #[arg(long, env = "IMDB_BROKERS", default_value = "127.0.0.1:19092")]
+        brokers: String,
+        /// Topic to read.
+        #[arg(long)]
+        topic: String,
+        /// Stop after this many messages.
+        #[arg(long, default_value_t = 10)]
+        limit: u64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct LoadArgs {
+    /// A directory of IMDb TSV files (`title.basics.tsv[.gz]`, ...), one
+    /// such file, a JSON array file or an NDJSON file.
+    #[arg(long, env = "IMDB_INGEST_INPUT")]
+    input: PathBuf,
+    /// Kafka bootstrap servers (`host:port[,host:port]`).
+    #[arg(long, env = "IMDB_BROKERS", default_value = "127.0.0.1:19092")]
+    brokers: String,
+    /// Input format; `auto` decides from the file name and first byte.
+    #[arg(long, env = "IMDB_INGEST_FORMAT", value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    /// Worker threads that parse, join and publish (default: the core count).
+    #[arg(long, env = "IMDB_INGEST_WORKERS")]
+    workers: Option<usize>,
+    /// Target size of the chunks the master hands to workers (decompressed).
+    #[arg(long, env = "IMDB_INGEST_CHUNK_SIZE", default_value = "4MiB", value_parser = parse_size)]
+    chunk_size: usize,
+    /// Rows per raw Kafka message at most.
+    #[arg(long, env = "IMDB_INGEST_RAW_BATCH_ROWS", default_value_t = 500)]
+    raw_batch_rows: u64,
+    /// Bytes per raw Kafka message, about, at most.
+    #[arg(long, env = "IMDB_INGEST_RAW_BATCH_BYTES", default_value = "512KiB", value_parser = parse_size)]
+    raw_batch_bytes: usize,
+    /// Do not publish raw rows, only enriched documents and dead letters.
+    #[arg(long, env = "IMDB_INGEST_NO_RAW")]
+    no_raw: bool,
+    /// Replication factor of topics this run creates (1 for a local broker).
+    #[arg(long, env = "IMDB_INGEST_REPLICATION_FACTOR", default_value_t = 1)]
+    replication_factor: i32,
+    /// How long the producer retries a message before it counts as failed;
+    /// long enough to ride out a broker restart.
+    #[arg(long, env = "IMDB_INGEST_MESSAGE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    message_timeout: Duration,
+    /// How long to wait at the end for the last acknowledgements.
+    #[arg(long, env = "IMDB_INGEST_FLUSH_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
+    flush_timeout: Duration,
+    /// How long a partition's batch waits to fill (`linger.ms`).
+    #[arg(long, env = "IMDB_INGEST_LINGER", default_value = "20ms", value_parser = parse_duration)]
+    linger: Duration,
+    /// Read, parse and join, but publish nothing (measures the parsing cost).
+    #[arg(long, env = "IMDB_INGEST_DRY_RUN")]
+    dry_run: bool,
+    /// Also write the summary as JSON to this file.
+    #[arg(long, env = "IMDB_INGEST_SUMMARY_JSON")]
+    summary_json: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long, short, env = "IMDB_INGEST_QUIET")]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct GenerateArgs {
+    /// Number of titles (names: about 1.25 per title).
+    #[arg(long, default_value_t = 10_000)]
+    titles: u64,
+    /// Seed: the same seed and size give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rdkafka=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match run(Cli::parse()) {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            match error.downcast_ref::<IngestError>() {
+                Some(e) if e.is_user_error() => 2,
+                _ => 1,
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Cmd::Load(args) => run_load(args),
+        Cmd::Generate(args) => {
+            let start = Instant::now();
+            let summary = generate(&GenerateConfig { titles: args.titles, seed: args.seed, out: args.out.clone() })
+                .with_context(|| format!("generating into {}", args.out.display()))?;
+            for (file, rows) in &summary.files {
+                println!("{file:<28} {rows:>12} rows");
+            }
+            println!("{} bytes in {:.1} s", summary.bytes, start.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Cmd::Topics { brokers } => {
+            for topic in inspect::topics(&brokers, None, Duration::from_secs(10))? {
+                let counts: Vec<String> = topic.partitions.iter().map(|p| (p.high - p.low).to_string()).collect();
+                println!("{:<32} {:>10} messages  per partition [{}]", topic.name, topic.messages(), counts.join(", "));
+            }
+            Ok(())
+        }
+        Cmd::Read { brokers, topic, limit } => {
+            let mut left = limit;
+            inspect::read_topic(&brokers, &topic, Duration::from_secs(60), |m| {
+                let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+                let value = m.payload().map(String::from_utf8_lossy).unwrap_or_default();
+                println!("{}/{} key={key}\n{}", m.partition(), m.offset(), value.trim_end());
+                left -= 1;
+                left > 0
+            })?;
+            Ok(())
+        }
+    }
+}
+
+fn run_load(args: LoadArgs) -> anyhow::Result<()> {
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+    let config = LoadConfig {
+        input: args.input.clone(),
+        format: args.format,
+        workers,
+        chunk_bytes: args.chunk_size,
+        raw: RawSettings { publish: !args.no_raw, max_rows: args.raw_batch_rows, max_bytes: args.raw_batch_bytes },
+    };
+    let stats = Arc::new(Stats::default());
+    let sink: Box<dyn Sink> = if args.dry_run {
+        Box::new(NullSink)
+    } else {
+        ensure_topics(&args.brokers, &all_topics(), args.replication_factor)?;
+        let settings = ProducerSettings {
+            brokers: args.brokers.clone(),
+            message_timeout: args.message_timeout,
+            flush_timeout: args.flush_timeout,
+            linger: args.linger,
+        };
+        Box::new(KafkaSink::new(&settings, stats.clone())?)
+    };
+    tracing::info!(input = %args.input.display(), brokers = %args.brokers, workers, dry_run = args.dry_run, "load starting");
+    let start = Instant::now();
+    let progress = Progress::start(stats.clone(), args.quiet);
+    let loaded = load(&config, sink.as_ref(), &stats);
+    let finished = sink.finish(&stats);
+    progress.finish();
+    let summary = stats.summary(start.elapsed());
+    eprintln!("{summary}");
+    if let Some(path) = &args.summary_json {
+        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    loaded?;
+    finished?;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Integration tests of imdb-search live in `tests/`; this library is empty.

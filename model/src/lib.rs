@@ -1,0 +1,21 @@
+//! The shared model of imdb-search.
+//!
+//! Every process of the pipeline (ingest, indexer, api, search-node clients)
+//! agrees on what travels between them through this crate alone: the document
+//! types, the Kafka topic names with their partition counts and keys, the
+//! partitioning function, the Elasticsearch index names and the genre
+//! vocabulary. It depends on `serde` and nothing else, so that any crate can
+//! use it without pulling in a runtime.
+
+pub mod docs;
+pub mod genre;
+pub mod ids;
+pub mod index;
+pub mod partition;
+pub mod topics;
+
+pub use docs::{Aka, CastMember, DeadLetter, EpisodeInfo, KnownFor, PersonDoc, PersonRef, TitleDoc};
+pub use genre::{normalise_genre, normalise_genres};
+pub use ids::{ImdbId, IdKind};
+pub use partition::partition_for_key;
+pub use topics::{RawSource, Topic};

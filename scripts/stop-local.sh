@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Stops the local stack started by scripts/run-local.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -x target/release/imdb-local-broker ]; then
+  target/release/imdb-local-broker stop --data .local/kafka
+elif [ -f .local/kafka/tansu.pid ]; then
+  kill "$(cat .local/kafka/tansu.pid)" && rm -f .local/kafka/tansu.pid
+fi

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The project's test command: sets up what is missing, then runs every test
+# of the workspace (unit tests, property tests, and the integration tests
+# against a real Tansu broker).
+#
+# Tests that need Tansu or ../shared skip with a message when they are
+# absent; this script installs Tansu first and sets IMDB_REQUIRE_TANSU=1 so
+# that here a missing broker is a failure, not a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export IMDB_REQUIRE_TANSU=1
+export IMDB_MOVIES_JSON="$PWD/.local/data/movies.json"
+cargo build --workspace --bins
+cargo test --workspace "$@"

@@ -1,0 +1,20 @@
+//! `imdb-search-node`: A single-node Elasticsearch-compatible search server built on tantivy.
+//!
+//! Only the command line exists so far; the service itself is built by its
+//! own issue. Running it prints the help and exits 0, so that scripts and
+//! packaging can already refer to the binary.
+
+use clap::{CommandFactory, Parser};
+
+/// A single-node Elasticsearch-compatible search server built on tantivy.
+///
+/// Not built yet: this binary only describes itself.
+#[derive(Debug, Parser)]
+#[command(name = "imdb-search-node", version)]
+struct Cli {}
+
+fn main() {
+    let _cli = Cli::parse();
+    Cli::command().print_help().expect("stdout is writable");
+    println!();
+}
