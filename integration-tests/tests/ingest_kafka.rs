@@ -265,3 +265,82 @@ fn bad_input_is_dead_lettered_and_the_rest_goes_through() {
     assert!(titles.iter().any(|t| t.primary_title == "300" && t.start_year == Some(2007)));
     assert!(titles.iter().any(|t| t.primary_title == "Léon" && t.num_votes == Some(12_345)));
 }
+
+#[test]
+fn a_broker_killed_mid_load_loses_and_duplicates_nothing() {
+    let Some(mut broker) = broker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    generate(&GenerateConfig { titles: 20_000, seed: 11, out: dir.path().to_path_buf() }).unwrap();
+    let brokers = broker.bootstrap_servers();
+    ensure_topics(&brokers, &all_topics(), 1).unwrap();
+    let input = dir.path().to_path_buf();
+    let loader = std::thread::spawn(move || {
+        let stats = Arc::new(Stats::default());
+        let settings = ProducerSettings {
+            brokers,
+            message_timeout: Duration::from_secs(120),
+            flush_timeout: Duration::from_secs(180),
+            linger: Duration::from_millis(5),
+        };
+        let sink = KafkaSink::new(&settings, stats.clone()).unwrap();
+        let config = LoadConfig {
+            input,
+            format: Format::Auto,
+            workers: 2,
+            chunk_bytes: 64 * 1024,
+            raw: RawSettings { publish: true, max_rows: 100, max_bytes: 64 * 1024 },
+        };
+        load(&config, &sink, &stats).unwrap();
+        sink.finish(&stats).unwrap();
+        stats.summary(Duration::from_secs(1))
+    });
+    // Kill it while the title documents are flowing, then bring it back.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!loader.is_finished(), "the load ended before the broker was killed: use a bigger dataset");
+    broker.kill().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    broker.restart().unwrap();
+    let summary = loader.join().unwrap();
+    assert_eq!(summary.messages_failed + summary.messages_unconfirmed, 0);
+
+    let basics = file_rows(dir.path(), RawSource::TitleBasics);
+    let titles = messages(&broker, TITLES.name);
+    let distinct: std::collections::HashSet<&String> = titles.iter().map(|(_, k, _)| k).collect();
+    assert_eq!(distinct.len(), basics.len(), "every title document is there");
+    assert_eq!(titles.len(), basics.len(), "and none twice");
+    let principals = file_rows(dir.path(), RawSource::TitlePrincipals).len();
+    let raw: usize = messages(&broker, RawSource::TitlePrincipals.topic().name)
+        .iter()
+        .map(|(_, _, p)| std::str::from_utf8(p).unwrap().lines().count())
+        .sum();
+    assert_eq!(raw, principals, "raw rows neither lost nor duplicated");
+}
+
+#[test]
+fn vega_movies_json_is_read_as_a_profile() {
+    // Fetched by scripts/setup.sh from the npm package vega-datasets.
+    let path = std::env::var_os("IMDB_MOVIES_JSON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/data/movies.json"));
+    if !path.is_file() {
+        eprintln!("SKIPPED: {} not found (scripts/setup.sh fetches it)", path.display());
+        return;
+    }
+    let Some(broker) = broker() else { return };
+    let summary = run_load(&broker, &path, Format::Auto);
+    assert_eq!(summary.records_read, 3201);
+    // One film has a null title: the only record nothing can be made of.
+    assert_eq!(summary.records_rejected, 1);
+    assert_eq!(summary.titles_published, 3200);
+    let titles: Vec<TitleDoc> =
+        messages(&broker, TITLES.name).into_iter().map(|(_, _, p)| serde_json::from_slice(&p).unwrap()).collect();
+    let by_title = |t: &str| titles.iter().find(|d| d.primary_title == t);
+    assert!(by_title("300").is_some(), "a numeric title is kept as text");
+    assert!(by_title("Léon").is_some(), "mis-decoded accents are repaired");
+    assert!(by_title("Le Fabuleux destin d'Amélie Poulain").is_some());
+    let raw_rows: usize = messages(&broker, RawSource::Json.topic().name)
+        .iter()
+        .map(|(_, _, p)| std::str::from_utf8(p).unwrap().lines().count())
+        .sum();
+    assert_eq!(raw_rows, 3200);
+}
