@@ -9,8 +9,9 @@
 
 use std::io::Read;
 
-/// Longest record accepted; a longer one is cut off and reported, so that a
-/// file without newlines cannot exhaust memory.
+/// Longest record accepted. Workers reject longer records; the chunker cuts
+/// off a record that grows past it without a newline, so that a file
+/// without newlines cannot exhaust memory.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// Whole records from one input, with where they start.
@@ -73,7 +74,17 @@ impl<R: Read> LineChunker<R> {
     pub fn new(reader: R, target: usize) -> Self {
         let target = target.max(1);
         let (carry, error) = (Vec::new(), None);
-        LineChunker { reader, target, base_target: target, carry, line: 1, offset: 0, eof: false, error, skipping: false }
+        LineChunker {
+            reader,
+            target,
+            base_target: target,
+            carry,
+            line: 1,
+            offset: 0,
+            eof: false,
+            error,
+            skipping: false,
+        }
     }
 
     /// Reads until `carry` holds `want` bytes or the input ends.
@@ -172,5 +183,83 @@ impl<R: Read> Iterator for LineChunker<R> {
             // A record longer than the target: read more and look again.
             self.target = self.target.saturating_mul(2).min(MAX_RECORD_BYTES + 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads at most `step` bytes per call, to cut reads at awkward places.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_line_comes_out_once_in_order_with_its_position(
+            lines in proptest::collection::vec("[a-z\t]{0,40}", 0..200),
+            final_newline in any::<bool>(),
+            target in 1usize..500,
+            step in 1usize..100,
+        ) {
+            let mut input = lines.join("\n");
+            if final_newline && !input.is_empty() { input.push('\n'); }
+            let mut out = Vec::new();
+            let mut next_line = 1;
+            let mut next_byte = 0;
+            for item in LineChunker::new(Trickle { data: input.as_bytes(), step }, target) {
+                let ChunkItem::Records(chunk) = item else { panic!("no failure expected") };
+                prop_assert_eq!((chunk.first_line, chunk.first_byte), (next_line, next_byte));
+                next_line += chunk.data.iter().filter(|b| **b == b'\n').count() as u64;
+                next_byte += chunk.data.len() as u64;
+                out.extend_from_slice(&chunk.data);
+            }
+            prop_assert_eq!(String::from_utf8(out).unwrap(), input);
+        }
+    }
+
+    #[test]
+    fn a_read_error_keeps_whole_lines_and_reports_the_partial_one() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, "a\tb\n".repeat(50_000).as_bytes()).unwrap();
+        let bytes = gz.finish().unwrap();
+        let reader = flate2::read::MultiGzDecoder::new(&bytes[..bytes.len() - 20]);
+        let items: Vec<ChunkItem> = LineChunker::new(reader, 4096).collect();
+        let Some(ChunkItem::Failed(failure)) = items.last() else { panic!("no failure reported") };
+        let whole: usize =
+            items.iter().filter_map(|i| if let ChunkItem::Records(c) = i { Some(c.data.len()) } else { None }).sum();
+        assert_eq!(whole % 4, 0, "only whole lines before the failure");
+        assert_eq!(failure.byte_offset, whole as u64);
+        assert_eq!(failure.line, whole as u64 / 4 + 1);
+        assert!(failure.reason.contains("unreadable"));
+    }
+
+    #[test]
+    fn an_oversized_record_is_reported_and_skipped() {
+        let mut input = b"ok\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 2 * MAX_RECORD_BYTES));
+        input.extend_from_slice(b"\nafter\n");
+        let items: Vec<ChunkItem> = LineChunker::new(Trickle { data: &input, step: 4096 }, 1024).collect();
+        let kinds: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                ChunkItem::Records(c) => String::from_utf8_lossy(&c.data).into_owned(),
+                ChunkItem::Oversized(c) => format!("oversized at line {}", c.first_line),
+                ChunkItem::Failed(f) => f.reason.clone(),
+            })
+            .collect();
+        assert_eq!(kinds, ["ok\n", "oversized at line 2", "after\n"]);
     }
 }

@@ -14,16 +14,15 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use imdb_model::topics::{PEOPLE, TITLES};
 use imdb_model::{
-    Aka, CastMember, EpisodeInfo, IdKind, ImdbId, KnownFor, PersonDoc, PersonRef, RawSource, TitleDoc,
-    normalise_genres,
+    Aka, CastMember, EpisodeInfo, IdKind, ImdbId, KnownFor, PersonDoc, PersonRef, RawSource, TitleDoc, normalise_genres,
 };
 
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, MAX_RECORD_BYTES};
 use crate::error::IngestError;
 use crate::stats::MessageKind;
 use crate::tables::{NameTable, TitleMeta, TitleTable};
 use crate::tsv::{self, AkaRow, Basics, Crew, Episode, Name, Principal, Rating};
-use crate::worker::{Ctx, Line, lines};
+use crate::worker::{Ctx, Line, lines, too_long};
 
 /// Cast members kept per title (IMDb's principals are the top-billed ones).
 pub const TOP_CAST: usize = 10;
@@ -52,6 +51,10 @@ fn for_each_row<'c>(
     let mut count = 0;
     for line in lines(chunk) {
         count += 1;
+        if line.data.len() > MAX_RECORD_BYTES {
+            ctx.reject(source, line.position(), &too_long(), line.data)?;
+            continue;
+        }
         let checked = tsv::split_row(line.data, source, &mut fields).and_then(|()| keep(&fields, line));
         match checked {
             Err(reason) => ctx.reject(source, line.position(), &reason, line.data)?,
@@ -81,10 +84,14 @@ impl<'c> Secondary<'c> {
         for (source, chunk) in others {
             match source {
                 RawSource::TitleRatings => for_each_row(ctx, *source, chunk, |f, _| {
-                    Rating::parse(f).map(|r| drop(s.ratings.insert(r.id.number, r)))
+                    Rating::parse(f).map(|r| {
+                        s.ratings.insert(r.id.number, r);
+                    })
                 })?,
                 RawSource::TitleCrew => for_each_row(ctx, *source, chunk, |f, _| {
-                    Crew::parse(f).map(|r| drop(s.crew.insert(r.id.number, r)))
+                    Crew::parse(f).map(|r| {
+                        s.crew.insert(r.id.number, r);
+                    })
                 })?,
                 RawSource::TitlePrincipals => for_each_row(ctx, *source, chunk, |f, _| {
                     Principal::parse(f).map(|r| s.principals.entry(r.id.number).or_default().push(r))
@@ -93,7 +100,9 @@ impl<'c> Secondary<'c> {
                     AkaRow::parse(f).map(|r| s.akas.entry(r.id.number).or_default().push(r))
                 })?,
                 RawSource::TitleEpisode => for_each_row(ctx, *source, chunk, |f, _| {
-                    Episode::parse(f).map(|r| drop(s.episodes.insert(r.id.number, r)))
+                    Episode::parse(f).map(|r| {
+                        s.episodes.insert(r.id.number, r);
+                    })
                 })?,
                 other => unreachable!("{other:?} is not a secondary title file"),
             }
@@ -200,15 +209,20 @@ pub fn process_titles(ctx: &Ctx<'_>, work: &TitleWork) -> Result<TitleTable, Ing
     let mut table = TitleTable::default();
     let mut buf = Vec::with_capacity(2048);
     if let Some(basics) = &work.basics {
-        let mut docs = Vec::new();
+        // Documents go out as they are made (holding a chunk's documents
+        // would cost ~2 KB per title); a sink error ends the chunk.
+        let mut sink_error = None;
         for_each_row(ctx, RawSource::TitleBasics, basics, |f, _| {
             let row = Basics::parse(f)?;
             table.push(row.id.number, row.primary_title, TitleMeta::new(row.start_year, row.title_type))?;
-            docs.push(title_doc(ctx, &row, &mut secondary));
+            let doc = title_doc(ctx, &row, &mut secondary);
+            if sink_error.is_none() {
+                sink_error = ctx.publish_doc(TITLES, MessageKind::Title, &doc.tconst, &doc, &mut buf).err();
+            }
             Ok(())
         })?;
-        for doc in docs {
-            ctx.publish_doc(TITLES, MessageKind::Title, &doc.tconst, &doc, &mut buf)?;
+        if let Some(error) = sink_error {
+            return Err(error);
         }
     }
     ctx.stats.orphans.fetch_add(secondary.orphans(), Relaxed);
@@ -250,22 +264,21 @@ fn known_for(titles: &TitleTable, list: Option<&str>) -> Vec<KnownFor> {
 
 /// Pass C: person documents from a chunk of `name.basics`.
 pub fn process_names(ctx: &Ctx<'_>, chunk: &Chunk) -> Result<(), IngestError> {
-    let mut docs = Vec::new();
+    let (mut buf, mut sink_error) = (Vec::with_capacity(1024), None);
     for_each_row(ctx, RawSource::NameBasics, chunk, |f, _| {
         let row = Name::parse(f)?;
-        docs.push(PersonDoc {
+        let doc = PersonDoc {
             nconst: row.nconst.to_owned(),
             primary_name: row.name.to_owned(),
             birth_year: row.birth_year,
             death_year: row.death_year,
             professions: row.professions.map(|p| p.split(',').map(str::to_owned).collect()).unwrap_or_default(),
             known_for: known_for(ctx.titles, row.known_for),
-        });
+        };
+        if sink_error.is_none() {
+            sink_error = ctx.publish_doc(PEOPLE, MessageKind::Person, &doc.nconst, &doc, &mut buf).err();
+        }
         Ok(())
     })?;
-    let mut buf = Vec::with_capacity(1024);
-    for doc in docs {
-        ctx.publish_doc(PEOPLE, MessageKind::Person, &doc.nconst, &doc, &mut buf)?;
-    }
-    Ok(())
+    sink_error.map_or(Ok(()), Err)
 }

@@ -23,12 +23,12 @@ pub enum IngestError {
     #[error("invalid setting: {0}")]
     BadSetting(String),
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The Kafka client failed (configuration, topic creation, flush).
     #[error("kafka: {0}")]
@@ -52,7 +52,11 @@ impl IngestError {
         matches!(self, IngestError::BadInput { .. } | IngestError::BadSetting(_))
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> IngestError {
-        IngestError::Io { path: path.into(), source }
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> IngestError {
+        let path = path.into();
+        if error.kind() == std::io::ErrorKind::NotFound {
+            return IngestError::BadInput { path, reason: "no such file or directory".into() };
+        }
+        IngestError::Io { path, error }
     }
 }

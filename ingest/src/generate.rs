@@ -31,7 +31,11 @@ use flate2::write::GzEncoder;
 
 /// How to generate.
 #[derive(Debug, Clone)]
-pub struct GenerateConfig { pub titles: u64, pub seed: u64, pub out: PathBuf }
+pub struct GenerateConfig {
+    pub titles: u64,
+    pub seed: u64,
+    pub out: PathBuf,
+}
 
 /// Rows written per file (file name like "title.basics.tsv.gz" -> data rows, header excluded), and bytes written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,8 +75,10 @@ pub fn generate(config: &GenerateConfig) -> io::Result<GenerateSummary> {
 
 /// (file name, header line).
 type Spec = (&'static str, &'static str);
-const BASICS: Spec = ("title.basics.tsv.gz",
-    "tconst\ttitleType\tprimaryTitle\toriginalTitle\tisAdult\tstartYear\tendYear\truntimeMinutes\tgenres");
+const BASICS: Spec = (
+    "title.basics.tsv.gz",
+    "tconst\ttitleType\tprimaryTitle\toriginalTitle\tisAdult\tstartYear\tendYear\truntimeMinutes\tgenres",
+);
 const AKAS: Spec =
     ("title.akas.tsv.gz", "titleId\tordering\ttitle\tregion\tlanguage\ttypes\tattributes\tisOriginalTitle");
 const CREW: Spec = ("title.crew.tsv.gz", "tconst\tdirectors\twriters");
@@ -83,8 +89,18 @@ const NAMES: Spec =
     ("name.basics.tsv.gz", "nconst\tprimaryName\tbirthYear\tdeathYear\tprimaryProfession\tknownForTitles");
 
 /// Title types with per-mille weights; the indices are the constants below.
-const TYPES: [&str; 10] =
-    ["tvEpisode", "short", "movie", "tvSeries", "video", "tvMovie", "tvMiniSeries", "videoGame", "tvSpecial", "tvShort"];
+const TYPES: [&str; 10] = [
+    "tvEpisode",
+    "short",
+    "movie",
+    "tvSeries",
+    "video",
+    "tvMovie",
+    "tvMiniSeries",
+    "videoGame",
+    "tvSpecial",
+    "tvShort",
+];
 const TYPE_WEIGHTS: [u32; 10] = [550, 80, 190, 60, 40, 40, 10, 10, 10, 10];
 const EPISODE: usize = 0;
 const SHORT: usize = 1;
@@ -99,9 +115,34 @@ const TV_SHORT: usize = 9;
 
 /// Alphabetical, so a bit mask printed in index order is IMDb's sorted genre list.
 const GENRES: [&str; 28] = [
-    "Action", "Adult", "Adventure", "Animation", "Biography", "Comedy", "Crime", "Documentary", "Drama",
-    "Family", "Fantasy", "Film-Noir", "Game-Show", "History", "Horror", "Music", "Musical", "Mystery", "News",
-    "Reality-TV", "Romance", "Sci-Fi", "Short", "Sport", "Talk-Show", "Thriller", "War", "Western",
+    "Action",
+    "Adult",
+    "Adventure",
+    "Animation",
+    "Biography",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Family",
+    "Fantasy",
+    "Film-Noir",
+    "Game-Show",
+    "History",
+    "Horror",
+    "Music",
+    "Musical",
+    "Mystery",
+    "News",
+    "Reality-TV",
+    "Romance",
+    "Sci-Fi",
+    "Short",
+    "Sport",
+    "Talk-Show",
+    "Thriller",
+    "War",
+    "Western",
 ];
 /// Adult is 0: it is only ever forced onto isAdult titles.
 const GENRE_WEIGHTS: [u32; 28] =
@@ -112,45 +153,261 @@ const SHORT_GENRE: usize = 22;
 const SELF_GENRES: u32 = 1 << 7 | 1 << 12 | 1 << 18 | 1 << 19 | 1 << 24;
 
 const ADJ: &[&str] = &[
-    "Silent", "Iron", "Dark", "Golden", "Last", "Lost", "Hidden", "Broken", "Crimson", "Wild", "Eternal",
-    "Secret", "Frozen", "Burning", "Little", "Great", "Black", "White", "Red", "Blue", "Savage", "Final",
-    "Forgotten", "Endless", "Distant", "Sweet", "Bitter", "Lonely", "Electric", "Midnight", "Perfect", "Strange",
+    "Silent",
+    "Iron",
+    "Dark",
+    "Golden",
+    "Last",
+    "Lost",
+    "Hidden",
+    "Broken",
+    "Crimson",
+    "Wild",
+    "Eternal",
+    "Secret",
+    "Frozen",
+    "Burning",
+    "Little",
+    "Great",
+    "Black",
+    "White",
+    "Red",
+    "Blue",
+    "Savage",
+    "Final",
+    "Forgotten",
+    "Endless",
+    "Distant",
+    "Sweet",
+    "Bitter",
+    "Lonely",
+    "Electric",
+    "Midnight",
+    "Perfect",
+    "Strange",
 ];
 const NOUN: &[&str] = &[
-    "River", "Wolf", "Night", "City", "Heart", "Road", "Storm", "Kingdom", "Garden", "Shadow", "Dream", "Mirror",
-    "House", "Island", "Mountain", "Sea", "Fire", "Star", "Moon", "Sun", "Train", "Game", "Promise", "Song",
-    "Summer", "Winter", "Highway", "Forest", "Empire", "Angel", "Ghost", "Stranger", "Hunter", "Witness", "Queen",
-    "King", "Soldier", "Doctor", "Detective", "Café", "Señor", "Mädchen", "Piñata", "Fiancée",
+    "River",
+    "Wolf",
+    "Night",
+    "City",
+    "Heart",
+    "Road",
+    "Storm",
+    "Kingdom",
+    "Garden",
+    "Shadow",
+    "Dream",
+    "Mirror",
+    "House",
+    "Island",
+    "Mountain",
+    "Sea",
+    "Fire",
+    "Star",
+    "Moon",
+    "Sun",
+    "Train",
+    "Game",
+    "Promise",
+    "Song",
+    "Summer",
+    "Winter",
+    "Highway",
+    "Forest",
+    "Empire",
+    "Angel",
+    "Ghost",
+    "Stranger",
+    "Hunter",
+    "Witness",
+    "Queen",
+    "King",
+    "Soldier",
+    "Doctor",
+    "Detective",
+    "Café",
+    "Señor",
+    "Mädchen",
+    "Piñata",
+    "Fiancée",
 ];
 const PLACE: &[&str] = &[
-    "Paris", "Tokyo", "Berlin", "Rome", "Cairo", "Montréal", "São Paulo", "Zürich", "Kraków", "Reykjavík",
-    "Chicago", "Texas", "Bombay", "Havana", "Málaga", "Ørsted", "Brooklyn", "Casablanca", "Vienna", "the Moon",
+    "Paris",
+    "Tokyo",
+    "Berlin",
+    "Rome",
+    "Cairo",
+    "Montréal",
+    "São Paulo",
+    "Zürich",
+    "Kraków",
+    "Reykjavík",
+    "Chicago",
+    "Texas",
+    "Bombay",
+    "Havana",
+    "Málaga",
+    "Ørsted",
+    "Brooklyn",
+    "Casablanca",
+    "Vienna",
+    "the Moon",
 ];
 const INTO_PLACE: &[&str] = &["Return to ", "Midnight in ", "Letters from ", "Escape from ", "Lost in ", "Love in "];
 const NUMBERS: &[&str] = &["300", "1917", "2012", "9", "21", "42", "1408", "2001", "13"];
 const SUFFIXES: &[&str] = &[": Part II", ": Part III", " 2", "!", ": The Beginning", " Returns", "?", "...", " & Co."];
 const FIRST_M: &[&str] = &[
-    "James", "John", "Robert", "Michael", "David", "William", "Richard", "Thomas", "Charles", "Daniel", "Paul",
-    "Mark", "George", "Peter", "Jack", "Henry", "Luis", "Carlos", "Pierre", "Jean", "Hans", "Giovanni", "Hiroshi",
-    "Kenji", "Raj", "Ahmed", "Ivan", "Olaf", "José", "Søren", "François", "Björn", "Léon", "Jürgen", "Andrés",
+    "James",
+    "John",
+    "Robert",
+    "Michael",
+    "David",
+    "William",
+    "Richard",
+    "Thomas",
+    "Charles",
+    "Daniel",
+    "Paul",
+    "Mark",
+    "George",
+    "Peter",
+    "Jack",
+    "Henry",
+    "Luis",
+    "Carlos",
+    "Pierre",
+    "Jean",
+    "Hans",
+    "Giovanni",
+    "Hiroshi",
+    "Kenji",
+    "Raj",
+    "Ahmed",
+    "Ivan",
+    "Olaf",
+    "José",
+    "Søren",
+    "François",
+    "Björn",
+    "Léon",
+    "Jürgen",
+    "Andrés",
 ];
 const FIRST_F: &[&str] = &[
-    "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan", "Jessica", "Sarah", "Karen", "Emma",
-    "Olivia", "Sophie", "Anna", "Maria", "Laura", "Julia", "Yuki", "Mei", "Priya", "Fatima", "Olga", "Ingrid",
-    "Chiara", "Zoë", "Renée", "Amélie", "Inès", "Chloé", "Małgorzata", "Dagný", "Lucía", "Grace", "Helen",
+    "Mary",
+    "Patricia",
+    "Jennifer",
+    "Linda",
+    "Elizabeth",
+    "Barbara",
+    "Susan",
+    "Jessica",
+    "Sarah",
+    "Karen",
+    "Emma",
+    "Olivia",
+    "Sophie",
+    "Anna",
+    "Maria",
+    "Laura",
+    "Julia",
+    "Yuki",
+    "Mei",
+    "Priya",
+    "Fatima",
+    "Olga",
+    "Ingrid",
+    "Chiara",
+    "Zoë",
+    "Renée",
+    "Amélie",
+    "Inès",
+    "Chloé",
+    "Małgorzata",
+    "Dagný",
+    "Lucía",
+    "Grace",
+    "Helen",
 ];
 const LAST: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson", "Taylor", "Thomas",
-    "Moore", "Martin", "Jackson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Young", "King", "Wright",
-    "Scott", "Green", "Baker", "Adams", "Nelson", "Hill", "Campbell", "Mitchell", "Roberts", "Carter", "Evans",
-    "Müller", "Schmidt", "Dubois", "Lefèvre", "García", "Núñez", "Rossi", "Bianchi", "Tanaka", "Suzuki", "Kim",
-    "Park", "Singh", "Patel", "Kowalski", "Novák", "Dvořák", "Jensen", "Ørsted", "Björnsson", "O'Brien", "Ivanov",
-    "Silva", "Santos", "Çelik", "Nguyen", "Wang",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Martin",
+    "Jackson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Nelson",
+    "Hill",
+    "Campbell",
+    "Mitchell",
+    "Roberts",
+    "Carter",
+    "Evans",
+    "Müller",
+    "Schmidt",
+    "Dubois",
+    "Lefèvre",
+    "García",
+    "Núñez",
+    "Rossi",
+    "Bianchi",
+    "Tanaka",
+    "Suzuki",
+    "Kim",
+    "Park",
+    "Singh",
+    "Patel",
+    "Kowalski",
+    "Novák",
+    "Dvořák",
+    "Jensen",
+    "Ørsted",
+    "Björnsson",
+    "O'Brien",
+    "Ivanov",
+    "Silva",
+    "Santos",
+    "Çelik",
+    "Nguyen",
+    "Wang",
 ];
 const INITIALS: &[&str] = &["A.", "B.", "C.", "D.", "E.", "J.", "L.", "M.", "R.", "S."];
 const ROLES: &[&str] = &[
-    "Narrator", "Bartender", "Nurse", "The Stranger", "Waitress", "Policeman", "Reporter", "Young Boy",
-    "Party Guest", "Voice", "Soldier", "Neo", "Thug #2",
+    "Narrator",
+    "Bartender",
+    "Nurse",
+    "The Stranger",
+    "Waitress",
+    "Policeman",
+    "Reporter",
+    "Young Boy",
+    "Party Guest",
+    "Voice",
+    "Soldier",
+    "Neo",
+    "Thug #2",
 ];
 const ROLE_PREFIX: &[&str] = &["Dr. ", "Detective ", "Captain ", "Agent ", "Mrs. "];
 const WRITER_JOBS: [&str; 7] = ["\\N", "screenplay", "story", "novel", "written by", "creator", "teleplay"];
@@ -160,32 +417,82 @@ const EXTRAS: [(&str, u64); 5] =
     [("producer", 35), ("composer", 30), ("cinematographer", 20), ("editor", 20), ("production_designer", 8)];
 /// "actor" becomes "actress" for women.
 const PROFESSIONS: [&str; 18] = [
-    "actor", "producer", "writer", "director", "miscellaneous", "camera_department", "editor", "composer",
-    "soundtrack", "music_department", "art_department", "sound_department", "cinematographer",
-    "animation_department", "casting_director", "stunts", "visual_effects", "assistant_director",
+    "actor",
+    "producer",
+    "writer",
+    "director",
+    "miscellaneous",
+    "camera_department",
+    "editor",
+    "composer",
+    "soundtrack",
+    "music_department",
+    "art_department",
+    "sound_department",
+    "cinematographer",
+    "animation_department",
+    "casting_director",
+    "stunts",
+    "visual_effects",
+    "assistant_director",
 ];
 const PROFESSION_WEIGHTS: [u32; 18] = [400, 80, 80, 60, 60, 40, 30, 20, 40, 20, 20, 20, 15, 10, 5, 10, 10, 10];
 
 /// Foreign-looking titles: a head, sometimes followed by a tail.
-struct Lang { code: &'static str, heads: &'static [&'static str], tails: &'static [&'static str] }
+struct Lang {
+    code: &'static str,
+    heads: &'static [&'static str],
+    tails: &'static [&'static str],
+}
 const LANGS: [Lang; 7] = [
-    Lang { code: "fr", heads: &["La Maison", "Le Voyage", "Les Enfants", "La Nuit", "Le Silence", "L'Été"],
-        tails: &[" du Soleil", " rouge", " de Paris", " perdu", " éternel", " des Ombres"] },
-    Lang { code: "de", heads: &["Die Nacht", "Das Mädchen", "Der Wald", "Die Reise", "Das Haus", "Der Himmel"],
-        tails: &[" über Berlin", " im Schnee", " der Träume", " ohne Namen"] },
-    Lang { code: "es", heads: &["El Último Viaje", "La Casa", "El Laberinto", "Los Olvidados", "El Camino"],
-        tails: &[" del Fauno", " de Papel", " sin Nombre", " oscuro", " de Señor Núñez"] },
-    Lang { code: "it", heads: &["La Dolce Vita", "Il Sorpasso", "La Strada", "Il Giardino", "Le Notti"],
-        tails: &[" di Roma", " perduto", " d'Oro"] },
-    Lang { code: "ja", heads: &["Yoru no Kaze", "Tōkyō Monogatari", "夜の風", "東京物語", "千と千尋の神隠し"], tails: &[] },
-    Lang { code: "ru", heads: &["Война и мир", "Брат", "Сталкер", "Летят журавли", "Ночной дозор"], tails: &[] },
+    Lang {
+        code: "fr",
+        heads: &["La Maison", "Le Voyage", "Les Enfants", "La Nuit", "Le Silence", "L'Été"],
+        tails: &[" du Soleil", " rouge", " de Paris", " perdu", " éternel", " des Ombres"],
+    },
+    Lang {
+        code: "de",
+        heads: &["Die Nacht", "Das Mädchen", "Der Wald", "Die Reise", "Das Haus", "Der Himmel"],
+        tails: &[" über Berlin", " im Schnee", " der Träume", " ohne Namen"],
+    },
+    Lang {
+        code: "es",
+        heads: &["El Último Viaje", "La Casa", "El Laberinto", "Los Olvidados", "El Camino"],
+        tails: &[" del Fauno", " de Papel", " sin Nombre", " oscuro", " de Señor Núñez"],
+    },
+    Lang {
+        code: "it",
+        heads: &["La Dolce Vita", "Il Sorpasso", "La Strada", "Il Giardino", "Le Notti"],
+        tails: &[" di Roma", " perduto", " d'Oro"],
+    },
+    Lang {
+        code: "ja",
+        heads: &["Yoru no Kaze", "Tōkyō Monogatari", "夜の風", "東京物語", "千と千尋の神隠し"],
+        tails: &[],
+    },
+    Lang {
+        code: "ru", heads: &["Война и мир", "Брат", "Сталкер", "Летят журавли", "Ночной дозор"], tails: &[]
+    },
     Lang { code: "ko", heads: &["기생충", "올드보이", "살인의 추억", "Bom Yeoreum"], tails: &[] },
 ];
 /// Aka regions with the index of their language in `LANGS`.
 const REGIONS: [(&str, Option<usize>); 16] = [
-    ("US", None), ("GB", None), ("FR", Some(0)), ("DE", Some(1)), ("JP", Some(4)), ("ES", Some(2)), ("IT", Some(3)),
-    ("BR", None), ("IN", None), ("CA", None), ("MX", Some(2)), ("RU", Some(5)), ("KR", Some(6)), ("SE", None),
-    ("AU", None), ("XWW", None),
+    ("US", None),
+    ("GB", None),
+    ("FR", Some(0)),
+    ("DE", Some(1)),
+    ("JP", Some(4)),
+    ("ES", Some(2)),
+    ("IT", Some(3)),
+    ("BR", None),
+    ("IN", None),
+    ("CA", None),
+    ("MX", Some(2)),
+    ("RU", Some(5)),
+    ("KR", Some(6)),
+    ("SE", None),
+    ("AU", None),
+    ("XWW", None),
 ];
 const REGION_WEIGHTS: [u32; 16] = [20, 10, 10, 10, 8, 8, 6, 6, 5, 5, 4, 4, 3, 3, 3, 8];
 const AKA_TYPES: [&str; 8] = ["\\N", "imdbDisplay", "alternative", "working", "festival", "dvd", "tv", "video"];
@@ -226,11 +533,19 @@ impl Rng {
         out
     }
     /// Uniform in `0..n` (multiply-shift; the bias is far below anything visible).
-    fn below(&mut self, n: u64) -> u64 { ((u128::from(self.next()) * u128::from(n)) >> 64) as u64 }
-    fn pct(&mut self, p: u64) -> bool { self.below(100) < p }
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+    fn pct(&mut self, p: u64) -> bool {
+        self.below(100) < p
+    }
     /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 { (self.next() >> 11) as f64 / (1u64 << 53) as f64 }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str { items[self.below(items.len() as u64) as usize] }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
     fn weighted(&mut self, weights: &[u32]) -> usize {
         let mut x = self.below(u64::from(weights.iter().sum::<u32>())) as u32;
         for (i, &w) in weights.iter().enumerate() {
@@ -256,7 +571,13 @@ type FileStats = (&'static str, u64, u64);
 /// One gzipped TSV being written. Rows are assembled in a plain `Vec` (infallible pushes, so field
 /// writers need no `?`) and handed to the encoder in large chunks, as a `BufWriter` would. Field
 /// methods insert the tab separator themselves.
-struct Out { name: &'static str, enc: GzEncoder<File>, buf: Vec<u8>, rows: u64, line_start: bool }
+struct Out {
+    name: &'static str,
+    enc: GzEncoder<File>,
+    buf: Vec<u8>,
+    rows: u64,
+    line_start: bool,
+}
 
 impl Out {
     fn create(dir: &Path, (name, header): Spec) -> io::Result<Self> {
@@ -293,13 +614,21 @@ impl Out {
         self.buf.extend_from_slice(&digits[i.min(20 - width)..]);
         self
     }
-    fn text(&mut self, s: &str) -> &mut Self { self.field().raw(s) }
-    fn null(&mut self) -> &mut Self { self.text("\\N") }
-    fn num(&mut self, n: u64) -> &mut Self { self.field().raw_num(n, 1) }
+    fn text(&mut self, s: &str) -> &mut Self {
+        self.field().raw(s)
+    }
+    fn null(&mut self) -> &mut Self {
+        self.text("\\N")
+    }
+    fn num(&mut self, n: u64) -> &mut Self {
+        self.field().raw_num(n, 1)
+    }
     fn opt(&mut self, n: Option<u64>) -> &mut Self {
         if let Some(n) = n { self.num(n) } else { self.null() }
     }
-    fn tt(&mut self, n: u64) -> &mut Self { self.ids("tt", &[n]) }
+    fn tt(&mut self, n: u64) -> &mut Self {
+        self.ids("tt", &[n])
+    }
     /// Comma-separated ids, or `\N` when empty.
     fn ids(&mut self, prefix: &str, ids: &[u64]) -> &mut Self {
         if ids.is_empty() {
@@ -328,11 +657,25 @@ impl Out {
     }
 }
 
-struct TitleFiles { basics: Out, akas: Out, crew: Out, episode: Out, principals: Out, ratings: Out }
+struct TitleFiles {
+    basics: Out,
+    akas: Out,
+    crew: Out,
+    episode: Out,
+    principals: Out,
+    ratings: Out,
+}
 
 /// A series that later episodes may attach to.
 #[derive(Debug, Clone, Copy)]
-struct Series { id: u64, start: Option<u64>, season: u64, episode: u64, numbered: bool, mini: bool }
+struct Series {
+    id: u64,
+    start: Option<u64>,
+    season: u64,
+    episode: u64,
+    numbered: bool,
+    mini: bool,
+}
 
 /// Open series kept for episodes; its fixed size keeps memory independent of N.
 const RING: usize = 64;
@@ -425,7 +768,11 @@ impl TitleGen {
         let s = *s;
         let numbered = s.numbered && !r.pct(5);
         o.tt(t).tt(s.id);
-        if numbered { o.num(s.season).num(s.episode) } else { o.null().null() };
+        if numbered {
+            o.num(s.season).num(s.episode)
+        } else {
+            o.null().null()
+        };
         o.end()?;
         self.primary.clear();
         if numbered && r.pct(35) {
@@ -498,7 +845,13 @@ impl TitleGen {
         for _ in 0..self.rng.weighted(&[6, 8, 12, 18, 26, 30]) {
             let n = self.credit_new_person();
             let female = is_female(self.seed, n);
-            let category = if self_cast { "self" } else if female { "actress" } else { "actor" };
+            let category = if self_cast {
+                "self"
+            } else if female {
+                "actress"
+            } else {
+                "actor"
+            };
             credit(p, t, &mut ord, n, category, "\\N");
             characters(&mut self.rng, p, self_cast, female);
             p.end()?;

@@ -84,7 +84,8 @@ pub fn read_topic(
     mut visit: impl FnMut(&BorrowedMessage<'_>) -> bool,
 ) -> Result<u64, IngestError> {
     let info = topics(brokers, Some(topic), timeout)?;
-    let info = info.into_iter().find(|t| t.name == topic).ok_or_else(|| IngestError::Kafka(format!("no topic {topic}")))?;
+    let info =
+        info.into_iter().find(|t| t.name == topic).ok_or_else(|| IngestError::Kafka(format!("no topic {topic}")))?;
     let consumer = consumer(brokers)?;
     let mut assignment = TopicPartitionList::new();
     let mut remaining: Vec<(i32, i64)> = Vec::new();
@@ -102,7 +103,9 @@ pub fn read_topic(
     let mut read = 0;
     while !remaining.is_empty() {
         if Instant::now() > deadline {
-            return Err(IngestError::Kafka(format!("timed out reading {topic}: partitions {remaining:?} not at their end")));
+            return Err(IngestError::Kafka(format!(
+                "timed out reading {topic}: partitions {remaining:?} not at their end"
+            )));
         }
         let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
         let message = message.map_err(|e| IngestError::Kafka(e.to_string()))?;

@@ -105,12 +105,7 @@ impl<I: Iterator<Item = ChunkItem>> Follower<I> {
 
 /// The highest title id among the rows of `chunk`.
 pub fn max_title_id(chunk: &Chunk) -> Option<u32> {
-    chunk
-        .data
-        .split(|b| *b == b'\n')
-        .filter_map(|line| leading_id(line, IdKind::Title))
-        .map(|id| id.number)
-        .max()
+    chunk.data.split(|b| *b == b'\n').filter_map(|line| leading_id(line, IdKind::Title)).map(|id| id.number).max()
 }
 
 /// Aligns `basics` chunks with the followers' rows; returns the work items

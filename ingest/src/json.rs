@@ -24,10 +24,10 @@ use simd_json::BorrowedValue as Value;
 use simd_json::StaticNode;
 use simd_json::prelude::*;
 
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, MAX_RECORD_BYTES};
 use crate::error::IngestError;
 use crate::stats::MessageKind;
-use crate::worker::{Ctx, lines};
+use crate::worker::{Ctx, lines, too_long};
 
 /// The fields of [`TitleDoc`] a JSON record can fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +173,8 @@ fn in_range<T: TryFrom<i64>>(n: Option<f64>, key: &str, lo: f64, hi: f64) -> Res
 pub fn parse_date(s: &str) -> (Option<u16>, Option<String>) {
     const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
     let tokens: Vec<&str> = s.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
-    let year = tokens.iter().find(|t| t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit())).and_then(|t| t.parse().ok());
+    let year =
+        tokens.iter().find(|t| t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit())).and_then(|t| t.parse().ok());
     let month = tokens.iter().find_map(|t| {
         let t = t.to_ascii_lowercase();
         MONTHS.iter().position(|m| t.starts_with(m)).map(|i| i as u32 + 1)
@@ -274,6 +275,10 @@ pub fn process_json(ctx: &Ctx<'_>, chunk: &Chunk) -> Result<(), IngestError> {
     let mut count = 0;
     for line in lines(chunk) {
         count += 1;
+        if line.data.len() > MAX_RECORD_BYTES {
+            ctx.reject(RawSource::Json, line.position(), &too_long(), line.data)?;
+            continue;
+        }
         scratch.clear();
         scratch.extend_from_slice(line.data);
         let parsed = simd_json::to_borrowed_value(&mut scratch).map_err(|e| format!("malformed JSON: {e}"));
@@ -334,7 +339,10 @@ mod tests {
     fn values_that_cannot_stand_for_their_field_reject_the_record() {
         assert!(doc(r#"{"Title": null}"#).unwrap_err().starts_with("no title"));
         assert_eq!(doc(r#"{"Title": {"a":1}}"#).unwrap_err(), "field \"Title\": expected text, found an object");
-        assert_eq!(doc(r#"{"Title":"x","IMDB Rating":"great"}"#).unwrap_err(), "field \"IMDB Rating\": expected a number, found \"great\"");
+        assert_eq!(
+            doc(r#"{"Title":"x","IMDB Rating":"great"}"#).unwrap_err(),
+            "field \"IMDB Rating\": expected a number, found \"great\""
+        );
         assert!(doc(r#"[1,2]"#).unwrap_err().contains("expected a JSON object"));
         assert!(doc(r#"{"Title":"x","rating":42}"#).unwrap_err().contains("outside"));
     }

@@ -16,9 +16,9 @@ use crate::chunk::{Chunk, ChunkItem, MAX_RECORD_BYTES, ReadFailure};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    BeforeArray,
-    InArray,
-    AfterArray,
+    Before,
+    Inside,
+    After,
 }
 
 /// Cuts a JSON array into chunks of about `target` bytes of whole elements.
@@ -45,7 +45,7 @@ impl<R: Read> JsonArrayChunker<R> {
         JsonArrayChunker {
             reader,
             target: target.max(1),
-            state: State::BeforeArray,
+            state: State::Before,
             depth: 0,
             in_string: false,
             escape: false,
@@ -127,12 +127,12 @@ impl<R: Read> JsonArrayChunker<R> {
     fn scan(&mut self, bytes: &[u8]) {
         for &b in bytes {
             match self.state {
-                State::BeforeArray => match b {
-                    b'[' => self.state = State::InArray,
+                State::Before => match b {
+                    b'[' => self.state = State::Inside,
                     b' ' | b'\t' | b'\n' | b'\r' | 0xEF | 0xBB | 0xBF => {}
                     _ => return self.fail(format!("expected a JSON array, found byte {:?}", b as char)),
                 },
-                State::InArray if self.in_string => {
+                State::Inside if self.in_string => {
                     self.push_byte(b);
                     match (self.escape, b) {
                         (true, _) => self.escape = false,
@@ -141,11 +141,11 @@ impl<R: Read> JsonArrayChunker<R> {
                         _ => {}
                     }
                 }
-                State::InArray => match b {
+                State::Inside => match b {
                     b',' if self.depth == 0 => self.end_element(),
                     b']' if self.depth == 0 => {
                         self.end_element();
-                        self.state = State::AfterArray;
+                        self.state = State::After;
                     }
                     _ => {
                         match b {
@@ -157,8 +157,8 @@ impl<R: Read> JsonArrayChunker<R> {
                         self.push_byte(b);
                     }
                 },
-                State::AfterArray if b.is_ascii_whitespace() => {}
-                State::AfterArray => return self.fail("unexpected data after the end of the JSON array".into()),
+                State::After if b.is_ascii_whitespace() => {}
+                State::After => return self.fail("unexpected data after the end of the JSON array".into()),
             }
             if b == b'\n' {
                 self.line += 1;
@@ -169,14 +169,14 @@ impl<R: Read> JsonArrayChunker<R> {
 
     fn finish(&mut self) {
         match self.state {
-            State::BeforeArray => self.fail("empty input: expected a JSON array".into()),
-            State::InArray => {
+            State::Before => self.fail("empty input: expected a JSON array".into()),
+            State::Inside => {
                 // Truncated: a complete last element still parses; an
                 // incomplete one fails in the worker with its position.
                 self.end_element();
                 self.fail("the JSON array is not closed (truncated input?)".into());
             }
-            State::AfterArray => self.flush_chunk(),
+            State::After => self.flush_chunk(),
         }
         self.done = true;
     }
@@ -196,5 +196,56 @@ impl<R: Read> Iterator for JsonArrayChunker<R> {
             }
         }
         if self.pending.is_empty() { None } else { Some(self.pending.remove(0)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn elements(input: &str, target: usize) -> (Vec<String>, Vec<String>) {
+        let (mut records, mut failures) = (Vec::new(), Vec::new());
+        for item in JsonArrayChunker::new(input.as_bytes(), target) {
+            match item {
+                ChunkItem::Records(c) => {
+                    records.extend(String::from_utf8(c.data).unwrap().lines().map(str::to_owned));
+                }
+                ChunkItem::Oversized(_) => failures.push("oversized".into()),
+                ChunkItem::Failed(f) => failures.push(f.reason),
+            }
+        }
+        (records, failures)
+    }
+
+    proptest! {
+        #[test]
+        fn every_element_comes_out_once_whatever_the_chunk_size(
+            values in proptest::collection::vec(("[a-z ,\\[\\]{}\"\\\\]{0,12}", 0i64..1000), 0..60),
+            pretty in any::<bool>(),
+            target in 1usize..400,
+        ) {
+            let items: Vec<String> = values
+                .iter()
+                .map(|(s, n)| serde_json::json!({"title": s, "n": n, "list": [n, {"s": s}]}).to_string())
+                .collect();
+            let sep = if pretty { ",\n  " } else { "," };
+            let input = format!("[{}]", items.join(sep));
+            let (records, failures) = elements(&input, target);
+            prop_assert!(failures.is_empty());
+            prop_assert_eq!(records, items);
+        }
+    }
+
+    #[test]
+    fn broken_arrays_are_reported_not_guessed() {
+        let (records, failures) = elements(r#"[{"a":1} {"b":2}, {"c":3}"#, 10);
+        assert_eq!(records, [r#"{"a":1} {"b":2}"#, r#"{"c":3}"#]);
+        assert_eq!(failures, ["the JSON array is not closed (truncated input?)"]);
+        let (_, failures) = elements(r#"{"a":1}"#, 10);
+        assert!(failures[0].starts_with("expected a JSON array"));
+        let (records, failures) = elements("[{\"a\":\"x\ny\"}] trailing", 10);
+        assert_eq!(records, ["{\"a\":\"x\u{1}y\"}"]);
+        assert_eq!(failures, ["unexpected data after the end of the JSON array"]);
     }
 }

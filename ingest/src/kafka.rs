@@ -41,13 +41,13 @@ fn kafka(e: KafkaError) -> IngestError {
 }
 
 /// Creates the topics that do not exist yet; existing ones are kept as they
-/// are (a different partition count is logged, not changed).
-pub fn ensure_topics(brokers: &str, topics: &[Topic], replication: i32) -> Result<(), IngestError> {
+/// are. Fails if the brokers do not answer within `timeout`.
+pub fn ensure_topics(brokers: &str, topics: &[Topic], replication: i32, timeout: Duration) -> Result<(), IngestError> {
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", brokers).create().map_err(kafka)?;
     let new: Vec<NewTopic<'_>> =
         topics.iter().map(|t| NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(replication))).collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
     let results = futures_executor::block_on(admin.create_topics(&new, &options)).map_err(kafka)?;
     for result in results {
         match result {

@@ -186,7 +186,8 @@ fn run_load(args: LoadArgs) -> anyhow::Result<()> {
     let sink: Box<dyn Sink> = if args.dry_run {
         Box::new(NullSink)
     } else {
-        ensure_topics(&args.brokers, &all_topics(), args.replication_factor)?;
+        let admin_timeout = args.message_timeout.min(Duration::from_secs(30));
+        ensure_topics(&args.brokers, &all_topics(), args.replication_factor, admin_timeout)?;
         let settings = ProducerSettings {
             brokers: args.brokers.clone(),
             message_timeout: args.message_timeout,
@@ -201,6 +202,11 @@ fn run_load(args: LoadArgs) -> anyhow::Result<()> {
     let loaded = load(&config, sink.as_ref(), &stats);
     let finished = sink.finish(&stats);
     progress.finish();
+    if let Err(e) = &loaded
+        && e.is_user_error()
+    {
+        return Err(loaded.unwrap_err().into());
+    }
     let summary = stats.summary(start.elapsed());
     eprintln!("{summary}");
     if let Some(path) = &args.summary_json {

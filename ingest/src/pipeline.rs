@@ -84,7 +84,8 @@ pub fn load(config: &LoadConfig, sink: &dyn Sink, stats: &Stats) -> Result<(), I
     let paths: HashMap<RawSource, String> = files.iter().map(|f| (f.source, f.path.display().to_string())).collect();
     let logged = AtomicU64::new(0);
     let (no_names, no_titles) = (NameTable::default(), TitleTable::default());
-    let ctx = Ctx { sink, stats, names: &no_names, titles: &no_titles, paths: &paths, raw: config.raw, logged: &logged };
+    let ctx =
+        Ctx { sink, stats, names: &no_names, titles: &no_titles, paths: &paths, raw: config.raw, logged: &logged };
 
     match &inputs {
         Inputs::JsonArray(file) | Inputs::Ndjson(file) => {
@@ -101,8 +102,8 @@ pub fn load(config: &LoadConfig, sink: &dyn Sink, stats: &Stats) -> Result<(), I
                 [RawSource::TitleBasics].iter().chain(&FOLLOWERS).filter_map(|s| inputs.imdb_file(*s)).collect();
             let name_file = inputs.imdb_file(RawSource::NameBasics);
             let name_passes = if title_files.is_empty() { 1 } else { 2 };
-            let planned = title_files.iter().map(|f| f.size).sum::<u64>()
-                + name_file.map_or(0, |f| f.size * name_passes);
+            let planned =
+                title_files.iter().map(|f| f.size).sum::<u64>() + name_file.map_or(0, |f| f.size * name_passes);
             stats.planned_disk_bytes.store(planned, Relaxed);
 
             let names = match (name_file, title_files.is_empty()) {
@@ -260,7 +261,7 @@ fn incident(ctx: &Ctx<'_>, source: RawSource, item: ChunkItem) -> Result<(), Ing
         ChunkItem::Oversized(chunk) => ctx.reject(
             source,
             (Some(chunk.first_line), Some(chunk.first_byte)),
-            &format!("record longer than {} bytes; skipped to the next line", crate::chunk::MAX_RECORD_BYTES),
+            &format!("{}; skipped to the next line", crate::worker::too_long()),
             &chunk.data,
         ),
         ChunkItem::Failed(failure) => {

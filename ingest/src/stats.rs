@@ -223,11 +223,7 @@ impl std::fmt::Display for Summary {
             "  messages           {:>12} sent, {} failed, {} unconfirmed",
             self.messages_sent, self.messages_failed, self.messages_unconfirmed
         )?;
-        writeln!(
-            f,
-            "  bytes              {:>12} from disk, {} of records",
-            self.disk_bytes, self.record_bytes
-        )?;
+        writeln!(f, "  bytes              {:>12} from disk, {} of records", self.disk_bytes, self.record_bytes)?;
         write!(f, "  time               {:>12.2} s, {:.0} records/s", self.seconds, self.records_per_second)
     }
 }

@@ -37,15 +37,23 @@ pub type TitleTable = IdTable<TitleMeta>;
 
 /// IMDb's title types, for [`TitleMeta::title_type`].
 pub const TITLE_TYPES: [&str; 11] = [
-    "movie", "short", "tvSeries", "tvEpisode", "tvMovie", "tvMiniSeries", "tvSpecial", "tvShort", "video",
-    "videoGame", "tvPilot",
+    "movie",
+    "short",
+    "tvSeries",
+    "tvEpisode",
+    "tvMovie",
+    "tvMiniSeries",
+    "tvSpecial",
+    "tvShort",
+    "video",
+    "videoGame",
+    "tvPilot",
 ];
 
 impl TitleMeta {
     /// Packs a year and a type name.
     pub fn new(year: Option<u16>, title_type: Option<&str>) -> TitleMeta {
-        let title_type =
-            title_type.and_then(|t| TITLE_TYPES.iter().position(|k| *k == t)).map_or(u8::MAX, |i| i as u8);
+        let title_type = title_type.and_then(|t| TITLE_TYPES.iter().position(|k| *k == t)).map_or(u8::MAX, |i| i as u8);
         TitleMeta { year: year.unwrap_or(0), title_type }
     }
 

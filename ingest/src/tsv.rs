@@ -18,7 +18,8 @@ pub type RowError = String;
 pub fn split_row<'a>(line: &'a [u8], source: RawSource, fields: &mut Vec<&'a str>) -> Result<(), RowError> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte {} of the row", e.valid_up_to()))?;
+    let text =
+        std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte {} of the row", e.valid_up_to()))?;
     fields.clear();
     fields.extend(text.split('\t'));
     let expected = source.columns().len();
@@ -263,8 +264,11 @@ mod tests {
 
     #[test]
     fn parses_a_real_basics_row() {
-        let f = fields("tt0000001\tshort\tCarmencita\tCarmencita\t0\t1894\t\\N\t1\tDocumentary,Short\n", RawSource::TitleBasics)
-            .unwrap();
+        let f = fields(
+            "tt0000001\tshort\tCarmencita\tCarmencita\t0\t1894\t\\N\t1\tDocumentary,Short\n",
+            RawSource::TitleBasics,
+        )
+        .unwrap();
         let row = Basics::parse(&f).unwrap();
         assert_eq!(row.primary_title, "Carmencita");
         assert_eq!((row.start_year, row.end_year, row.runtime_minutes), (Some(1894), None, Some(1)));

@@ -8,7 +8,7 @@ use imdb_model::topics::INGEST_DEAD_LETTER;
 use imdb_model::{DeadLetter, RawSource, Topic};
 use serde::Serialize;
 
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, MAX_RECORD_BYTES};
 use crate::error::IngestError;
 use crate::raw::RawBatcher;
 use crate::sink::{Message, Sink};
@@ -111,9 +111,15 @@ impl<'a> Ctx<'a> {
     ) -> Result<(), IngestError> {
         buf.clear();
         serde_json::to_writer(&mut *buf, doc).expect("documents serialise");
-        let message = Message { topic: topic.name, partition: None, key: key.as_bytes(), payload: buf, kind, records: 1 };
+        let message =
+            Message { topic: topic.name, partition: None, key: key.as_bytes(), payload: buf, kind, records: 1 };
         self.sink.send(message, self.stats)
     }
+}
+
+/// The reason given for a record over [`MAX_RECORD_BYTES`].
+pub fn too_long() -> String {
+    format!("record longer than {MAX_RECORD_BYTES} bytes")
 }
 
 /// One record of a chunk with where it starts.

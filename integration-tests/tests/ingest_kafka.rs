@@ -39,7 +39,7 @@ fn broker() -> Option<Broker> {
 
 fn run_load(broker: &Broker, input: &Path, format: Format) -> Summary {
     let stats = Arc::new(Stats::default());
-    ensure_topics(&broker.bootstrap_servers(), &all_topics(), 1).unwrap();
+    ensure_topics(&broker.bootstrap_servers(), &all_topics(), 1, Duration::from_secs(30)).unwrap();
     let settings = ProducerSettings {
         brokers: broker.bootstrap_servers(),
         message_timeout: Duration::from_secs(60),
@@ -101,11 +101,8 @@ fn generated_dataset_goes_through_exactly() {
         for (partition, _, payload) in messages(&broker, topic.name) {
             for line in std::str::from_utf8(&payload).unwrap().lines() {
                 let row: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
-                let fields: Vec<String> = source
-                    .columns()
-                    .iter()
-                    .map(|c| row[*c].as_str().map_or("\\N".to_owned(), str::to_owned))
-                    .collect();
+                let fields: Vec<String> =
+                    source.columns().iter().map(|c| row[*c].as_str().map_or("\\N".to_owned(), str::to_owned)).collect();
                 assert_eq!(partition, partition_for_key(fields[0].as_bytes(), topic.partitions), "{line}");
                 got.push(fields);
             }
@@ -200,7 +197,9 @@ fn bad_input_is_dead_lettered_and_the_rest_goes_through() {
     std::fs::create_dir(&imdb).unwrap();
 
     // title.basics: 3 good rows, a short row, a bad year, invalid UTF-8.
-    let mut basics = b"tconst\ttitleType\tprimaryTitle\toriginalTitle\tisAdult\tstartYear\tendYear\truntimeMinutes\tgenres\n".to_vec();
+    let mut basics =
+        b"tconst\ttitleType\tprimaryTitle\toriginalTitle\tisAdult\tstartYear\tendYear\truntimeMinutes\tgenres\n"
+            .to_vec();
     basics.extend_from_slice(b"tt0000001\tmovie\tOne\tOne\t0\t1990\t\\N\t90\tDrama\n");
     basics.extend_from_slice(b"tt0000002\tmovie\tShort row\n");
     basics.extend_from_slice(b"tt0000003\tmovie\tThree\tThree\t0\tnineteen\t\\N\t90\tDrama\n");
@@ -219,10 +218,15 @@ fn bad_input_is_dead_lettered_and_the_rest_goes_through() {
 
     let summary = run_load(&broker, &imdb, Format::Auto);
     let letters = dead_letters(&broker);
-    let reasons: Vec<String> =
-        letters.iter().map(|l| format!("{}:{} {}", l.source.rsplit('/').next().unwrap(), l.line.unwrap(), l.reason)).collect();
+    let reasons: Vec<String> = letters
+        .iter()
+        .map(|l| format!("{}:{} {}", l.source.rsplit('/').next().unwrap(), l.line.unwrap(), l.reason))
+        .collect();
     assert!(reasons.contains(&"title.basics.tsv:3 expected 9 tab-separated fields, found 3".to_owned()), "{reasons:?}");
-    assert!(reasons.contains(&"title.basics.tsv:4 startYear: expected a year, found \"nineteen\"".to_owned()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"title.basics.tsv:4 startYear: expected a year, found \"nineteen\"".to_owned()),
+        "{reasons:?}"
+    );
     assert!(reasons.contains(&"title.basics.tsv:5 invalid UTF-8 at byte 18 of the row".to_owned()), "{reasons:?}");
     let truncated: Vec<&DeadLetter> = letters.iter().filter(|l| l.source.ends_with("title.ratings.tsv.gz")).collect();
     assert_eq!(truncated.len(), 1, "{reasons:?}");
@@ -272,7 +276,7 @@ fn a_broker_killed_mid_load_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles: 20_000, seed: 11, out: dir.path().to_path_buf() }).unwrap();
     let brokers = broker.bootstrap_servers();
-    ensure_topics(&brokers, &all_topics(), 1).unwrap();
+    ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap();
     let input = dir.path().to_path_buf();
     let loader = std::thread::spawn(move || {
         let stats = Arc::new(Stats::default());

@@ -30,7 +30,8 @@ fn create(brokers: &str, topic: &str, partitions: i32, replication: i32) -> Resu
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
     let new = [NewTopic::new(topic, partitions, TopicReplication::Fixed(replication))];
-    let results = futures_executor::block_on(admin.create_topics(&new, &AdminOptions::new())).map_err(|e| e.to_string())?;
+    let results =
+        futures_executor::block_on(admin.create_topics(&new, &AdminOptions::new())).map_err(|e| e.to_string())?;
     results.into_iter().next().unwrap().map(drop).map_err(|(_, code)| code.to_string())
 }
 
@@ -93,7 +94,14 @@ fn consumer_groups_commits_and_rebalances_work() {
     }
     second.commit_consumer_state(CommitMode::Sync).unwrap();
     let offsets = second.committed_offsets(committed, Duration::from_secs(10)).unwrap();
-    let total: i64 = offsets.elements().iter().map(|e| match e.offset() { Offset::Offset(o) => o, _ => 0 }).sum();
+    let total: i64 = offsets
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .sum();
     assert_eq!(total, 600);
     drop(second);
 

@@ -134,8 +134,7 @@ impl Broker {
             Some(port) => port,
             None => free_port()?,
         };
-        let mut broker =
-            Broker { child: None, port, data_dir, storage: config.storage, tansu, _temp: temp };
+        let mut broker = Broker { child: None, port, data_dir, storage: config.storage, tansu, _temp: temp };
         broker.spawn()?;
         Ok(broker)
     }

@@ -9,9 +9,34 @@
 
 /// IMDb's genres as slugs, sorted.
 pub const KNOWN_GENRES: [&str; 28] = [
-    "action", "adult", "adventure", "animation", "biography", "comedy", "crime", "documentary", "drama", "family",
-    "fantasy", "film-noir", "game-show", "history", "horror", "music", "musical", "mystery", "news", "reality-tv",
-    "romance", "sci-fi", "short", "sport", "talk-show", "thriller", "war", "western",
+    "action",
+    "adult",
+    "adventure",
+    "animation",
+    "biography",
+    "comedy",
+    "crime",
+    "documentary",
+    "drama",
+    "family",
+    "fantasy",
+    "film-noir",
+    "game-show",
+    "history",
+    "horror",
+    "music",
+    "musical",
+    "mystery",
+    "news",
+    "reality-tv",
+    "romance",
+    "sci-fi",
+    "short",
+    "sport",
+    "talk-show",
+    "thriller",
+    "war",
+    "western",
 ];
 
 /// Longest slug kept for a genre outside the vocabulary.
@@ -87,7 +112,9 @@ mod tests {
 
     #[test]
     fn imdb_genres_map_to_themselves() {
-        for (raw, slug) in [("Sci-Fi", "sci-fi"), ("Film-Noir", "film-noir"), ("Reality-TV", "reality-tv"), ("Drama", "drama")] {
+        for (raw, slug) in
+            [("Sci-Fi", "sci-fi"), ("Film-Noir", "film-noir"), ("Reality-TV", "reality-tv"), ("Drama", "drama")]
+        {
             assert_eq!(normalise_genre(raw), vec![slug.to_owned()]);
             assert!(is_known_genre(slug));
         }

@@ -16,6 +16,6 @@ pub mod topics;
 
 pub use docs::{Aka, CastMember, DeadLetter, EpisodeInfo, KnownFor, PersonDoc, PersonRef, TitleDoc};
 pub use genre::{normalise_genre, normalise_genres};
-pub use ids::{ImdbId, IdKind};
+pub use ids::{IdKind, ImdbId};
 pub use partition::partition_for_key;
 pub use topics::{RawSource, Topic};

@@ -106,8 +106,15 @@ impl RawSource {
     pub const fn columns(self) -> &'static [&'static str] {
         match self {
             RawSource::TitleBasics => &[
-                "tconst", "titleType", "primaryTitle", "originalTitle", "isAdult", "startYear", "endYear",
-                "runtimeMinutes", "genres",
+                "tconst",
+                "titleType",
+                "primaryTitle",
+                "originalTitle",
+                "isAdult",
+                "startYear",
+                "endYear",
+                "runtimeMinutes",
+                "genres",
             ],
             RawSource::TitleRatings => &["tconst", "averageRating", "numVotes"],
             RawSource::TitleCrew => &["tconst", "directors", "writers"],
