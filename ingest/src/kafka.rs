@@ -121,7 +121,7 @@ impl KafkaSink {
             .set("batch.size", (1 << 20).to_string())
             .set("message.max.bytes", (4 << 20).to_string())
             .set("queue.buffering.max.messages", "200000")
-            .set("queue.buffering.max.kbytes", (256 * 1024).to_string())
+            .set("queue.buffering.max.kbytes", (64 * 1024).to_string())
             .set("message.timeout.ms", settings.message_timeout.as_millis().to_string())
             .create_with_context(DeliveryCounter { stats })
             .map_err(kafka)?;

@@ -1,6 +1,7 @@
 //! `imdb-ingest`: load IMDb data into Kafka, generate synthetic datasets,
 //! and look into topics.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,7 +72,7 @@ struct LoadArgs {
     #[arg(long, env = "IMDB_INGEST_WORKERS")]
     workers: Option<usize>,
     /// Target size of the chunks the master hands to workers (decompressed).
-    #[arg(long, env = "IMDB_INGEST_CHUNK_SIZE", default_value = "4MiB", value_parser = parse_size)]
+    #[arg(long, env = "IMDB_INGEST_CHUNK_SIZE", default_value = "1MiB", value_parser = parse_size)]
     chunk_size: usize,
     /// Rows per raw Kafka message at most.
     #[arg(long, env = "IMDB_INGEST_RAW_BATCH_ROWS", default_value_t = 500)]
@@ -125,6 +126,7 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rdkafka=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let code = match run(Cli::parse()) {
         Ok(()) => 0,

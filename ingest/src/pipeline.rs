@@ -31,7 +31,7 @@ use crate::json_array::JsonArrayChunker;
 use crate::sink::Sink;
 use crate::source::{self, Format, InputFile, Inputs};
 use crate::stats::Stats;
-use crate::tables::{NameTable, TitleTable};
+use crate::tables::{IdTable, NameTable, TitleTable};
 use crate::worker::{Ctx, RawSettings};
 
 /// Title files that follow `title.basics` in pass B.
@@ -140,16 +140,7 @@ fn build_names(ctx: &Ctx<'_>, config: &LoadConfig, file: &InputFile) -> Result<N
         }
         Ok(())
     })?;
-    let mut table = NameTable::default();
-    for output in outputs {
-        if let Output::Names(part) = output {
-            table.append(part).map_err(IngestError::BadSetting)?;
-        }
-    }
-    table.finish();
-    table.shrink();
-    tracing::info!(names = table.len(), heap_mib = table.heap_bytes() >> 20, "name table built");
-    Ok(table)
+    merge(outputs.into_iter().filter_map(|o| if let Output::Names(t) = o { Some(t) } else { None }), "name")
 }
 
 /// Pass B.
@@ -174,15 +165,18 @@ fn join_titles(ctx: &Ctx<'_>, config: &LoadConfig, inputs: &Inputs) -> Result<Ti
         );
         Ok(())
     })?;
-    let mut table = TitleTable::default();
-    for output in outputs {
-        if let Output::Titles(part) = output {
-            table.append(part).map_err(IngestError::BadSetting)?;
-        }
+    merge(outputs.into_iter().filter_map(|o| if let Output::Titles(t) = o { Some(t) } else { None }), "title")
+}
+
+/// Joins the workers' parts of a lookup table and sorts it.
+fn merge<V: Copy>(parts: impl Iterator<Item = IdTable<V>>, what: &str) -> Result<IdTable<V>, IngestError> {
+    let mut table = IdTable::default();
+    for part in parts {
+        table.append(part).map_err(IngestError::BadSetting)?;
     }
     table.finish();
     table.shrink();
-    tracing::info!(titles = table.len(), heap_mib = table.heap_bytes() >> 20, "title table built");
+    tracing::info!(table = what, entries = table.len(), heap_mib = table.heap_bytes() >> 20, "lookup table built");
     Ok(table)
 }
 

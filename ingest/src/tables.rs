@@ -12,12 +12,18 @@
 const MAX_TEXT: usize = 1024;
 
 /// A sorted table of numeric ids to a text and a small value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IdTable<V> {
     ids: Vec<u32>,
     spans: Vec<(u32, u32)>,
     values: Vec<V>,
     text: String,
+}
+
+impl<V> Default for IdTable<V> {
+    fn default() -> Self {
+        IdTable { ids: Vec::new(), spans: Vec::new(), values: Vec::new(), text: String::new() }
+    }
 }
 
 /// Person id to name.

@@ -19,40 +19,35 @@ use imdb_ingest::sink::Sink;
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{LoadConfig, Stats, Summary, inspect, load};
-use imdb_local_broker::{Broker, BrokerConfig, Storage};
+use imdb_local_broker::{Broker, start_for_test};
 use imdb_model::topics::{INGEST_DEAD_LETTER, PEOPLE, TITLES, all_topics};
 use imdb_model::{DeadLetter, PersonDoc, RawSource, TitleDoc, normalise_genres, partition_for_key};
 use rdkafka::Message;
 
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn broker() -> Option<Broker> {
-    match Broker::start(BrokerConfig { storage: Storage::Sqlite, ..BrokerConfig::default() }) {
-        Ok(broker) => Some(broker),
-        Err(e) if std::env::var_os("IMDB_REQUIRE_TANSU").is_none() => {
-            eprintln!("SKIPPED: no Kafka broker for this test: {e}");
-            None
-        }
-        Err(e) => panic!("IMDB_REQUIRE_TANSU is set but the broker did not start: {e}"),
-    }
-}
 
 fn run_load(broker: &Broker, input: &Path, format: Format) -> Summary {
+    load_into(broker.bootstrap_servers(), input.to_path_buf(), format, 16 * 1024)
+}
+
+/// Loads `input` with small chunks and small raw batches (many chunks, many
+/// batches, several workers racing), checking that the run succeeded.
+fn load_into(brokers: String, input: std::path::PathBuf, format: Format, chunk_bytes: usize) -> Summary {
     let stats = Arc::new(Stats::default());
-    ensure_topics(&broker.bootstrap_servers(), &all_topics(), 1, Duration::from_secs(30)).unwrap();
+    ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap();
     let settings = ProducerSettings {
-        brokers: broker.bootstrap_servers(),
-        message_timeout: Duration::from_secs(60),
-        flush_timeout: Duration::from_secs(120),
+        brokers,
+        message_timeout: Duration::from_secs(120),
+        flush_timeout: Duration::from_secs(180),
         linger: Duration::from_millis(5),
     };
     let sink = KafkaSink::new(&settings, stats.clone()).unwrap();
-    // Small chunks: many chunks, many raw batches, several workers racing.
     let config = LoadConfig {
-        input: input.to_path_buf(),
+        input,
         format,
         workers: 3,
-        chunk_bytes: 16 * 1024,
+        chunk_bytes,
         raw: RawSettings { publish: true, max_rows: 50, max_bytes: 64 * 1024 },
     };
     load(&config, &sink, &stats).unwrap();
@@ -86,7 +81,7 @@ fn opt(v: &str) -> Option<&str> {
 
 #[test]
 fn generated_dataset_goes_through_exactly() {
-    let Some(broker) = broker() else { return };
+    let Some(broker) = start_for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles: 2_000, seed: 7, out: dir.path().to_path_buf() }).unwrap();
     let summary = run_load(&broker, dir.path(), Format::Auto);
@@ -191,7 +186,7 @@ fn dead_letters(broker: &Broker) -> Vec<DeadLetter> {
 
 #[test]
 fn bad_input_is_dead_lettered_and_the_rest_goes_through() {
-    let Some(broker) = broker() else { return };
+    let Some(broker) = start_for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     let imdb = dir.path().join("imdb");
     std::fs::create_dir(&imdb).unwrap();
@@ -272,32 +267,11 @@ fn bad_input_is_dead_lettered_and_the_rest_goes_through() {
 
 #[test]
 fn a_broker_killed_mid_load_loses_and_duplicates_nothing() {
-    let Some(mut broker) = broker() else { return };
+    let Some(mut broker) = start_for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles: 20_000, seed: 11, out: dir.path().to_path_buf() }).unwrap();
-    let brokers = broker.bootstrap_servers();
-    ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap();
-    let input = dir.path().to_path_buf();
-    let loader = std::thread::spawn(move || {
-        let stats = Arc::new(Stats::default());
-        let settings = ProducerSettings {
-            brokers,
-            message_timeout: Duration::from_secs(120),
-            flush_timeout: Duration::from_secs(180),
-            linger: Duration::from_millis(5),
-        };
-        let sink = KafkaSink::new(&settings, stats.clone()).unwrap();
-        let config = LoadConfig {
-            input,
-            format: Format::Auto,
-            workers: 2,
-            chunk_bytes: 64 * 1024,
-            raw: RawSettings { publish: true, max_rows: 100, max_bytes: 64 * 1024 },
-        };
-        load(&config, &sink, &stats).unwrap();
-        sink.finish(&stats).unwrap();
-        stats.summary(Duration::from_secs(1))
-    });
+    let (brokers, input) = (broker.bootstrap_servers(), dir.path().to_path_buf());
+    let loader = std::thread::spawn(move || load_into(brokers, input, Format::Auto, 64 * 1024));
     // Kill it while the title documents are flowing, then bring it back.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!loader.is_finished(), "the load ended before the broker was killed: use a bigger dataset");
@@ -330,7 +304,7 @@ fn vega_movies_json_is_read_as_a_profile() {
         eprintln!("SKIPPED: {} not found (scripts/setup.sh fetches it)", path.display());
         return;
     }
-    let Some(broker) = broker() else { return };
+    let Some(broker) = start_for_test() else { return };
     let summary = run_load(&broker, &path, Format::Auto);
     assert_eq!(summary.records_read, 3201);
     // One film has a null title: the only record nothing can be made of.

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use imdb_local_broker::{Broker, BrokerConfig, Storage};
+use imdb_local_broker::{Broker, start_for_test};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -15,16 +15,6 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-fn broker() -> Option<Broker> {
-    match Broker::start(BrokerConfig { storage: Storage::Sqlite, ..BrokerConfig::default() }) {
-        Ok(broker) => Some(broker),
-        Err(e) if std::env::var_os("IMDB_REQUIRE_TANSU").is_none() => {
-            eprintln!("SKIPPED: no Kafka broker for this test: {e}");
-            None
-        }
-        Err(e) => panic!("IMDB_REQUIRE_TANSU is set but the broker did not start: {e}"),
-    }
-}
 
 fn create(brokers: &str, topic: &str, partitions: i32, replication: i32) -> Result<(), String> {
     let admin: AdminClient<DefaultClientContext> =
@@ -60,7 +50,7 @@ fn poll_n(c: &BaseConsumer, n: usize, within: Duration) -> Vec<(i32, i64)> {
 
 #[test]
 fn consumer_groups_commits_and_rebalances_work() {
-    let Some(broker) = broker() else { return };
+    let Some(broker) = start_for_test() else { return };
     let brokers = broker.bootstrap_servers();
     create(&brokers, "probe", 6, 1).unwrap();
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
@@ -124,8 +114,8 @@ fn consumer_groups_commits_and_rebalances_work() {
 }
 
 #[test]
-fn replication_factor_above_one_on_a_single_broker() {
-    let Some(broker) = broker() else { return };
+fn replication_factor_above_one_on_a_single_start_for_test() {
+    let Some(broker) = start_for_test() else { return };
     // Apache Kafka refuses a replication factor above the broker count
     // (INVALID_REPLICATION_FACTOR). Record what the local broker does, so
     // docs/local-kafka.md stays true.

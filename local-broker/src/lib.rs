@@ -96,6 +96,24 @@ pub struct Broker {
     _temp: Option<TempDir>,
 }
 
+/// Environment variable that makes a missing broker a test failure instead
+/// of a skip (set by `scripts/test.sh`, where setup installed Tansu).
+pub const REQUIRE_ENV: &str = "IMDB_REQUIRE_TANSU";
+
+/// Starts a durable broker for a test. Without Tansu installed it prints
+/// why the test is skipped and returns `None`, unless [`REQUIRE_ENV`] is
+/// set, where it panics.
+pub fn start_for_test() -> Option<Broker> {
+    match Broker::start(BrokerConfig::default()) {
+        Ok(broker) => Some(broker),
+        Err(e) if std::env::var_os(REQUIRE_ENV).is_none() => {
+            eprintln!("SKIPPED: no Kafka broker for this test: {e}");
+            None
+        }
+        Err(e) => panic!("{REQUIRE_ENV} is set but the broker did not start: {e}"),
+    }
+}
+
 /// Finds the `tansu` binary: `$TANSU_BIN`, then `PATH`, then `~/.cargo/bin`.
 pub fn find_tansu() -> Result<PathBuf, BrokerError> {
     if let Some(path) = std::env::var_os(TANSU_BIN_ENV) {
