@@ -3,6 +3,7 @@
 #
 #   scripts/run-local.sh                 # 100k generated titles + movies.json
 #   scripts/run-local.sh --input DIR     # your IMDb files (dir of .tsv[.gz])
+#   scripts/run-local.sh --reload        # load again what this broker already has
 #
 # Starts a durable local Kafka broker (Tansu, SQLite storage in
 # .local/kafka, port 19092) unless one already answers, loads the data with
@@ -12,12 +13,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 input=""
+reload=""
 titles="${IMDB_TITLES:-100000}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --input) input="$2"; shift 2 ;;
     --titles) titles="$2"; shift 2 ;;
-    *) echo "usage: $0 [--input DIR] [--titles N]" >&2; exit 2 ;;
+    --reload) reload=1; shift ;;
+    *) echo "usage: $0 [--input DIR] [--titles N] [--reload]" >&2; exit 2 ;;
   esac
 done
 
@@ -35,9 +38,20 @@ if [ -z "$input" ]; then
   fi
 fi
 
-"$bin/imdb-ingest" load --input "$input"
+# Each input is loaded once per broker data folder (a marker records it), so
+# running the main job again does not append the same rows to the topics.
+load_once() {
+  local marker=".local/kafka/loaded/$(realpath "$1" | tr '/' '_')"
+  if [ -e "$marker" ] && [ -z "$reload" ]; then
+    echo "already loaded into this broker: $1 (use --reload to load it again)"
+    return
+  fi
+  "$bin/imdb-ingest" load --input "$1"
+  mkdir -p .local/kafka/loaded && touch "$marker"
+}
+load_once "$input"
 if [ -s .local/data/movies.json ]; then
-  "$bin/imdb-ingest" load --input .local/data/movies.json
+  load_once .local/data/movies.json
 fi
 "$bin/imdb-ingest" topics
 cat <<EOT

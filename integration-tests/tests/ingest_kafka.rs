@@ -26,7 +26,6 @@ use rdkafka::Message;
 
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
-
 fn run_load(broker: &Broker, input: &Path, format: Format) -> Summary {
     load_into(broker.bootstrap_servers(), input.to_path_buf(), format, 16 * 1024)
 }

@@ -7,14 +7,13 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use imdb_local_broker::{Broker, start_for_test};
+use imdb_local_broker::start_for_test;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
-
 
 fn create(brokers: &str, topic: &str, partitions: i32, replication: i32) -> Result<(), String> {
     let admin: AdminClient<DefaultClientContext> =
