@@ -1,0 +1,418 @@
+//! Word lists and weight tables of the generator: what the synthetic data
+//! looks like. Weights are relative; indices line up with their lists.
+
+/// Title types with per-mille weights; the indices are the constants below.
+pub(super) const TYPES: [&str; 10] = [
+    "tvEpisode",
+    "short",
+    "movie",
+    "tvSeries",
+    "video",
+    "tvMovie",
+    "tvMiniSeries",
+    "videoGame",
+    "tvSpecial",
+    "tvShort",
+];
+pub(super) const TYPE_WEIGHTS: [u32; 10] = [550, 80, 190, 60, 40, 40, 10, 10, 10, 10];
+pub(super) const EPISODE: usize = 0;
+pub(super) const SHORT: usize = 1;
+pub(super) const MOVIE: usize = 2;
+pub(super) const SERIES: usize = 3;
+pub(super) const VIDEO: usize = 4;
+pub(super) const TV_MOVIE: usize = 5;
+pub(super) const MINI: usize = 6;
+pub(super) const GAME: usize = 7;
+pub(super) const SPECIAL: usize = 8;
+pub(super) const TV_SHORT: usize = 9;
+
+/// Alphabetical, so a bit mask printed in index order is IMDb's sorted genre list.
+pub(super) const GENRES: [&str; 28] = [
+    "Action",
+    "Adult",
+    "Adventure",
+    "Animation",
+    "Biography",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Family",
+    "Fantasy",
+    "Film-Noir",
+    "Game-Show",
+    "History",
+    "Horror",
+    "Music",
+    "Musical",
+    "Mystery",
+    "News",
+    "Reality-TV",
+    "Romance",
+    "Sci-Fi",
+    "Short",
+    "Sport",
+    "Talk-Show",
+    "Thriller",
+    "War",
+    "Western",
+];
+/// Adult is 0: it is only ever forced onto isAdult titles.
+pub(super) const GENRE_WEIGHTS: [u32; 28] =
+    [70, 0, 50, 50, 20, 220, 60, 140, 300, 50, 30, 2, 20, 30, 50, 40, 10, 30, 20, 50, 70, 20, 40, 20, 40, 60, 10, 10];
+pub(super) const ADULT_GENRE: usize = 1;
+pub(super) const SHORT_GENRE: usize = 22;
+/// Documentary, Game-Show, News, Reality-TV, Talk-Show: casts play themselves.
+pub(super) const SELF_GENRES: u32 = 1 << 7 | 1 << 12 | 1 << 18 | 1 << 19 | 1 << 24;
+
+pub(super) const ADJ: &[&str] = &[
+    "Silent",
+    "Iron",
+    "Dark",
+    "Golden",
+    "Last",
+    "Lost",
+    "Hidden",
+    "Broken",
+    "Crimson",
+    "Wild",
+    "Eternal",
+    "Secret",
+    "Frozen",
+    "Burning",
+    "Little",
+    "Great",
+    "Black",
+    "White",
+    "Red",
+    "Blue",
+    "Savage",
+    "Final",
+    "Forgotten",
+    "Endless",
+    "Distant",
+    "Sweet",
+    "Bitter",
+    "Lonely",
+    "Electric",
+    "Midnight",
+    "Perfect",
+    "Strange",
+];
+pub(super) const NOUN: &[&str] = &[
+    "River",
+    "Wolf",
+    "Night",
+    "City",
+    "Heart",
+    "Road",
+    "Storm",
+    "Kingdom",
+    "Garden",
+    "Shadow",
+    "Dream",
+    "Mirror",
+    "House",
+    "Island",
+    "Mountain",
+    "Sea",
+    "Fire",
+    "Star",
+    "Moon",
+    "Sun",
+    "Train",
+    "Game",
+    "Promise",
+    "Song",
+    "Summer",
+    "Winter",
+    "Highway",
+    "Forest",
+    "Empire",
+    "Angel",
+    "Ghost",
+    "Stranger",
+    "Hunter",
+    "Witness",
+    "Queen",
+    "King",
+    "Soldier",
+    "Doctor",
+    "Detective",
+    "Café",
+    "Señor",
+    "Mädchen",
+    "Piñata",
+    "Fiancée",
+];
+pub(super) const PLACE: &[&str] = &[
+    "Paris",
+    "Tokyo",
+    "Berlin",
+    "Rome",
+    "Cairo",
+    "Montréal",
+    "São Paulo",
+    "Zürich",
+    "Kraków",
+    "Reykjavík",
+    "Chicago",
+    "Texas",
+    "Bombay",
+    "Havana",
+    "Málaga",
+    "Ørsted",
+    "Brooklyn",
+    "Casablanca",
+    "Vienna",
+    "the Moon",
+];
+pub(super) const INTO_PLACE: &[&str] =
+    &["Return to ", "Midnight in ", "Letters from ", "Escape from ", "Lost in ", "Love in "];
+pub(super) const NUMBERS: &[&str] = &["300", "1917", "2012", "9", "21", "42", "1408", "2001", "13"];
+pub(super) const SUFFIXES: &[&str] =
+    &[": Part II", ": Part III", " 2", "!", ": The Beginning", " Returns", "?", "...", " & Co."];
+pub(super) const FIRST_M: &[&str] = &[
+    "James",
+    "John",
+    "Robert",
+    "Michael",
+    "David",
+    "William",
+    "Richard",
+    "Thomas",
+    "Charles",
+    "Daniel",
+    "Paul",
+    "Mark",
+    "George",
+    "Peter",
+    "Jack",
+    "Henry",
+    "Luis",
+    "Carlos",
+    "Pierre",
+    "Jean",
+    "Hans",
+    "Giovanni",
+    "Hiroshi",
+    "Kenji",
+    "Raj",
+    "Ahmed",
+    "Ivan",
+    "Olaf",
+    "José",
+    "Søren",
+    "François",
+    "Björn",
+    "Léon",
+    "Jürgen",
+    "Andrés",
+];
+pub(super) const FIRST_F: &[&str] = &[
+    "Mary",
+    "Patricia",
+    "Jennifer",
+    "Linda",
+    "Elizabeth",
+    "Barbara",
+    "Susan",
+    "Jessica",
+    "Sarah",
+    "Karen",
+    "Emma",
+    "Olivia",
+    "Sophie",
+    "Anna",
+    "Maria",
+    "Laura",
+    "Julia",
+    "Yuki",
+    "Mei",
+    "Priya",
+    "Fatima",
+    "Olga",
+    "Ingrid",
+    "Chiara",
+    "Zoë",
+    "Renée",
+    "Amélie",
+    "Inès",
+    "Chloé",
+    "Małgorzata",
+    "Dagný",
+    "Lucía",
+    "Grace",
+    "Helen",
+];
+pub(super) const LAST: &[&str] = &[
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Martin",
+    "Jackson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Nelson",
+    "Hill",
+    "Campbell",
+    "Mitchell",
+    "Roberts",
+    "Carter",
+    "Evans",
+    "Müller",
+    "Schmidt",
+    "Dubois",
+    "Lefèvre",
+    "García",
+    "Núñez",
+    "Rossi",
+    "Bianchi",
+    "Tanaka",
+    "Suzuki",
+    "Kim",
+    "Park",
+    "Singh",
+    "Patel",
+    "Kowalski",
+    "Novák",
+    "Dvořák",
+    "Jensen",
+    "Ørsted",
+    "Björnsson",
+    "O'Brien",
+    "Ivanov",
+    "Silva",
+    "Santos",
+    "Çelik",
+    "Nguyen",
+    "Wang",
+];
+pub(super) const INITIALS: &[&str] = &["A.", "B.", "C.", "D.", "E.", "J.", "L.", "M.", "R.", "S."];
+pub(super) const ROLES: &[&str] = &[
+    "Narrator",
+    "Bartender",
+    "Nurse",
+    "The Stranger",
+    "Waitress",
+    "Policeman",
+    "Reporter",
+    "Young Boy",
+    "Party Guest",
+    "Voice",
+    "Soldier",
+    "Neo",
+    "Thug #2",
+];
+pub(super) const ROLE_PREFIX: &[&str] = &["Dr. ", "Detective ", "Captain ", "Agent ", "Mrs. "];
+pub(super) const WRITER_JOBS: [&str; 7] = ["\\N", "screenplay", "story", "novel", "written by", "creator", "teleplay"];
+pub(super) const WRITER_JOB_WEIGHTS: [u32; 7] = [40, 20, 10, 8, 10, 6, 6];
+/// Optional crew after cast, directors and writers: (category, percent of titles).
+pub(super) const EXTRAS: [(&str, u64); 5] =
+    [("producer", 35), ("composer", 30), ("cinematographer", 20), ("editor", 20), ("production_designer", 8)];
+/// "actor" becomes "actress" for women.
+pub(super) const PROFESSIONS: [&str; 18] = [
+    "actor",
+    "producer",
+    "writer",
+    "director",
+    "miscellaneous",
+    "camera_department",
+    "editor",
+    "composer",
+    "soundtrack",
+    "music_department",
+    "art_department",
+    "sound_department",
+    "cinematographer",
+    "animation_department",
+    "casting_director",
+    "stunts",
+    "visual_effects",
+    "assistant_director",
+];
+pub(super) const PROFESSION_WEIGHTS: [u32; 18] =
+    [400, 80, 80, 60, 60, 40, 30, 20, 40, 20, 20, 20, 15, 10, 5, 10, 10, 10];
+
+/// Foreign-looking titles: a head, sometimes followed by a tail.
+pub(super) struct Lang {
+    pub(super) code: &'static str,
+    pub(super) heads: &'static [&'static str],
+    pub(super) tails: &'static [&'static str],
+}
+pub(super) const LANGS: [Lang; 7] = [
+    Lang {
+        code: "fr",
+        heads: &["La Maison", "Le Voyage", "Les Enfants", "La Nuit", "Le Silence", "L'Été"],
+        tails: &[" du Soleil", " rouge", " de Paris", " perdu", " éternel", " des Ombres"],
+    },
+    Lang {
+        code: "de",
+        heads: &["Die Nacht", "Das Mädchen", "Der Wald", "Die Reise", "Das Haus", "Der Himmel"],
+        tails: &[" über Berlin", " im Schnee", " der Träume", " ohne Namen"],
+    },
+    Lang {
+        code: "es",
+        heads: &["El Último Viaje", "La Casa", "El Laberinto", "Los Olvidados", "El Camino"],
+        tails: &[" del Fauno", " de Papel", " sin Nombre", " oscuro", " de Señor Núñez"],
+    },
+    Lang {
+        code: "it",
+        heads: &["La Dolce Vita", "Il Sorpasso", "La Strada", "Il Giardino", "Le Notti"],
+        tails: &[" di Roma", " perduto", " d'Oro"],
+    },
+    Lang {
+        code: "ja",
+        heads: &["Yoru no Kaze", "Tōkyō Monogatari", "夜の風", "東京物語", "千と千尋の神隠し"],
+        tails: &[],
+    },
+    Lang {
+        code: "ru", heads: &["Война и мир", "Брат", "Сталкер", "Летят журавли", "Ночной дозор"], tails: &[]
+    },
+    Lang { code: "ko", heads: &["기생충", "올드보이", "살인의 추억", "Bom Yeoreum"], tails: &[] },
+];
+/// Aka regions with the index of their language in `LANGS`.
+pub(super) const REGIONS: [(&str, Option<usize>); 16] = [
+    ("US", None),
+    ("GB", None),
+    ("FR", Some(0)),
+    ("DE", Some(1)),
+    ("JP", Some(4)),
+    ("ES", Some(2)),
+    ("IT", Some(3)),
+    ("BR", None),
+    ("IN", None),
+    ("CA", None),
+    ("MX", Some(2)),
+    ("RU", Some(5)),
+    ("KR", Some(6)),
+    ("SE", None),
+    ("AU", None),
+    ("XWW", None),
+];
+pub(super) const REGION_WEIGHTS: [u32; 16] = [20, 10, 10, 10, 8, 8, 6, 6, 5, 5, 4, 4, 3, 3, 3, 8];
+pub(super) const AKA_TYPES: [&str; 8] =
+    ["\\N", "imdbDisplay", "alternative", "working", "festival", "dvd", "tv", "video"];
+pub(super) const AKA_TYPE_WEIGHTS: [u32; 8] = [35, 40, 8, 5, 4, 3, 3, 2];
+pub(super) const AKA_ATTRIBUTES: &[&str] =
+    &["literal English title", "alternative spelling", "short title", "informal title", "new title", "reissue title"];
