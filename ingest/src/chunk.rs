@@ -104,7 +104,10 @@ impl<R: Read> LineChunker<R> {
     /// Takes `len` bytes off the front of the carry as a chunk.
     fn take(&mut self, len: usize) -> Chunk {
         let rest = self.carry.split_off(len);
-        let data = std::mem::replace(&mut self.carry, rest);
+        let mut data = std::mem::replace(&mut self.carry, rest);
+        // The carry grew by doubling; a chunk in flight should not hold twice
+        // its size.
+        data.shrink_to_fit();
         let chunk = Chunk { data, first_line: self.line, first_byte: self.offset, positions: Vec::new() };
         self.line += memchr::memchr_iter(b'\n', &chunk.data).count() as u64;
         self.offset += chunk.data.len() as u64;

@@ -19,10 +19,11 @@ use imdb_model::{
 
 use crate::chunk::{Chunk, MAX_RECORD_BYTES};
 use crate::error::IngestError;
+use crate::sink::MAX_MESSAGE_BYTES;
 use crate::stats::MessageKind;
 use crate::tables::{NameTable, TitleMeta, TitleTable};
 use crate::tsv::{self, AkaRow, Basics, Crew, Episode, Name, Principal, Rating};
-use crate::worker::{Ctx, Line, lines, too_long};
+use crate::worker::{Ctx, Line, check_size, lines};
 
 /// Cast members kept per title (IMDb's principals are the top-billed ones).
 pub const TOP_CAST: usize = 10;
@@ -48,19 +49,23 @@ fn for_each_row<'c>(
 ) -> Result<(), IngestError> {
     let mut raw = ctx.raw_batcher(source);
     let mut fields: Vec<&'c str> = Vec::with_capacity(9);
+    let mut row = Vec::new();
     let mut count = 0;
     for line in lines(chunk) {
         count += 1;
-        if line.data.len() > MAX_RECORD_BYTES {
-            ctx.reject(source, line.position(), &too_long(), line.data)?;
-            continue;
-        }
-        let checked = tsv::split_row(line.data, source, &mut fields).and_then(|()| keep(&fields, line));
+        let checked = check_size(line.data.len(), MAX_RECORD_BYTES, "record")
+            .and_then(|()| tsv::split_row(line.data, source, &mut fields))
+            .and_then(|()| {
+                row.clear();
+                if ctx.raw.publish {
+                    tsv::write_raw_json(&mut row, source.columns(), &fields);
+                }
+                check_size(row.len(), MAX_MESSAGE_BYTES, "row as JSON")
+            })
+            .and_then(|()| keep(&fields, line));
         match checked {
             Err(reason) => ctx.reject(source, line.position(), &reason, line.data)?,
-            Ok(()) if ctx.raw.publish => {
-                raw.add(fields[0], |out| tsv::write_raw_json(out, source.columns(), &fields))?;
-            }
+            Ok(()) if ctx.raw.publish => raw.add(fields[0], &row)?,
             Ok(()) => {}
         }
     }
@@ -71,6 +76,8 @@ fn for_each_row<'c>(
 /// The secondary rows of one chunk, by title number.
 #[derive(Debug, Default)]
 struct Secondary<'c> {
+    /// Rows replaced by a later row for the same title (duplicates).
+    replaced: u64,
     ratings: HashMap<u32, Rating>,
     crew: HashMap<u32, Crew<'c>>,
     principals: HashMap<u32, Vec<Principal<'c>>>,
@@ -84,14 +91,10 @@ impl<'c> Secondary<'c> {
         for (source, chunk) in others {
             match source {
                 RawSource::TitleRatings => for_each_row(ctx, *source, chunk, |f, _| {
-                    Rating::parse(f).map(|r| {
-                        s.ratings.insert(r.id.number, r);
-                    })
+                    Rating::parse(f).map(|r| s.replaced += u64::from(s.ratings.insert(r.id.number, r).is_some()))
                 })?,
                 RawSource::TitleCrew => for_each_row(ctx, *source, chunk, |f, _| {
-                    Crew::parse(f).map(|r| {
-                        s.crew.insert(r.id.number, r);
-                    })
+                    Crew::parse(f).map(|r| s.replaced += u64::from(s.crew.insert(r.id.number, r).is_some()))
                 })?,
                 RawSource::TitlePrincipals => for_each_row(ctx, *source, chunk, |f, _| {
                     Principal::parse(f).map(|r| s.principals.entry(r.id.number).or_default().push(r))
@@ -100,9 +103,7 @@ impl<'c> Secondary<'c> {
                     AkaRow::parse(f).map(|r| s.akas.entry(r.id.number).or_default().push(r))
                 })?,
                 RawSource::TitleEpisode => for_each_row(ctx, *source, chunk, |f, _| {
-                    Episode::parse(f).map(|r| {
-                        s.episodes.insert(r.id.number, r);
-                    })
+                    Episode::parse(f).map(|r| s.replaced += u64::from(s.episodes.insert(r.id.number, r).is_some()))
                 })?,
                 other => unreachable!("{other:?} is not a secondary title file"),
             }
@@ -113,7 +114,8 @@ impl<'c> Secondary<'c> {
     /// Rows left over once every basics row took its own.
     fn orphans(&self) -> u64 {
         let lists = |m: &HashMap<u32, Vec<_>>| m.values().map(|v: &Vec<_>| v.len() as u64).sum::<u64>();
-        (self.ratings.len() + self.crew.len() + self.episodes.len()) as u64
+        self.replaced
+            + (self.ratings.len() + self.crew.len() + self.episodes.len()) as u64
             + self.principals.values().map(|v| v.len() as u64).sum::<u64>()
             + lists(&self.akas)
     }
@@ -202,6 +204,21 @@ fn title_doc(ctx: &Ctx<'_>, b: &Basics<'_>, s: &mut Secondary<'_>) -> TitleDoc {
     }
 }
 
+/// The outcome of publishing a document, as a row check: a document too
+/// large to publish rejects its row; a sink error is kept to end the chunk.
+fn publish(
+    result: Result<Result<(), String>, IngestError>,
+    sink_error: &mut Option<IngestError>,
+) -> Result<(), String> {
+    match result {
+        Ok(checked) => checked,
+        Err(e) => {
+            sink_error.get_or_insert(e);
+            Ok(())
+        }
+    }
+}
+
 /// Pass B: joins one aligned chunk into title documents. Returns the
 /// chunk's part of the title table (for person documents).
 pub fn process_titles(ctx: &Ctx<'_>, work: &TitleWork) -> Result<TitleTable, IngestError> {
@@ -216,10 +233,7 @@ pub fn process_titles(ctx: &Ctx<'_>, work: &TitleWork) -> Result<TitleTable, Ing
             let row = Basics::parse(f)?;
             table.push(row.id.number, row.primary_title, TitleMeta::new(row.start_year, row.title_type))?;
             let doc = title_doc(ctx, &row, &mut secondary);
-            if sink_error.is_none() {
-                sink_error = ctx.publish_doc(TITLES, MessageKind::Title, &doc.tconst, &doc, &mut buf).err();
-            }
-            Ok(())
+            publish(ctx.publish_doc(TITLES, MessageKind::Title, &doc.tconst, &doc, &mut buf), &mut sink_error)
         })?;
         if let Some(error) = sink_error {
             return Err(error);
@@ -240,7 +254,7 @@ pub fn collect_names(chunk: &Chunk) -> Result<NameTable, IngestError> {
         if let Some(id) = ImdbId::parse(IdKind::Name, id)
             && name != tsv::NULL
         {
-            table.push(id.number, name, ()).map_err(IngestError::BadSetting)?;
+            table.push(id.number, name, ()).map_err(IngestError::Internal)?;
         }
     }
     Ok(table)
@@ -275,10 +289,7 @@ pub fn process_names(ctx: &Ctx<'_>, chunk: &Chunk) -> Result<(), IngestError> {
             professions: row.professions.map(|p| p.split(',').map(str::to_owned).collect()).unwrap_or_default(),
             known_for: known_for(ctx.titles, row.known_for),
         };
-        if sink_error.is_none() {
-            sink_error = ctx.publish_doc(PEOPLE, MessageKind::Person, &doc.nconst, &doc, &mut buf).err();
-        }
-        Ok(())
+        publish(ctx.publish_doc(PEOPLE, MessageKind::Person, &doc.nconst, &doc, &mut buf), &mut sink_error)
     })?;
     sink_error.map_or(Ok(()), Err)
 }

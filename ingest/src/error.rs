@@ -41,6 +41,9 @@ pub enum IngestError {
         /// Messages sent.
         sent: u64,
     },
+    /// A limit of the implementation was exceeded (not the user's doing).
+    #[error("internal limit: {0}")]
+    Internal(String),
     /// A worker thread panicked.
     #[error("a worker thread panicked: {0}")]
     WorkerPanic(String),

@@ -26,8 +26,9 @@ use simd_json::prelude::*;
 
 use crate::chunk::{Chunk, MAX_RECORD_BYTES};
 use crate::error::IngestError;
+use crate::sink::MAX_MESSAGE_BYTES;
 use crate::stats::MessageKind;
-use crate::worker::{Ctx, lines, too_long};
+use crate::worker::{Ctx, check_size, lines};
 
 /// The fields of [`TitleDoc`] a JSON record can fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,7 +264,7 @@ pub fn normalise(value: &Value<'_>) -> Result<TitleDoc, String> {
         return Err(format!("rating {rating} is outside 0 to 10"));
     }
     doc.primary_title = title.ok_or("no title (expected a field like \"title\", \"primaryTitle\" or \"Title\")")?;
-    doc.start_year = doc.start_year.or(date_year);
+    doc.start_year = doc.start_year.or(date_year.filter(|y| (1800..=2200).contains(y)));
     doc.tconst = id.unwrap_or_else(|| derived_id(&doc.primary_title, doc.start_year));
     Ok(doc)
 }
@@ -271,32 +272,30 @@ pub fn normalise(value: &Value<'_>) -> Result<TitleDoc, String> {
 /// Parses, normalises and publishes the records of one chunk.
 pub fn process_json(ctx: &Ctx<'_>, chunk: &Chunk) -> Result<(), IngestError> {
     let mut raw = ctx.raw_batcher(RawSource::Json);
-    let (mut scratch, mut buf) = (Vec::new(), Vec::with_capacity(2048));
+    let (mut scratch, mut row, mut buf) = (Vec::new(), Vec::new(), Vec::with_capacity(2048));
     let mut count = 0;
     for line in lines(chunk) {
         count += 1;
-        if line.data.len() > MAX_RECORD_BYTES {
-            ctx.reject(RawSource::Json, line.position(), &too_long(), line.data)?;
-            continue;
-        }
-        scratch.clear();
-        scratch.extend_from_slice(line.data);
-        let parsed = simd_json::to_borrowed_value(&mut scratch).map_err(|e| format!("malformed JSON: {e}"));
-        let doc = match parsed.and_then(|value| normalise(&value).map(|doc| (doc, value.encode()))) {
-            Ok(ok) => ok,
-            Err(reason) => {
-                ctx.reject(RawSource::Json, line.position(), &reason, line.data)?;
-                continue;
-            }
+        let doc = check_size(line.data.len(), MAX_RECORD_BYTES, "record").and_then(|()| {
+            scratch.clear();
+            scratch.extend_from_slice(line.data);
+            let value = simd_json::to_borrowed_value(&mut scratch).map_err(|e| format!("malformed JSON: {e}"))?;
+            let doc = normalise(&value)?;
+            row.clear();
+            value.write(&mut row).expect("writing to a Vec cannot fail");
+            row.push(b'\n');
+            check_size(row.len(), MAX_MESSAGE_BYTES, "record as JSON")?;
+            Ok(doc)
+        });
+        let published = match doc {
+            Ok(doc) => ctx.publish_doc(TITLES, MessageKind::Title, &doc.tconst, &doc, &mut buf)?.map(|()| doc),
+            Err(reason) => Err(reason),
         };
-        let (doc, encoded) = doc;
-        if ctx.raw.publish {
-            raw.add(&doc.tconst, |out| {
-                out.extend_from_slice(encoded.as_bytes());
-                out.push(b'\n');
-            })?;
+        match published {
+            Ok(doc) if ctx.raw.publish => raw.add(&doc.tconst, &row)?,
+            Ok(_) => {}
+            Err(reason) => ctx.reject(RawSource::Json, line.position(), &reason, line.data)?,
         }
-        ctx.publish_doc(TITLES, MessageKind::Title, &doc.tconst, &doc, &mut buf)?;
     }
     ctx.stats.read(RawSource::Json, count, chunk.data.len() as u64);
     raw.flush()

@@ -34,6 +34,8 @@ pub struct JsonArrayChunker<R> {
     offset: u64,
     element: Vec<u8>,
     element_start: (u64, u64),
+    /// Dropping the rest of an element that grew past the limit.
+    swallowing: bool,
     chunk: Chunk,
     pending: Vec<ChunkItem>,
     done: bool,
@@ -53,6 +55,7 @@ impl<R: Read> JsonArrayChunker<R> {
             offset: 0,
             element: Vec::new(),
             element_start: (1, 0),
+            swallowing: false,
             chunk: Chunk::default(),
             pending: Vec::new(),
             done: false,
@@ -60,6 +63,7 @@ impl<R: Read> JsonArrayChunker<R> {
     }
 
     fn fail(&mut self, reason: String) {
+        self.swallowing = false;
         let partial = std::mem::take(&mut self.element);
         let (line, byte_offset) = if partial.is_empty() { (self.line, self.offset) } else { self.element_start };
         self.flush_chunk();
@@ -75,9 +79,8 @@ impl<R: Read> JsonArrayChunker<R> {
     }
 
     fn end_element(&mut self) {
-        if self.element.first() == Some(&0) {
-            self.element.clear(); // the tail of an oversized element
-            return;
+        if std::mem::take(&mut self.swallowing) {
+            return; // the tail of an oversized element
         }
         while self.element.last().is_some_and(u8::is_ascii_whitespace) {
             self.element.pop();
@@ -98,6 +101,9 @@ impl<R: Read> JsonArrayChunker<R> {
     }
 
     fn push_byte(&mut self, b: u8) {
+        if self.swallowing {
+            return;
+        }
         if self.element.is_empty() {
             if b.is_ascii_whitespace() {
                 return;
@@ -105,15 +111,12 @@ impl<R: Read> JsonArrayChunker<R> {
             self.element_start = (self.line, self.offset);
         }
         if self.element.len() == MAX_RECORD_BYTES {
-            let data = std::mem::take(&mut self.element);
+            let mut data = std::mem::take(&mut self.element);
             let (first_line, first_byte) = self.element_start;
-            let mut data = data;
             data.truncate(64 * 1024);
             self.flush_chunk();
             self.pending.push(ChunkItem::Oversized(Chunk { data, first_line, first_byte, positions: Vec::new() }));
-            self.element.push(0); // keep swallowing this element's bytes
-        }
-        if self.element.first() == Some(&0) {
+            self.swallowing = true;
             return;
         }
         let out = match b {
@@ -150,7 +153,7 @@ impl<R: Read> JsonArrayChunker<R> {
                     _ => {
                         match b {
                             b'"' => self.in_string = true,
-                            b'[' | b'{' => self.depth += 1,
+                            b'[' | b'{' => self.depth = self.depth.saturating_add(1),
                             b']' | b'}' => self.depth = self.depth.saturating_sub(1),
                             _ => {}
                         }
@@ -239,6 +242,8 @@ mod tests {
 
     #[test]
     fn broken_arrays_are_reported_not_guessed() {
+        let (records, _) = elements("[{\"a\":1},\u{0}{\"b\":2}]", 10);
+        assert_eq!(records, ["{\"a\":1}", "\u{0}{\"b\":2}"], "a NUL byte is data, not a marker");
         let (records, failures) = elements(r#"[{"a":1} {"b":2}, {"c":3}"#, 10);
         assert_eq!(records, [r#"{"a":1} {"b":2}"#, r#"{"c":3}"#]);
         assert_eq!(failures, ["the JSON array is not closed (truncated input?)"]);

@@ -56,6 +56,20 @@ pub fn ensure_topics(brokers: &str, topics: &[Topic], replication: i32, timeout:
             Err((name, code)) => return Err(IngestError::Kafka(format!("cannot create topic {name}: {code}"))),
         }
     }
+    // Raw batches go to partitions computed for the model's partition count:
+    // a topic created elsewhere with another count would misplace them.
+    let metadata = admin.inner().fetch_metadata(None, timeout).map_err(kafka)?;
+    for topic in topics {
+        let found = metadata.topics().iter().find(|t| t.name() == topic.name).map(|t| t.partitions().len());
+        if found.is_some_and(|n| n != topic.partitions as usize) {
+            return Err(IngestError::BadSetting(format!(
+                "topic {} has {} partitions where ingest needs {}: recreate it or use another cluster",
+                topic.name,
+                found.unwrap_or_default(),
+                topic.partitions
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -162,6 +162,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Read { brokers, topic, limit } => {
+            if limit == 0 {
+                return Ok(());
+            }
             let mut left = limit;
             inspect::read_topic(&brokers, &topic, Duration::from_secs(60), |m| {
                 let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();

@@ -123,7 +123,10 @@ pub fn load(config: &LoadConfig, sink: &dyn Sink, stats: &Stats) -> Result<(), I
             }
         }
     }
-    Ok(())
+    match stats.internal_errors.load(Relaxed) {
+        0 => Ok(()),
+        n => Err(IngestError::WorkerPanic(format!("{n} reader thread(s) failed; see the log"))),
+    }
 }
 
 /// Pass A.
@@ -160,7 +163,8 @@ fn join_titles(ctx: &Ctx<'_>, config: &LoadConfig, inputs: &Inputs) -> Result<Ti
         align(
             basics.into_iter().flatten(),
             &mut followers,
-            |work| drop(tx.send(Work::Titles(work))),
+            config.chunk_bytes.saturating_mul(crate::join::FOLLOWER_SHARE),
+            |work| tx.send(Work::Titles(work)).is_ok(),
             |source, item| drop(incident_tx.send(Work::Incident(source, item))),
         );
         Ok(())
@@ -170,9 +174,11 @@ fn join_titles(ctx: &Ctx<'_>, config: &LoadConfig, inputs: &Inputs) -> Result<Ti
 
 /// Joins the workers' parts of a lookup table and sorts it.
 fn merge<V: Copy>(parts: impl Iterator<Item = IdTable<V>>, what: &str) -> Result<IdTable<V>, IngestError> {
+    let parts: Vec<IdTable<V>> = parts.collect();
     let mut table = IdTable::default();
+    table.reserve(parts.iter().map(IdTable::len).sum(), parts.iter().map(IdTable::text_len).sum());
     for part in parts {
-        table.append(part).map_err(IngestError::BadSetting)?;
+        table.append(part).map_err(IngestError::Internal)?;
     }
     table.finish();
     table.shrink();
@@ -225,14 +231,7 @@ fn run_pass(
             match handle.join() {
                 Ok(Ok(mut out)) => outputs.append(&mut out),
                 Ok(Err(e)) => first_error = first_error.or(Some(e)),
-                Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    first_error = first_error.or(Some(IngestError::WorkerPanic(message)));
-                }
+                Err(panic) => first_error = first_error.or(Some(IngestError::WorkerPanic(panic_message(&panic)))),
             }
         }
         first_error.map_or(Ok(outputs), Err)
@@ -250,6 +249,9 @@ fn process(ctx: &Ctx<'_>, work: Work) -> Result<Option<Output>, IngestError> {
 }
 
 fn incident(ctx: &Ctx<'_>, source: RawSource, item: ChunkItem) -> Result<(), IngestError> {
+    // A record the master could not hand out whole was still read: count it,
+    // so that read = published + rejected per source.
+    ctx.stats.read(source, 1, 0);
     match item {
         ChunkItem::Records(_) => unreachable!("records are work, not incidents"),
         ChunkItem::Oversized(chunk) => ctx.reject(
@@ -275,30 +277,59 @@ fn spawn_reader(
     let reader = source::open(&file.path, stats.disk_bytes.clone())?;
     let (tx, rx) = bounded(2);
     let source = file.source;
+    let failures = stats.internal_errors.clone();
     std::thread::Builder::new()
         .name(format!("read-{}", source.file_stem()))
         .spawn(move || {
-            let items: Box<dyn Iterator<Item = ChunkItem>> = if json_array {
-                Box::new(JsonArrayChunker::new(reader, chunk_bytes))
-            } else {
-                Box::new(LineChunker::new(reader, chunk_bytes))
-            };
-            let mut header_checked = source == RawSource::Json;
-            for mut item in items {
-                if !header_checked {
-                    header_checked = true;
-                    if let Err(failure) = strip_header(source, &mut item) {
-                        let _ = tx.send(failure);
+            let read = std::panic::AssertUnwindSafe(|| {
+                let items: Box<dyn Iterator<Item = ChunkItem>> = if json_array {
+                    Box::new(JsonArrayChunker::new(reader, chunk_bytes))
+                } else {
+                    Box::new(LineChunker::new(reader, chunk_bytes))
+                };
+                let mut first = true;
+                for mut item in items {
+                    if std::mem::take(&mut first) {
+                        strip_bom(&mut item);
+                        if source != RawSource::Json
+                            && let Err(failure) = strip_header(source, &mut item)
+                        {
+                            let _ = tx.send(failure);
+                            return;
+                        }
+                    }
+                    if tx.send(item).is_err() {
                         return;
                     }
                 }
-                if tx.send(item).is_err() {
-                    return;
-                }
+            });
+            // A reader that dies must not look like the end of its file.
+            if let Err(panic) = std::panic::catch_unwind(read) {
+                failures.fetch_add(1, Relaxed);
+                tracing::error!(source = source.file_stem(), panic = panic_message(&panic), "reader failed");
             }
         })
         .map_err(|e| IngestError::io(&file.path, e))?;
     Ok(rx)
+}
+
+/// Drops a UTF-8 byte-order mark at the start of a file.
+fn strip_bom(item: &mut ChunkItem) {
+    if let ChunkItem::Records(chunk) = item
+        && chunk.first_byte == 0
+        && chunk.data.starts_with(b"\xEF\xBB\xBF")
+    {
+        chunk.data.drain(..3);
+        chunk.first_byte = 3;
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// Removes the expected header line from the first chunk. A file without a

@@ -44,17 +44,22 @@ impl<'a> RawBatcher<'a> {
         RawBatcher { sink, stats, topic, batches, max_rows: max_rows.max(1), max_bytes }
     }
 
-    /// Adds one row keyed by `key`; `write` appends its JSON line.
-    pub fn add(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), IngestError> {
+    /// Adds one row (a JSON line) keyed by `key`. A batch is sent before it
+    /// would grow past the byte limit, so a message is never larger than the
+    /// limit or one row.
+    pub fn add(&mut self, key: &str, row: &[u8]) -> Result<(), IngestError> {
         let partition = partition_for_key(key.as_bytes(), self.topic.partitions);
+        if self.batches[partition as usize].data.len() + row.len() > self.max_bytes {
+            self.send(partition)?;
+        }
         let batch = &mut self.batches[partition as usize];
         if batch.rows == 0 {
             batch.first_key.clear();
             batch.first_key.extend_from_slice(key.as_bytes());
         }
-        write(&mut batch.data);
+        batch.data.extend_from_slice(row);
         batch.rows += 1;
-        if batch.rows >= self.max_rows || batch.data.len() >= self.max_bytes {
+        if batch.rows >= self.max_rows {
             self.send(partition)?;
         }
         Ok(())
@@ -102,7 +107,7 @@ mod tests {
         let mut batcher = RawBatcher::new(&sink, &stats, topic, 10, 1 << 20);
         for i in 0..1000 {
             let key = format!("tt{i:07}");
-            batcher.add(&key, |out| out.extend_from_slice(format!("{{\"tconst\":\"{key}\"}}\n").as_bytes())).unwrap();
+            batcher.add(&key, format!("{{\"tconst\":\"{key}\"}}\n").as_bytes()).unwrap();
         }
         batcher.flush().unwrap();
         let messages = sink.messages();
@@ -113,6 +118,25 @@ mod tests {
                 let key = &line[11..20];
                 assert_eq!(Some(partition_for_key(key.as_bytes(), topic.partitions)), m.partition, "{line}");
             }
+        }
+    }
+
+    #[test]
+    fn a_batch_never_grows_past_the_byte_limit_but_for_a_single_row() {
+        let sink = MemorySink::default();
+        let stats = Stats::default();
+        let topic = RawSource::TitleBasics.topic();
+        let mut batcher = RawBatcher::new(&sink, &stats, topic, 1000, 1000);
+        for i in 0..500 {
+            let row = format!("{{\"tconst\":\"tt{i:07}\",\"pad\":\"{}\"}}\n", "x".repeat(i % 300));
+            batcher.add(&format!("tt{i:07}"), row.as_bytes()).unwrap();
+        }
+        batcher.add("tt0000001", "y".repeat(5000).as_bytes()).unwrap();
+        batcher.flush().unwrap();
+        let messages = sink.messages();
+        assert_eq!(messages.iter().map(|m| m.records).sum::<u64>(), 501);
+        for m in &messages {
+            assert!(m.payload.len() <= 1000 || m.records == 1, "{} bytes in {} rows", m.payload.len(), m.records);
         }
     }
 }

@@ -10,6 +10,11 @@ use std::sync::Mutex;
 use crate::error::IngestError;
 use crate::stats::{MessageKind, Stats};
 
+/// Largest message value ingest publishes: under Apache Kafka's default
+/// `message.max.bytes` (1,048,588), so no broker refuses a message for its
+/// size. A larger row or document is rejected as a record instead.
+pub const MAX_MESSAGE_BYTES: usize = 1_000_000;
+
 /// One message to publish.
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {

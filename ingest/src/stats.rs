@@ -57,6 +57,8 @@ pub struct Stats {
     pub record_bytes: AtomicU64,
     /// Disk bytes the whole run will read (files read twice count twice).
     pub planned_disk_bytes: AtomicU64,
+    /// Reader threads that failed (a bug, never bad input).
+    pub internal_errors: Arc<AtomicU64>,
 }
 
 impl Stats {

@@ -105,6 +105,19 @@ impl<V: Copy> IdTable<V> {
         Ok(())
     }
 
+    /// Makes room for `entries` more entries with `text` more bytes.
+    pub fn reserve(&mut self, entries: usize, text: usize) {
+        self.ids.reserve_exact(entries);
+        self.spans.reserve_exact(entries);
+        self.values.reserve_exact(entries);
+        self.text.reserve_exact(text);
+    }
+
+    /// Bytes of text held.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Sorts by id (a no-op check for input already in order) so lookups work.
     pub fn finish(&mut self) {
         if self.ids.windows(2).all(|w| w[0] <= w[1]) {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::chunk::{Chunk, MAX_RECORD_BYTES};
 use crate::error::IngestError;
 use crate::raw::RawBatcher;
-use crate::sink::{Message, Sink};
+use crate::sink::{MAX_MESSAGE_BYTES, Message, Sink};
 use crate::stats::{MessageKind, Stats};
 use crate::tables::{NameTable, TitleTable};
 
@@ -100,7 +100,8 @@ impl<'a> Ctx<'a> {
         self.sink.send(message, self.stats)
     }
 
-    /// Publishes one document keyed by its id.
+    /// Publishes one document keyed by its id. The inner result rejects a
+    /// document too large for a Kafka message.
     pub fn publish_doc<T: Serialize>(
         &self,
         topic: Topic,
@@ -108,18 +109,26 @@ impl<'a> Ctx<'a> {
         key: &str,
         doc: &T,
         buf: &mut Vec<u8>,
-    ) -> Result<(), IngestError> {
+    ) -> Result<Result<(), String>, IngestError> {
         buf.clear();
         serde_json::to_writer(&mut *buf, doc).expect("documents serialise");
+        if let Err(reason) = check_size(buf.len(), MAX_MESSAGE_BYTES, "document") {
+            return Ok(Err(reason));
+        }
         let message =
             Message { topic: topic.name, partition: None, key: key.as_bytes(), payload: buf, kind, records: 1 };
-        self.sink.send(message, self.stats)
+        self.sink.send(message, self.stats).map(Ok)
     }
 }
 
 /// The reason given for a record over [`MAX_RECORD_BYTES`].
 pub fn too_long() -> String {
     format!("record longer than {MAX_RECORD_BYTES} bytes")
+}
+
+/// Rejects something of `len` bytes over `limit`.
+pub fn check_size(len: usize, limit: usize, what: &str) -> Result<(), String> {
+    if len > limit { Err(format!("{what} too large: {len} bytes, at most {limit}")) } else { Ok(()) }
 }
 
 /// One record of a chunk with where it starts.

@@ -71,7 +71,7 @@ fn real_imdb_rows_join_into_documents() {
         assert_eq!((summary.records_read, summary.records_rejected), (99 * 6 + 5, 0));
         assert_eq!(messages.iter().filter(|m| m.kind == MessageKind::Raw).map(|m| m.records).sum::<u64>(), 599);
         // The episode rows are from a newer dump: their titles are not here.
-        assert_eq!(summary.orphan_rows, 5);
+        assert_eq!(summary.orphan_rows, 5, "chunk {chunk_bytes}");
 
         let titles: Vec<TitleDoc> = docs(&messages, MessageKind::Title);
         assert_eq!(titles.len(), 99);
@@ -181,4 +181,29 @@ fn dry_run_reports_a_summary() {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
     assert_eq!(json["titles_published"], 300);
     assert_eq!(json["records_rejected"], 0);
+}
+
+#[test]
+fn byte_order_marks_are_skipped_and_oversized_json_rows_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut basics = b"\xEF\xBB\xBFtconst\ttitleType\tprimaryTitle\toriginalTitle\tisAdult\tstartYear\tendYear\truntimeMinutes\tgenres\n".to_vec();
+    basics.extend_from_slice(b"tt0000001\tmovie\tOne\tOne\t0\t1990\t\\N\t90\tDrama\n");
+    // 200,000 control characters: under the 1 MiB record limit, but over a
+    // Kafka message once escaped as JSON.
+    basics.extend_from_slice(
+        format!("tt0000002\tmovie\t{}\tTwo\t0\t1990\t\\N\t90\tDrama\n", "\u{1}".repeat(200_000)).as_bytes(),
+    );
+    std::fs::write(dir.path().join("title.basics.tsv"), basics).unwrap();
+    let (messages, summary) = run(dir.path(), 1 << 20);
+    assert_eq!((summary.records_read, summary.records_rejected), (2, 1));
+    let letters: Vec<imdb_model::DeadLetter> = docs(&messages, MessageKind::DeadLetter);
+    assert_eq!(letters[0].line, Some(3));
+    assert!(letters[0].reason.starts_with("row as JSON too large"), "{}", letters[0].reason);
+    assert!(messages.iter().all(|m| m.payload.len() <= imdb_ingest::sink::MAX_MESSAGE_BYTES));
+
+    let ndjson = dir.path().join("bom.ndjson");
+    std::fs::write(&ndjson, "\u{feff}{\"Title\":\"With a BOM\"}\n").unwrap();
+    let (messages, summary) = run(&ndjson, 1 << 20);
+    assert_eq!((summary.records_read, summary.records_rejected), (1, 0));
+    assert_eq!(docs::<TitleDoc>(&messages, MessageKind::Title)[0].primary_title, "With a BOM");
 }

@@ -89,11 +89,18 @@ pub fn normalise_genre(raw: &str) -> Vec<String> {
     mapped.iter().map(|g| (*g).to_owned()).collect()
 }
 
+/// Most genres kept per title: IMDb gives at most three; the bound keeps a
+/// hostile list from costing quadratic time or bloating documents.
+pub const MAX_GENRES: usize = 16;
+
 /// Normalises a list of raw genres, keeping first-seen order (the first is
-/// the primary genre) and dropping repeats.
+/// the primary genre), dropping repeats, and keeping at most [`MAX_GENRES`].
 pub fn normalise_genres<'a>(raw: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for genre in raw.into_iter().flat_map(normalise_genre) {
+        if out.len() == MAX_GENRES {
+            break;
+        }
         if !out.contains(&genre) {
             out.push(genre);
         }
@@ -134,5 +141,7 @@ mod tests {
         assert_eq!(normalise_genre("  Space   Opera!! "), vec!["space-opera"]);
         assert!(!is_known_genre("space-opera"));
         assert_eq!(normalise_genre(&"x".repeat(500))[0].len(), MAX_SLUG_LEN);
+        let many: Vec<String> = (0..100_000).map(|i| format!("g{i}")).collect();
+        assert_eq!(normalise_genres(many.iter().map(String::as_str)).len(), MAX_GENRES);
     }
 }
