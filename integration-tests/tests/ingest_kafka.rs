@@ -321,3 +321,14 @@ fn vega_movies_json_is_read_as_a_profile() {
         .sum();
     assert_eq!(raw_rows, 3200);
 }
+
+#[test]
+fn a_topic_with_the_wrong_partition_count_is_refused_up_front() {
+    let Some(broker) = start_for_test() else { return };
+    let brokers = broker.bootstrap_servers();
+    let wrong = imdb_model::Topic { partitions: 2, ..TITLES };
+    ensure_topics(&brokers, &[wrong], 1, Duration::from_secs(30)).unwrap();
+    let error = ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap_err();
+    assert!(error.is_user_error(), "{error}");
+    assert!(error.to_string().contains("imdb.enriched.titles has 2 partitions where ingest needs 6"), "{error}");
+}
