@@ -7,9 +7,14 @@
 //!
 //! Contract:
 //! - **Ids.** Titles are `tt0000001..=tt{N}`, names `nm0000001..=nm{names_for(N)}` (seven digits, more
-//!   when needed). Every file is sorted by its first column in numeric order; principals and akas by
-//!   `(id, ordering)` with `ordering` starting at 1. Every referenced tconst exists in `title.basics`,
-//!   every referenced nconst in `name.basics`; an episode's parent is an earlier tvSeries/tvMiniSeries.
+//!   when needed). Every file is sorted as IMDb's are: by its first column as text, byte-wise, so from
+//!   10,000,000 on the 8-digit ids interleave with the 7-digit ones (`tt1000000` < `tt10000000` < ... <
+//!   `tt10000009` < `tt1000001`); below that text order is numeric order. Principals and akas are
+//!   sorted by `(id text, ordering)` with `ordering` starting at 1. Rows are generated in that order
+//!   (see `text_order`), so a title's content depends on its position in the file, not on its id.
+//!   Every referenced tconst exists in `title.basics`, every referenced nconst in `name.basics`; an
+//!   episode's parent is a tvSeries/tvMiniSeries that comes earlier in the files (above 10M titles its
+//!   id may be numerically larger than the episode's, as in `tt10000005` before `tt1000001`).
 //! - **Determinism.** Output is a pure function of `(titles, seed)`: the same inputs give byte-identical
 //!   files (own PRNG, no clocks, gzip headers without timestamp or file name).
 //! - **Memory.** One streaming pass; state is a few reusable buffers plus a fixed ring of open series,
@@ -59,6 +64,15 @@ pub fn names_for(titles: u64) -> u64 {
 /// Writes the seven gzipped files into `config.out` (created if missing). Summary files come in the
 /// order basics, akas, crew, episode, principals, ratings, names.
 pub fn generate(config: &GenerateConfig) -> io::Result<GenerateSummary> {
+    generate_padded(config, ID_WIDTH)
+}
+
+/// Ids are zero-padded to this many digits (IMDb's seven).
+const ID_WIDTH: u32 = 7;
+
+/// [`generate`] with ids padded to `width` digits; tests use small widths to reach the ids past the
+/// padding (where text order stops being numeric order) without writing ten million titles.
+fn generate_padded(config: &GenerateConfig, width: u32) -> io::Result<GenerateSummary> {
     if config.titles == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "titles must be at least 1"));
     }
@@ -67,8 +81,8 @@ pub fn generate(config: &GenerateConfig) -> io::Result<GenerateSummary> {
     // Names depend only on (seed, counts), never on the title stream, so they can be written in
     // parallel without giving up determinism.
     let (title_files, name_file) = std::thread::scope(|s| {
-        let people = s.spawn(|| write_names(dir, seed, titles, names));
-        let title_files = write_titles(dir, seed, titles, names);
+        let people = s.spawn(|| write_names(dir, width, seed, titles, names));
+        let title_files = write_titles(dir, width, seed, titles, names);
         (title_files, people.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     });
     let mut summary = GenerateSummary::default();
@@ -77,6 +91,52 @@ pub fn generate(config: &GenerateConfig) -> io::Result<GenerateSummary> {
         summary.bytes += bytes;
     }
     Ok(summary)
+}
+
+/// `1..=max` in the order of their decimal text zero-padded to `width` digits, byte-wise: the order of
+/// IMDb's files. Numbers below `10^width` all have `width` characters, so among themselves text order
+/// is numeric; a longer number sorts right after its prefix and before that prefix's successor
+/// (`"1000000" < "10000000" < ... < "10000009" < "1000001"` for width 7). So this walks the tree where
+/// each `n >= 10^(width-1)` has children `10n..=10n+9` (those `<= max`), depth first, in preorder:
+/// constant memory, O(1) amortized per id. For `max < 10^width` it is exactly `1..=max`.
+fn text_order(width: u32, max: u64) -> TextOrder {
+    debug_assert!((1..=18).contains(&width), "{width}");
+    let top = 10u64.pow(width);
+    TextOrder { next: (max >= 1).then_some(1), max, top }
+}
+
+#[derive(Debug, Clone)]
+struct TextOrder {
+    next: Option<u64>,
+    max: u64,
+    /// `10^width`: the first number longer than the padding.
+    top: u64,
+}
+
+impl Iterator for TextOrder {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        let current = self.next?;
+        self.next = self.after(current);
+        Some(current)
+    }
+}
+
+impl TextOrder {
+    fn after(&self, mut n: u64) -> Option<u64> {
+        // First child, if any: n's text followed by "0". Padded numbers with a leading zero have none.
+        if n >= self.top / 10 && n <= self.max / 10 {
+            return Some(n * 10);
+        }
+        // Else the next sibling, climbing while the siblings run out (last digit 9, or past max).
+        while n >= self.top {
+            if n % 10 != 9 && n < self.max {
+                return Some(n + 1);
+            }
+            n /= 10;
+        }
+        (n + 1 < self.top && n < self.max).then_some(n + 1)
+    }
 }
 
 /// (file name, header line).
@@ -109,6 +169,8 @@ type FileStats = (&'static str, u64, u64);
 /// methods insert the tab separator themselves.
 struct Out {
     name: &'static str,
+    /// Digits ids are zero-padded to.
+    width: usize,
     enc: GzEncoder<File>,
     buf: Vec<u8>,
     rows: u64,
@@ -116,12 +178,12 @@ struct Out {
 }
 
 impl Out {
-    fn create(dir: &Path, (name, header): Spec) -> io::Result<Self> {
+    fn create(dir: &Path, width: u32, (name, header): Spec) -> io::Result<Self> {
         let enc = GzEncoder::new(File::create(dir.join(name))?, Compression::fast());
         let mut buf = Vec::with_capacity(CHUNK + 4096);
         buf.extend_from_slice(header.as_bytes());
         buf.push(b'\n');
-        Ok(Out { name, enc, buf, rows: 0, line_start: true })
+        Ok(Out { name, width: width as usize, enc, buf, rows: 0, line_start: true })
     }
     fn field(&mut self) -> &mut Self {
         if !self.line_start {
@@ -171,8 +233,9 @@ impl Out {
             return self.null();
         }
         self.field();
+        let width = self.width;
         for (i, &n) in ids.iter().enumerate() {
-            self.raw(if i == 0 { "" } else { "," }).raw(prefix).raw_num(n, 7);
+            self.raw(if i == 0 { "" } else { "," }).raw(prefix).raw_num(n, width);
         }
         self
     }
@@ -229,14 +292,15 @@ struct TitleGen {
     credited: Vec<u64>,
 }
 
-fn write_titles(dir: &Path, seed: u64, titles: u64, names: u64) -> io::Result<Vec<FileStats>> {
-    let (basics, akas, crew) = (Out::create(dir, BASICS)?, Out::create(dir, AKAS)?, Out::create(dir, CREW)?);
-    let (episode, principals) = (Out::create(dir, EPISODES)?, Out::create(dir, PRINCIPALS)?);
-    let mut f = TitleFiles { basics, akas, crew, episode, principals, ratings: Out::create(dir, RATINGS)? };
+fn write_titles(dir: &Path, width: u32, seed: u64, titles: u64, names: u64) -> io::Result<Vec<FileStats>> {
+    let create = |spec| Out::create(dir, width, spec);
+    let (basics, akas, crew) = (create(BASICS)?, create(AKAS)?, create(CREW)?);
+    let (episode, principals, ratings) = (create(EPISODES)?, create(PRINCIPALS)?, create(RATINGS)?);
+    let mut f = TitleFiles { basics, akas, crew, episode, principals, ratings };
     let (rng, ring, credited) = (Rng::new(seed, 1), Vec::with_capacity(RING), Vec::new());
     let (primary, original, scratch) = (String::new(), String::new(), String::new());
     let mut g = TitleGen { rng, seed, names, ring, primary, original, scratch, credited };
-    for t in 1..=titles {
+    for t in text_order(width, titles) {
         g.title(t, &mut f)?;
     }
     let files = [f.basics, f.akas, f.crew, f.episode, f.principals, f.ratings];
@@ -579,9 +643,9 @@ fn rating(r: &mut Rng, t: u64, ty: usize, o: &mut Out) -> io::Result<()> {
     o.tt(t).num(tenths / 10).raw(".").raw_num(tenths % 10, 1).num(votes).end()
 }
 
-fn write_names(dir: &Path, seed: u64, titles: u64, names: u64) -> io::Result<FileStats> {
-    let (mut o, mut r, mut known) = (Out::create(dir, NAMES)?, Rng::new(seed, 2), Vec::with_capacity(4));
-    for n in 1..=names {
+fn write_names(dir: &Path, width: u32, seed: u64, titles: u64, names: u64) -> io::Result<FileStats> {
+    let (mut o, mut r, mut known) = (Out::create(dir, width, NAMES)?, Rng::new(seed, 2), Vec::with_capacity(4));
+    for n in text_order(width, names) {
         let female = is_female(seed, n);
         o.ids("nm", &[n]).field().raw(r.pick(if female { FIRST_F } else { FIRST_M }));
         if r.pct(4) {
@@ -636,116 +700,4 @@ fn professions(r: &mut Rng, o: &mut Out, female: bool) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use flate2::read::GzDecoder;
-    use std::io::Read;
-
-    const ALL: [Spec; 7] = [BASICS, AKAS, CREW, EPISODES, PRINCIPALS, RATINGS, NAMES];
-
-    fn run(dir: &Path, titles: u64, seed: u64) -> io::Result<GenerateSummary> {
-        generate(&GenerateConfig { titles, seed, out: dir.to_path_buf() })
-    }
-
-    fn id(field: &str) -> u64 {
-        field[2..].parse().unwrap_or_else(|_| panic!("bad id {field:?}"))
-    }
-
-    fn ids(field: &str) -> Vec<u64> {
-        if field == "\\N" { Vec::new() } else { field.split(',').map(id).collect() }
-    }
-
-    /// Data rows of one file, after checking its header, shape and sort order.
-    fn rows(dir: &Path, (name, header): Spec) -> Vec<Vec<String>> {
-        let mut text = String::new();
-        GzDecoder::new(File::open(dir.join(name)).unwrap()).read_to_string(&mut text).unwrap();
-        assert!(text.ends_with('\n') && !text.contains('\r'), "{name}");
-        let mut lines = text.lines();
-        assert_eq!(lines.next(), Some(header), "{name}");
-        let width = header.split('\t').count();
-        let by_ordering = header.split('\t').nth(1) == Some("ordering");
-        let (mut prev, mut out) = ((0, 0), Vec::new());
-        for line in lines {
-            let f: Vec<String> = line.split('\t').map(str::to_owned).collect();
-            assert_eq!(f.len(), width, "{name}: {line:?}");
-            assert!(f.iter().all(|x| !x.is_empty()), "{name}: {line:?}");
-            let key = (id(&f[0]), if by_ordering { f[1].parse().unwrap() } else { 0u64 });
-            assert!(key > prev, "{name} unsorted at {line:?}");
-            let next = key.1 == 1 || (key.0 == prev.0 && key.1 == prev.1 + 1);
-            assert!(!by_ordering || next, "{name} ordering gap at {line:?}");
-            prev = key;
-            out.push(f);
-        }
-        out
-    }
-
-    #[test]
-    fn deterministic_per_seed() {
-        let [a, b, c] = [(), (), ()].map(|()| tempfile::tempdir().unwrap());
-        run(a.path(), 300, 1).unwrap();
-        run(b.path(), 300, 1).unwrap();
-        run(c.path(), 300, 2).unwrap();
-        let read = |d: &tempfile::TempDir, n: &str| fs::read(d.path().join(n)).unwrap();
-        for (name, _) in ALL {
-            assert_eq!(read(&a, name), read(&b, name), "{name}");
-            assert_ne!(read(&a, name), read(&c, name), "{name}");
-        }
-    }
-
-    #[test]
-    fn rejects_zero_titles_and_sizes_names() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(run(dir.path(), 0, 1).unwrap_err().kind(), io::ErrorKind::InvalidInput);
-        assert_eq!([names_for(1), names_for(100), names_for(1000)], [10, 125, 1250]);
-        let summary = run(&dir.path().join("new/sub"), 10, 3).unwrap();
-        assert_eq!(summary.files[0], (BASICS.0.to_owned(), 10));
-        assert_eq!(summary.files[6], (NAMES.0.to_owned(), names_for(10)));
-    }
-
-    #[test]
-    fn files_are_consistent() {
-        let (dir, n) = (tempfile::tempdir().unwrap(), 2000);
-        let summary = run(dir.path(), n, 42).unwrap();
-        let all = ALL.map(|spec| rows(dir.path(), spec));
-        let counts = ALL.iter().zip(&all).map(|(s, r)| (s.0.to_owned(), r.len() as u64));
-        assert_eq!(summary.files, counts.collect::<Vec<_>>());
-        let size = |s: &Spec| fs::metadata(dir.path().join(s.0)).unwrap().len();
-        assert_eq!(summary.bytes, ALL.iter().map(size).sum::<u64>());
-
-        let [basics, akas, crew, episodes, principals, ratings, names] = &all;
-        assert!(basics.iter().map(|r| id(&r[0])).eq(1..=n));
-        assert!(names.iter().map(|r| id(&r[0])).eq(1..=names_for(n)));
-        // Ids are dense (checked just above), so existence is a range check.
-        let title_type = |t: u64| basics[t as usize - 1][1].as_str();
-        let (is_title, is_person) = (|t: &u64| (1..=n).contains(t), |p: &u64| (1..=names_for(n)).contains(p));
-        for row in basics {
-            assert!(TYPES.contains(&row[1].as_str()) && ["0", "1"].contains(&row[4].as_str()), "{row:?}");
-            let g: Vec<&str> = row[8].split(',').collect();
-            assert!(row[8] == "\\N" || (g.is_sorted() && g.iter().all(|g| GENRES.contains(g))), "{row:?}");
-        }
-        for rows in [akas, crew, episodes, principals, ratings] {
-            assert!(rows.iter().all(|r| is_title(&id(&r[0]))));
-        }
-        assert!(crew.iter().all(|r| [ids(&r[1]), ids(&r[2])].concat().iter().all(is_person)));
-        assert!(names.iter().all(|r| ids(&r[5]).iter().all(is_title)));
-        for row in principals {
-            let c = &row[5];
-            assert!(is_person(&id(&row[2])), "{row:?}");
-            assert!(c == "\\N" || (c.starts_with("[\"") && c.ends_with("\"]")), "{c}");
-        }
-        for row in episodes {
-            let (t, parent) = (id(&row[0]), id(&row[1]));
-            assert!(parent < t && title_type(t) == "tvEpisode", "{row:?}");
-            assert!(["tvSeries", "tvMiniSeries"].contains(&title_type(parent)), "{row:?}");
-        }
-        let all_episodes = basics.iter().filter(|r| r[1] == "tvEpisode").count();
-        assert_eq!((episodes.len(), crew.len() as u64), (all_episodes, n));
-
-        // Loose distribution checks: the shape, not exact numbers.
-        let per_title = |rows: &Vec<Vec<String>>| rows.len() as f64 / n as f64;
-        assert!((0.45..0.65).contains(&per_title(episodes)));
-        assert!((0.65..0.85).contains(&per_title(ratings)));
-        assert!((4.5..7.5).contains(&per_title(principals)));
-        assert!((2.5..3.5).contains(&per_title(akas)));
-    }
-}
+mod tests;
