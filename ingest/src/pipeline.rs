@@ -76,6 +76,12 @@ pub fn load(config: &LoadConfig, sink: &dyn Sink, stats: &Stats) -> Result<(), I
     if config.workers == 0 || config.chunk_bytes == 0 {
         return Err(IngestError::BadSetting("--workers and --chunk-size must be positive".into()));
     }
+    if config.raw.max_bytes > crate::sink::MAX_MESSAGE_BYTES {
+        return Err(IngestError::BadSetting(format!(
+            "--raw-batch-bytes is at most {} (Kafka's default message size limit)",
+            crate::sink::MAX_MESSAGE_BYTES
+        )));
+    }
     let inputs = source::discover(&config.input, config.format)?;
     let files: Vec<&InputFile> = match &inputs {
         Inputs::ImdbTsv(files) => files.iter().collect(),
