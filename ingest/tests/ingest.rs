@@ -39,7 +39,7 @@ fn run(input: &Path, chunk_bytes: usize) -> (Vec<OwnedMessage>, imdb_ingest::Sum
         format: Format::Auto,
         workers: 2,
         chunk_bytes,
-        raw: RawSettings { publish: true, max_rows: 7, max_bytes: 1 << 20 },
+        raw: RawSettings { publish: true, max_rows: 7, max_bytes: 512 * 1024 },
     };
     load(&config, &sink, &stats).unwrap();
     (sink.messages(), stats.summary(std::time::Duration::from_secs(1)))
