@@ -1,20 +1,58 @@
-//! `imdb-search-node`: A single-node Elasticsearch-compatible search server built on tantivy.
-//!
-//! Only the command line exists so far; the service itself is built by its
-//! own issue. Running it prints the help and exits 0, so that scripts and
-//! packaging can already refer to the binary.
+//! `imdb-search-node`: a single-node Elasticsearch-compatible search server.
 
-use clap::{CommandFactory, Parser};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-/// A single-node Elasticsearch-compatible search server built on tantivy.
-///
-/// Not built yet: this binary only describes itself.
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use clap::Parser;
+use imdb_search_node::{Node, http};
+
+/// A single-node server speaking the subset of the Elasticsearch 8.x REST
+/// API that imdb-search uses. Every flag can also be set through the
+/// environment variable named in its help.
 #[derive(Debug, Parser)]
 #[command(name = "imdb-search-node", version)]
-struct Cli {}
+struct Cli {
+    /// Address to listen on. Loopback by default: nothing else can reach it.
+    #[arg(long, env = "IMDB_SEARCH_NODE_LISTEN", default_value = "127.0.0.1:9200")]
+    listen: SocketAddr,
+    /// Data folder: index metadata and data live here and survive restarts.
+    #[arg(long, env = "IMDB_SEARCH_NODE_DATA", default_value = ".local/search-node")]
+    data: PathBuf,
+    /// HTTP worker threads (default: the core count).
+    #[arg(long, env = "IMDB_SEARCH_NODE_WORKERS")]
+    workers: Option<usize>,
+}
 
-fn main() {
-    let _cli = Cli::parse();
-    Cli::command().print_help().expect("stdout is writable");
-    println!();
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let node = Arc::new(Node::open(&cli.data).with_context(|| format!("opening {}", cli.data.display()))?);
+    node.start_refresher();
+    let data = web::Data::new(node.clone());
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(100 << 20))
+            .wrap(from_fn(http::negotiate))
+            .wrap(http::product_header())
+            .configure(http::configure)
+    });
+    if let Some(workers) = cli.workers {
+        server = server.workers(workers);
+    }
+    let server = server.bind(cli.listen).with_context(|| format!("binding {}", cli.listen))?;
+    tracing::info!(listen = %cli.listen, data = %cli.data.display(), "search node listening");
+    server.run().await.context("server failed")?;
+    // SIGTERM or SIGINT: actix has drained requests; leave nothing to replay.
+    node.shutdown();
+    tracing::info!("search node stopped");
+    Ok(())
 }

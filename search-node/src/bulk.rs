@@ -1,0 +1,162 @@
+//! Reading a `_bulk` body: NDJSON pairs of an action line and, for index,
+//! create and update, a source line.
+//!
+//! Contract: a malformed action line, an unknown action or parameter, or a
+//! missing source line fails the whole request with a 400 naming the line,
+//! as Elasticsearch does; a source line that is not a JSON object fails
+//! only its own item.
+
+use serde_json::{Map, Value};
+
+use crate::error::EsError;
+use crate::ops::{Action, OpType, conditions};
+
+const PARAMS: [&str; 12] = [
+    "_index",
+    "_id",
+    "routing",
+    "_routing",
+    "if_seq_no",
+    "if_primary_term",
+    "version",
+    "version_type",
+    "retry_on_conflict",
+    "require_alias",
+    "dynamic_templates",
+    "_source",
+];
+
+/// Defaults a bulk request's URL gives every action.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    /// `/{index}/_bulk`.
+    pub index: Option<String>,
+    /// `?routing=`.
+    pub routing: Option<String>,
+}
+
+fn line_error(n: usize, what: impl std::fmt::Display) -> EsError {
+    EsError::illegal_argument(format!("Malformed action/metadata line [{n}], {what}"))
+}
+
+/// Parses a bulk body into actions.
+pub fn parse(body: &[u8], defaults: &Defaults) -> Result<Vec<Action>, EsError> {
+    if !body.iter().all(u8::is_ascii_whitespace) && !body.ends_with(b"\n") {
+        return Err(EsError::illegal_argument("The bulk request must be terminated by a newline [\\n]"));
+    }
+    let mut lines = body
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
+    let mut actions = Vec::new();
+    while let Some((n, line)) = lines.next() {
+        let value: Value =
+            serde_json::from_slice(line).map_err(|e| line_error(n, format!("expected START_OBJECT: {e}")))?;
+        let Value::Object(map) = value else { return Err(line_error(n, "expected START_OBJECT")) };
+        if map.len() != 1 {
+            return Err(line_error(n, "expected a single action"));
+        }
+        let (name, meta) = map.into_iter().next().expect("one entry");
+        let op = match name.as_str() {
+            "index" => OpType::Index,
+            "create" => OpType::Create,
+            "update" => OpType::Update,
+            "delete" => OpType::Delete,
+            other => {
+                return Err(line_error(
+                    n,
+                    format!("expected field [create], [delete], [index] or [update] but found [{other}]"),
+                ));
+            }
+        };
+        let Value::Object(meta) = meta else { return Err(line_error(n, "expected START_OBJECT after the action")) };
+        if let Some(unknown) = meta.keys().find(|k| !PARAMS.contains(&k.as_str())) {
+            return Err(EsError::illegal_argument(format!(
+                "Action/metadata line [{n}] contains an unknown parameter [{unknown}]"
+            )));
+        }
+        let text = |key: &str| meta.get(key).map(crate::util::plain);
+        let body = if op == OpType::Delete {
+            Ok(Map::new())
+        } else {
+            let (m, source) = lines.next().ok_or_else(|| {
+                EsError::illegal_argument(format!(
+                    "Validation Failed: 1: no requests added; source missing after line [{n}]"
+                ))
+            })?;
+            match serde_json::from_slice::<Value>(source) {
+                Ok(Value::Object(map)) => Ok(map),
+                Ok(_) => {
+                    Err(EsError::document_parsing(format!("[{m}:1] failed to parse: source must be a JSON object")))
+                }
+                Err(e) => Err(EsError::document_parsing(format!("[{m}:{}] failed to parse: {e}", e.column()))),
+            }
+        };
+        let index = text("_index").or_else(|| defaults.index.clone());
+        let Some(index) = index else {
+            return Err(EsError::validation(format!("index is missing for line [{n}]")));
+        };
+        let conditions = conditions(
+            meta.get("if_seq_no"),
+            meta.get("if_primary_term"),
+            meta.get("version"),
+            text("version_type").as_deref(),
+        );
+        let (conditions, body) = match conditions {
+            Ok(c) => (c, body),
+            Err(e) => (Default::default(), Err(e)),
+        };
+        actions.push(Action {
+            op,
+            index,
+            id: text("_id"),
+            routing: text("routing").or_else(|| text("_routing")).or_else(|| defaults.routing.clone()),
+            body,
+            conditions,
+            retry_on_conflict: meta.get("retry_on_conflict").and_then(Value::as_u64).unwrap_or(0) as u32,
+        });
+    }
+    Ok(actions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Defaults {
+        Defaults { index: Some("movies".into()), routing: None }
+    }
+
+    #[test]
+    fn actions_in_order_with_sources() {
+        let body = b"{\"index\":{\"_id\":\"1\"}}\n{\"title\":\"Heat\"}\n{\"delete\":{\"_index\":\"other\",\"_id\":\"2\"}}\n{\"update\":{\"_id\":\"3\",\"retry_on_conflict\":2}}\n{\"doc\":{\"a\":1}}\n";
+        let actions = parse(body, &defaults()).unwrap();
+        assert_eq!(actions.iter().map(|a| a.op).collect::<Vec<_>>(), [OpType::Index, OpType::Delete, OpType::Update]);
+        assert_eq!(actions[0].index, "movies");
+        assert_eq!(actions[1].index, "other");
+        assert_eq!(actions[2].retry_on_conflict, 2);
+        assert_eq!(actions[0].body.as_ref().unwrap()["title"], "Heat");
+    }
+
+    #[test]
+    fn malformed_lines_fail_the_request_bad_sources_only_their_item() {
+        assert_eq!(parse(b"{\"index\":{}}\n{}", &defaults()).unwrap_err().status, 400);
+        assert!(parse(b"not json\n", &defaults()).unwrap_err().reason.contains("line [1]"));
+        assert!(parse(b"{\"frob\":{}}\n", &defaults()).unwrap_err().reason.contains("[frob]"));
+        assert!(
+            parse(b"{\"index\":{\"_idx\":1}}\n{}\n", &defaults())
+                .unwrap_err()
+                .reason
+                .contains("unknown parameter [_idx]")
+        );
+        assert!(parse(b"{\"index\":{}}\n", &defaults()).is_err());
+        let actions = parse(b"{\"index\":{}}\n{\"a\":\n{\"index\":{}}\n{\"a\":1}\n", &defaults()).unwrap();
+        assert_eq!(actions[0].body.as_ref().unwrap_err().kind, "document_parsing_exception");
+        assert!(actions[1].body.is_ok());
+        assert_eq!(
+            parse(b"{\"index\":{}}\n{}\n", &Defaults::default()).unwrap_err().kind,
+            "action_request_validation_exception"
+        );
+    }
+}

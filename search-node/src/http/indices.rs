@@ -1,0 +1,243 @@
+//! Cluster, cat and index-management APIs: `GET /`, `_cluster/health`,
+//! `_cat/indices`, create / delete / get / exists index, mappings,
+//! `_refresh`.
+
+use std::collections::HashMap;
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, Bytes, Path};
+use serde_json::{Value, json};
+
+use super::{NodeData, Params, blocking, flag, json_body, reply, unsupported_api};
+use crate::error::EsError;
+use crate::meta::VERSION;
+
+/// Routes that start with `_` and so must come before `/{index}`.
+pub(super) fn configure_cluster(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(info))
+        .route("/", web::head().to(|| async { HttpResponse::Ok().finish() }))
+        .route("/_cluster/health", web::get().to(health))
+        .route("/_cluster/health/{index}", web::get().to(health))
+        .route("/_cat/indices", web::get().to(cat_indices))
+        .route("/_cat/indices/{index}", web::get().to(cat_indices))
+        .route("/_mapping", web::get().to(get_mapping))
+        .route("/_refresh", web::post().to(refresh))
+        .route("/_refresh", web::get().to(refresh))
+        .route("/_flush", web::post().to(refresh));
+}
+
+/// Index-level routes.
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{index}", web::put().to(create_index))
+        .route("/{index}", web::head().to(index_exists))
+        .route("/{index}", web::get().to(get_index))
+        .route("/{index}", web::delete().to(delete_index))
+        .route("/{index}/_mapping", web::get().to(get_mapping))
+        .route("/{index}/_mapping", web::put().to(put_mapping))
+        .route("/{index}/_mapping", web::post().to(put_mapping))
+        .route("/{index}/_refresh", web::post().to(refresh))
+        .route("/{index}/_refresh", web::get().to(refresh))
+        .route("/{index}/_flush", web::post().to(refresh));
+}
+
+async fn info(params: Params) -> HttpResponse {
+    let body = json!({
+        "name": "imdb-search-node",
+        "cluster_name": "imdb-search",
+        "cluster_uuid": "imdb-search-single-node",
+        "version": {
+            "number": VERSION,
+            "build_flavor": "default",
+            "build_type": "imdb-search",
+            "lucene_version": "9.8.0",
+            "minimum_wire_compatibility_version": "7.17.0",
+            "minimum_index_compatibility_version": "7.0.0"
+        },
+        "tagline": "You Know, for Search"
+    });
+    reply(200, &body, &params)
+}
+
+/// Green when every shard is assigned; a single node never assigns
+/// replicas, so any index with replicas makes it yellow.
+async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
+    let metas = match index {
+        Some(expr) => node.get(&expr, false)?,
+        None => node.all(),
+    };
+    let primaries: u64 = metas.iter().map(|m| m.shards()).sum();
+    let unassigned: u64 = metas.iter().map(|m| m.shards() * m.replicas()).sum();
+    let status = if unassigned > 0 { "yellow" } else { "green" };
+    let total = primaries + unassigned;
+    let percent = if total == 0 { 100.0 } else { primaries as f64 * 100.0 / total as f64 };
+    let body = json!({
+        "cluster_name": "imdb-search",
+        "status": status,
+        "timed_out": false,
+        "number_of_nodes": 1,
+        "number_of_data_nodes": 1,
+        "active_primary_shards": primaries,
+        "active_shards": primaries,
+        "relocating_shards": 0,
+        "initializing_shards": 0,
+        "unassigned_shards": unassigned,
+        "delayed_unassigned_shards": 0,
+        "number_of_pending_tasks": 0,
+        "number_of_in_flight_fetch": 0,
+        "task_max_waiting_in_queue_millis": 0,
+        "active_shards_percent_as_number": percent
+    });
+    Ok(reply(200, &body, &params))
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["b", "kb", "mb", "gb", "tb"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes}b") } else { format!("{value:.1}{}", UNITS[unit]) }
+}
+
+/// A `_cat` table: JSON rows with `format=json`, else aligned text with a
+/// header under `v`.
+pub(super) fn cat_table(rows: &[Value], columns: &[&str], params: &HashMap<String, String>) -> HttpResponse {
+    if params.get("format").map(String::as_str) == Some("json") {
+        return reply(200, &Value::Array(rows.to_vec()), params);
+    }
+    let cells: Vec<Vec<String>> =
+        rows.iter().map(|r| columns.iter().map(|c| r[*c].as_str().unwrap_or("").to_owned()).collect()).collect();
+    let header = flag(params, "v");
+    let widths: Vec<usize> = (0..columns.len())
+        .map(|i| cells.iter().map(|r| r[i].len()).chain(header.then(|| columns[i].len())).max().unwrap_or(0))
+        .collect();
+    let line = |values: Vec<&str>| {
+        let padded: Vec<String> = values.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect();
+        padded.join(" ").trim_end().to_owned() + "\n"
+    };
+    let mut text = String::new();
+    if header {
+        text.push_str(&line(columns.to_vec()));
+    }
+    for row in &cells {
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    HttpResponse::Ok().content_type("text/plain; charset=UTF-8").body(text)
+}
+
+async fn cat_indices(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
+    let handles = match index {
+        Some(expr) => node.handles(&expr, false)?,
+        None => node.all_handles(),
+    };
+    let rows: Vec<Value> = handles
+        .iter()
+        .map(|h| {
+            let m = h.meta();
+            let size = human_bytes(h.size_bytes());
+            json!({
+                "health": if m.replicas() > 0 { "yellow" } else { "green" },
+                "status": "open",
+                "index": m.name,
+                "uuid": m.uuid,
+                "pri": m.shards().to_string(),
+                "rep": m.replicas().to_string(),
+                "docs.count": h.doc_count().to_string(),
+                "docs.deleted": "0",
+                "store.size": size,
+                "pri.store.size": size,
+                "dataset.size": size
+            })
+        })
+        .collect();
+    let columns = [
+        "health",
+        "status",
+        "index",
+        "uuid",
+        "pri",
+        "rep",
+        "docs.count",
+        "docs.deleted",
+        "store.size",
+        "pri.store.size",
+        "dataset.size",
+    ];
+    Ok(cat_table(&rows, &columns, &params))
+}
+
+async fn create_index(
+    node: NodeData,
+    index: Path<String>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
+    let body = json_body(&body)?;
+    let name = index.into_inner();
+    let created = blocking(move || node.create(&name, &body).map(|h| h.name())).await?;
+    Ok(reply(200, &json!({"acknowledged": true, "shards_acknowledged": true, "index": created}), &params))
+}
+
+async fn index_exists(node: NodeData, index: Path<String>) -> HttpResponse {
+    match node.resolve(&index, false) {
+        Ok(names) if !names.is_empty() => HttpResponse::Ok().finish(),
+        _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+async fn get_index(node: NodeData, index: Path<String>, params: Params) -> Result<HttpResponse, EsError> {
+    if index.starts_with('_') {
+        return Err(unsupported_api("GET", &format!("/{index}")));
+    }
+    let metas = node.get(&index, flag(&params, "ignore_unavailable"))?;
+    let body: serde_json::Map<String, Value> = metas
+        .into_iter()
+        .map(|m| {
+            let entry = json!({"aliases": m.aliases, "mappings": m.mappings, "settings": m.settings_json()});
+            (m.name, entry)
+        })
+        .collect();
+    Ok(reply(200, &Value::Object(body), &params))
+}
+
+async fn delete_index(node: NodeData, index: Path<String>, params: Params) -> Result<HttpResponse, EsError> {
+    let expression = index.into_inner();
+    let ignore = flag(&params, "ignore_unavailable");
+    blocking(move || node.delete(&expression, ignore)).await?;
+    Ok(reply(200, &json!({"acknowledged": true}), &params))
+}
+
+async fn get_mapping(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
+    let metas = match index {
+        Some(expr) => node.get(&expr, flag(&params, "ignore_unavailable"))?,
+        None => node.all(),
+    };
+    let body: serde_json::Map<String, Value> =
+        metas.into_iter().map(|m| (m.name, json!({"mappings": m.mappings}))).collect();
+    Ok(reply(200, &Value::Object(body), &params))
+}
+
+async fn put_mapping(
+    node: NodeData,
+    index: Path<String>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
+    let mapping = json_body(&body)?;
+    let expression = index.into_inner();
+    blocking(move || node.put_mapping(&expression, &mapping)).await?;
+    Ok(reply(200, &json!({"acknowledged": true}), &params))
+}
+
+async fn refresh(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
+    let handles = match index {
+        Some(expr) => node.handles(&expr, flag(&params, "ignore_unavailable"))?,
+        None => node.all_handles(),
+    };
+    let shards: u64 = handles.iter().map(|h| h.shards().len() as u64).sum();
+    let total: u64 = handles.iter().map(|h| h.meta().shards() * (1 + h.meta().replicas())).sum();
+    blocking(move || handles.iter().try_for_each(|h| h.refresh())).await?;
+    Ok(reply(200, &json!({"_shards": {"total": total, "successful": shards, "failed": 0}}), &params))
+}

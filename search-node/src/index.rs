@@ -1,0 +1,376 @@
+//! One index: its metadata, its shards, and the write path that routes
+//! documents to shards and applies dynamic mapping.
+//!
+//! Contract: a write returns only once every shard it touched has synced
+//! its translog, so whatever is acknowledged is durable. Writes run under
+//! the read side of the index's mapping gate; a mapping change (dynamic or
+//! put-mapping) takes the write side, so no document is ever built under
+//! one schema and applied under another. Items of one request keep their
+//! order within a shard, and results come back in input order.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tantivy::tokenizer::TokenizerManager;
+
+use crate::analysis::Analyzers;
+use crate::error::EsError;
+use crate::mapping::Mapping;
+use crate::meta::{self, IndexMeta};
+use crate::schema::IndexSchema;
+use crate::shard::{Conditions, Shard, StoredDoc, Write, Written};
+
+const META_FILE: &str = "meta.json";
+
+/// Everything needed to turn sources into documents and queries into
+/// tantivy queries, for one version of an index's mapping.
+#[derive(Debug)]
+pub struct IndexContext {
+    /// Index name.
+    pub name: String,
+    /// The parsed mapping.
+    pub mapping: Mapping,
+    /// The tantivy schema derived from it.
+    pub schema: IndexSchema,
+    /// The index's analyzers.
+    pub analyzers: Analyzers,
+}
+
+impl IndexContext {
+    /// The context of an index's metadata; checks that every analyzer the
+    /// mapping names exists.
+    pub fn new(meta: &IndexMeta) -> Result<IndexContext, EsError> {
+        let mapping = Mapping::parse(&meta.mappings)?;
+        let analyzers = Analyzers::from_settings(&meta.settings)?;
+        for field in mapping.fields.values() {
+            match &field.ty {
+                crate::mapping::FieldType::Text { analyzer, search_analyzer, .. } => {
+                    analyzers.analyzer(analyzer)?;
+                    analyzers.analyzer(search_analyzer)?;
+                }
+                crate::mapping::FieldType::Keyword { normalizer: Some(n), .. } if !analyzers.has_normalizer(n) => {
+                    return Err(EsError::mapper_parsing(format!(
+                        "normalizer [{n}] not found for field [{}]",
+                        field.path
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let schema = IndexSchema::build(&mapping);
+        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers })
+    }
+
+    /// Registers the analyzers as tantivy tokenizers.
+    pub fn register_tokenizers(&self, manager: &TokenizerManager) {
+        for (name, analyzer) in self.analyzers.all() {
+            manager.register(name, analyzer.clone());
+        }
+    }
+}
+
+/// A document write as a request states it.
+#[derive(Debug, Clone)]
+pub enum DocWrite {
+    /// Index (or create, with `conditions.create`) a source.
+    Index { id: String, source: Map<String, Value>, routing: Option<String>, conditions: Conditions },
+    /// Delete by id.
+    Delete { id: String, routing: Option<String>, conditions: Conditions },
+}
+
+impl DocWrite {
+    fn id(&self) -> &str {
+        match self {
+            DocWrite::Index { id, .. } | DocWrite::Delete { id, .. } => id,
+        }
+    }
+
+    fn routing(&self) -> Option<&str> {
+        match self {
+            DocWrite::Index { routing, .. } | DocWrite::Delete { routing, .. } => routing.as_deref(),
+        }
+    }
+}
+
+/// One open index.
+#[derive(Debug)]
+pub struct IndexHandle {
+    dir: PathBuf,
+    meta: RwLock<IndexMeta>,
+    context: RwLock<Arc<IndexContext>>,
+    gate: RwLock<()>,
+    shards: Vec<Shard>,
+    last_refresh: Mutex<Instant>,
+}
+
+/// Writes a file so that a crash leaves the old or the new content.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut file = fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, dir.join(name))?;
+    fs::File::open(dir)?.sync_all()
+}
+
+impl IndexHandle {
+    /// Creates a new index in `dir`.
+    pub fn create(dir: &Path, meta: IndexMeta) -> Result<IndexHandle, EsError> {
+        let context = IndexContext::new(&meta)?;
+        persist(dir, &meta)?;
+        IndexHandle::open_with(dir, meta, context)
+    }
+
+    /// Opens an existing index folder.
+    pub fn open(dir: &Path) -> Result<IndexHandle, EsError> {
+        let path = dir.join(META_FILE);
+        let meta: IndexMeta = serde_json::from_slice(&fs::read(&path)?)
+            .map_err(|e| EsError::internal(format!("{}: {e}", path.display())))?;
+        let context = IndexContext::new(&meta)?;
+        IndexHandle::open_with(dir, meta, context)
+    }
+
+    fn open_with(dir: &Path, meta: IndexMeta, context: IndexContext) -> Result<IndexHandle, EsError> {
+        let shards =
+            (0..meta.shards()).map(|n| Shard::open(&dir.join(n.to_string()), &context)).collect::<Result<_, _>>()?;
+        Ok(IndexHandle {
+            dir: dir.to_path_buf(),
+            meta: RwLock::new(meta),
+            context: RwLock::new(Arc::new(context)),
+            gate: RwLock::new(()),
+            shards,
+            last_refresh: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// The index name.
+    pub fn name(&self) -> String {
+        self.meta.read().expect("not poisoned").name.clone()
+    }
+
+    /// A copy of the metadata.
+    pub fn meta(&self) -> IndexMeta {
+        self.meta.read().expect("not poisoned").clone()
+    }
+
+    /// The current mapping context.
+    pub fn context(&self) -> Arc<IndexContext> {
+        self.context.read().expect("not poisoned").clone()
+    }
+
+    /// The shards.
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    /// Changes the metadata (aliases, settings) and persists it.
+    pub fn update_meta(&self, change: impl FnOnce(&mut IndexMeta) -> Result<(), EsError>) -> Result<(), EsError> {
+        let mut meta = self.meta.write().expect("not poisoned");
+        let mut updated = meta.clone();
+        change(&mut updated)?;
+        persist(&self.dir, &updated)?;
+        *meta = updated;
+        Ok(())
+    }
+
+    /// The shard a document goes to.
+    pub fn shard_of(&self, id: &str, routing: Option<&str>) -> usize {
+        let key = routing.unwrap_or(id);
+        imdb_model::partition_for_key(key.as_bytes(), self.shards.len() as i32) as usize
+    }
+
+    /// Merges a mapping update: the schema changes, shards are rebuilt.
+    pub fn put_mapping(&self, update: &Value) -> Result<(), EsError> {
+        let _exclusive = self.gate.write().expect("not poisoned");
+        self.apply_mapping(update)
+    }
+
+    fn apply_mapping(&self, update: &Value) -> Result<(), EsError> {
+        let mut meta = self.meta();
+        meta::merge_mappings(&mut meta.mappings, update)?;
+        let context = IndexContext::new(&meta)?;
+        let changed = context.schema.schema != self.context().schema.schema;
+        if changed {
+            for shard in &self.shards {
+                shard.rebuild(&context)?;
+            }
+        }
+        persist(&self.dir, &meta)?;
+        *self.meta.write().expect("not poisoned") = meta;
+        *self.context.write().expect("not poisoned") = Arc::new(context);
+        Ok(())
+    }
+
+    /// Applies writes; results in input order. Returns only once the
+    /// successful ones are durable.
+    pub fn write(&self, writes: Vec<DocWrite>) -> Vec<Result<Written, EsError>> {
+        // Each round adds the fields the sources bring; a second round finds
+        // none. The bound only guards against a mapping that never settles.
+        for _ in 0..4 {
+            let gate = self.gate.read().expect("not poisoned");
+            let context = self.context();
+            match self.pending_mapping(&context, &writes) {
+                Ok(None) => return self.write_under(&context, writes),
+                Ok(Some(_)) => {
+                    drop(gate);
+                    let _exclusive = self.gate.write().expect("not poisoned");
+                    // Another writer may have added the same fields meanwhile.
+                    if let Ok(Some(update)) = self.pending_mapping(&self.context(), &writes)
+                        && let Err(e) = self.apply_mapping(&update)
+                    {
+                        return writes.iter().map(|_| Err(e.clone())).collect();
+                    }
+                }
+                Err(e) => return writes.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+        let e = EsError::internal("dynamic mapping did not settle after four updates");
+        writes.iter().map(|_| Err(e.clone())).collect()
+    }
+
+    /// The fields the sources would add, as one mapping update. Sources
+    /// refused by `dynamic: strict` or by a type clash are left for the
+    /// document build to report, item by item.
+    fn pending_mapping(&self, context: &IndexContext, writes: &[DocWrite]) -> Result<Option<Value>, EsError> {
+        let mut mapping_json = self.meta().mappings;
+        let mut mapping = context.mapping.clone();
+        let mut changed = false;
+        for write in writes {
+            let DocWrite::Index { source, .. } = write else { continue };
+            let Ok(Some(update)) = crate::document::dynamic_update(source, &mapping) else { continue };
+            if meta::merge_mappings(&mut mapping_json, &update).is_ok() {
+                mapping = Mapping::parse(&mapping_json)?;
+                changed = true;
+            }
+        }
+        Ok(changed.then_some(mapping_json))
+    }
+
+    fn write_under(&self, context: &IndexContext, writes: Vec<DocWrite>) -> Vec<Result<Written, EsError>> {
+        let mut results: Vec<Option<Result<Written, EsError>>> = writes.iter().map(|_| None).collect();
+        let mut per_shard: BTreeMap<usize, (Vec<usize>, Vec<Write>)> = BTreeMap::new();
+        for (i, write) in writes.into_iter().enumerate() {
+            let shard = self.shard_of(write.id(), write.routing());
+            let built = match write {
+                DocWrite::Index { id, source, routing, conditions } => {
+                    match crate::document::dynamic_update(&source, &context.mapping).and_then(|_| {
+                        crate::document::build(&id, &source, &context.mapping, &context.schema, &context.analyzers)
+                    }) {
+                        Ok(parsed) => {
+                            let text = Value::Object(source).to_string();
+                            Write::Index { id, source: text, routing, doc: parsed.doc, conditions }
+                        }
+                        Err(e) => {
+                            results[i] = Some(Err(e));
+                            continue;
+                        }
+                    }
+                }
+                DocWrite::Delete { id, conditions, .. } => Write::Delete { id, conditions },
+            };
+            let entry = per_shard.entry(shard).or_default();
+            entry.0.push(i);
+            entry.1.push(built);
+        }
+        let mut to_sync = Vec::new();
+        for (shard, (positions, shard_writes)) in per_shard {
+            match self.shards[shard].apply(context, shard_writes) {
+                Ok((shard_results, position)) => {
+                    to_sync.push((shard, position, positions.clone()));
+                    for (i, r) in positions.into_iter().zip(shard_results) {
+                        results[i] = Some(r);
+                    }
+                }
+                Err(e) => {
+                    for i in positions {
+                        results[i] = Some(Err(e.clone()));
+                    }
+                }
+            }
+        }
+        for (shard, position, positions) in to_sync {
+            if let Err(e) = self.shards[shard].sync(position) {
+                tracing::error!(index = %context.name, shard, error = %e, "translog sync failed");
+                for i in positions {
+                    results[i] = Some(Err(e.clone()));
+                }
+            }
+        }
+        results.into_iter().map(|r| r.expect("every item has a result")).collect()
+    }
+
+    /// Realtime get by id.
+    pub fn get(&self, id: &str, routing: Option<&str>) -> Result<Option<StoredDoc>, EsError> {
+        let context = self.context();
+        self.shards[self.shard_of(id, routing)].get(&context, id)
+    }
+
+    /// Makes every write so far searchable.
+    pub fn refresh(&self) -> Result<(), EsError> {
+        let _shared = self.gate.read().expect("not poisoned");
+        for shard in &self.shards {
+            shard.refresh()?;
+        }
+        *self.last_refresh.lock().expect("not poisoned") = Instant::now();
+        Ok(())
+    }
+
+    /// The `refresh_interval` (`None`: `-1`, refreshes only on request).
+    pub fn refresh_interval(&self) -> Option<Duration> {
+        let meta = self.meta.read().expect("not poisoned");
+        match meta.settings.get("refresh_interval") {
+            None => Some(Duration::from_secs(1)),
+            Some(v) => crate::meta::parse_interval(v).unwrap_or(Some(Duration::from_secs(1))),
+        }
+    }
+
+    /// Refreshes if the interval has passed and there is something to show.
+    pub fn refresh_if_due(&self) -> Result<(), EsError> {
+        let Some(interval) = self.refresh_interval() else { return Ok(()) };
+        let due = self.last_refresh.lock().expect("not poisoned").elapsed() >= interval;
+        if due && self.shards.iter().any(Shard::is_dirty) {
+            self.refresh()?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the writes made so far are searchable
+    /// (`refresh=wait_for`): by the scheduled refresh, or by one of its own
+    /// when the index never refreshes by itself.
+    pub fn wait_for_refresh(&self) -> Result<(), EsError> {
+        let Some(interval) = self.refresh_interval() else { return self.refresh() };
+        for shard in &self.shards {
+            let seen = shard.refresh_count();
+            if shard.is_dirty() && !shard.wait_for_refresh(seen, interval * 2 + Duration::from_secs(1)) {
+                shard.refresh()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Documents visible to search, over all shards.
+    pub fn doc_count(&self) -> u64 {
+        self.shards.iter().map(Shard::doc_count).sum()
+    }
+
+    /// Bytes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.shards.iter().map(Shard::size_bytes).sum()
+    }
+
+    /// Deletes the index folder (the handle must not be used after).
+    pub fn destroy(&self) -> Result<(), EsError> {
+        Ok(fs::remove_dir_all(&self.dir)?)
+    }
+}
+
+fn persist(dir: &Path, meta: &IndexMeta) -> Result<(), EsError> {
+    let bytes = serde_json::to_vec_pretty(meta).map_err(|e| EsError::internal(e.to_string()))?;
+    Ok(write_atomically(dir, META_FILE, &bytes)?)
+}

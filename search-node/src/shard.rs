@@ -1,0 +1,539 @@
+//! One shard: a tantivy index, its translog, and the live version map.
+//!
+//! Contract:
+//! - Writes are applied under the shard's writer lock, in the order they
+//!   arrive: each gets the next sequence number, its version, and is
+//!   appended to the translog. The caller acknowledges only after
+//!   [`Shard::sync`], so an acknowledged write survives `kill -9`.
+//! - Writes become searchable at the next [`Shard::refresh`], which is a
+//!   tantivy commit (the translog rolls first and is trimmed after, so the
+//!   commit plus the newer translog always hold every acknowledged write).
+//!   Realtime gets see writes at once, through the live version map of
+//!   writes since the last refresh (deletes are remembered 60 s, as
+//!   Elasticsearch's `index.gc_deletes`, so versions keep growing).
+//! - The commit payload records the highest sequence number it holds; at
+//!   start, translog operations above it are replayed, the others skipped,
+//!   so a replay never applies a write twice.
+//! - A mapping that gains fields changes the tantivy schema: the shard is
+//!   rebuilt from `_source` into a new generation folder, which replaces
+//!   the old one atomically (`CURRENT` names it).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tantivy::schema::IndexRecordOption;
+use tantivy::schema::document::Value as _;
+use tantivy::{
+    DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TERMINATED, TantivyDocument, Term,
+};
+
+use crate::error::EsError;
+use crate::index::IndexContext;
+use crate::translog::{Op, Translog};
+
+/// How long deletes are remembered for versioning.
+const GC_DELETES: Duration = Duration::from_secs(60);
+/// Indexing memory per shard writer.
+const WRITER_HEAP: usize = 48 << 20;
+
+/// A document as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDoc {
+    /// Document id.
+    pub id: String,
+    /// The source JSON text.
+    pub source: Arc<str>,
+    /// Version.
+    pub version: u64,
+    /// Sequence number of the write that made it.
+    pub seq_no: u64,
+    /// Custom routing.
+    pub routing: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Live {
+    /// `None` for a delete.
+    doc: Option<StoredDoc>,
+    version: u64,
+    seq_no: u64,
+    at: Instant,
+}
+
+/// How a write checks the current version.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Conditions {
+    /// `if_seq_no` (with `if_primary_term`).
+    pub if_seq_no: Option<(u64, u64)>,
+    /// External version (`version_type=external`, or `external_gte` when
+    /// the flag is set).
+    pub external: Option<(u64, bool)>,
+    /// `op_type=create`: fail if the document exists.
+    pub create: bool,
+}
+
+/// A write to apply.
+#[derive(Debug)]
+pub enum Write {
+    /// Index a document whose indexed part is already built.
+    Index { id: String, source: String, routing: Option<String>, doc: TantivyDocument, conditions: Conditions },
+    /// Delete a document.
+    Delete { id: String, conditions: Conditions },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// `created`, `updated`, `deleted`, `not_found`.
+    pub result: &'static str,
+    /// The document's version after the write.
+    pub version: u64,
+    /// The write's sequence number.
+    pub seq_no: u64,
+}
+
+struct State {
+    index: Index,
+    writer: IndexWriter,
+    reader: IndexReader,
+    live: HashMap<String, Live>,
+    next_seq_no: u64,
+    dirty: bool,
+    generation: u64,
+}
+
+/// One shard of an index.
+pub struct Shard {
+    dir: PathBuf,
+    state: Mutex<State>,
+    searcher: RwLock<Searcher>,
+    translog: Translog,
+    refreshes: Mutex<u64>,
+    refreshed: Condvar,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+fn generation_dir(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("gen-{generation}"))
+}
+
+fn read_current(dir: &Path) -> u64 {
+    fs::read_to_string(dir.join("CURRENT")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+fn open_tantivy(dir: &Path, ctx: &IndexContext) -> Result<Index, EsError> {
+    fs::create_dir_all(dir)?;
+    let index = if dir.join("meta.json").exists() {
+        Index::open_in_dir(dir)?
+    } else {
+        Index::create_in_dir(dir, ctx.schema.schema.clone())?
+    };
+    ctx.register_tokenizers(index.tokenizers());
+    Ok(index)
+}
+
+fn committed_seq_no(index: &Index) -> Result<Option<u64>, EsError> {
+    let payload = index.load_metas()?.payload;
+    Ok(payload.and_then(|p| serde_json::from_str::<Value>(&p).ok()?.get("max_seq_no")?.as_u64()))
+}
+
+fn id_term(ctx: &IndexContext, id: &str) -> Term {
+    Term::from_field_text(ctx.schema.meta.id, id)
+}
+
+/// The live document with that id in a searcher.
+fn find(searcher: &Searcher, term: &Term) -> Result<Option<DocAddress>, EsError> {
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let inverted = segment.inverted_index(term.field())?;
+        let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else { continue };
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            if segment.alive_bitset().is_none_or(|alive| alive.is_alive(doc)) {
+                return Ok(Some(DocAddress::new(ord as u32, doc)));
+            }
+            doc = postings.advance();
+        }
+    }
+    Ok(None)
+}
+
+/// Reads a stored document at an address.
+pub fn load(searcher: &Searcher, ctx: &IndexContext, address: DocAddress) -> Result<StoredDoc, EsError> {
+    let segment = searcher.segment_reader(address.segment_ord);
+    let fast = segment.fast_fields();
+    let version = fast.u64("_version")?.first(address.doc_id).unwrap_or(1);
+    let seq_no = fast.u64("_seq_no")?.first(address.doc_id).unwrap_or(0);
+    let doc: TantivyDocument = searcher.doc(address)?;
+    let source = doc.get_first(ctx.schema.meta.source).and_then(|v| v.as_bytes()).unwrap_or(b"{}");
+    let source = String::from_utf8_lossy(source).into();
+    let routing = doc.get_first(ctx.schema.meta.routing).and_then(|v| v.as_str()).map(str::to_owned);
+    let id = doc_id(segment, address.doc_id)?.unwrap_or_default();
+    Ok(StoredDoc { id, source, version, seq_no, routing })
+}
+
+/// The `_id` of a document of a segment.
+pub fn doc_id(segment: &tantivy::SegmentReader, doc: tantivy::DocId) -> Result<Option<String>, EsError> {
+    let Some(column) = segment.fast_fields().str("_id")? else { return Ok(None) };
+    let mut out = String::new();
+    match column.term_ords(doc).next() {
+        Some(ord) if column.ord_to_str(ord, &mut out)? => Ok(Some(out)),
+        _ => Ok(None),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_doc(
+    writer: &IndexWriter,
+    ctx: &IndexContext,
+    id: &str,
+    source: &str,
+    routing: Option<&str>,
+    mut doc: TantivyDocument,
+    version: u64,
+    seq_no: u64,
+) -> Result<(), EsError> {
+    let meta = ctx.schema.meta;
+    doc.add_text(meta.id, id);
+    doc.add_bytes(meta.source, source.as_bytes());
+    doc.add_u64(meta.version, version);
+    doc.add_u64(meta.seq_no, seq_no);
+    if let Some(routing) = routing {
+        doc.add_text(meta.routing, routing);
+    }
+    writer.delete_term(id_term(ctx, id));
+    writer.add_document(doc)?;
+    Ok(())
+}
+
+/// The indexed part of a stored source under the context's mapping. A
+/// source that no longer fits (it was indexed under an older mapping) keeps
+/// only its metadata, as `ignore_malformed` would.
+fn rebuild_doc(ctx: &IndexContext, id: &str, source: &str) -> TantivyDocument {
+    let parsed: serde_json::Map<String, Value> = serde_json::from_str(source).unwrap_or_default();
+    match crate::document::build(id, &parsed, &ctx.mapping, &ctx.schema, &ctx.analyzers) {
+        Ok(p) => p.doc,
+        Err(e) => {
+            tracing::warn!(index = %ctx.name, id, error = %e, "stored source no longer fits the mapping");
+            TantivyDocument::new()
+        }
+    }
+}
+
+impl State {
+    fn current(&self, searcher: &Searcher, ctx: &IndexContext, id: &str) -> Result<Option<Live>, EsError> {
+        if let Some(live) = self.live.get(id) {
+            return Ok(Some(live.clone()));
+        }
+        let Some(address) = find(searcher, &id_term(ctx, id))? else { return Ok(None) };
+        let doc = load(searcher, ctx, address)?;
+        Ok(Some(Live { version: doc.version, seq_no: doc.seq_no, doc: Some(doc), at: Instant::now() }))
+    }
+}
+
+fn check(index: &str, id: &str, current: Option<&Live>, c: &Conditions) -> Result<(), EsError> {
+    let exists = current.is_some_and(|l| l.doc.is_some());
+    if let Some((seq_no, term)) = c.if_seq_no {
+        let matches = current.filter(|l| l.doc.is_some()).is_some_and(|l| l.seq_no == seq_no) && term == 1;
+        if !matches {
+            let found = match current.filter(|l| l.doc.is_some()) {
+                Some(l) => format!("current document has seqNo [{}] and primary term [1]", l.seq_no),
+                None => "but no document was found".to_owned(),
+            };
+            return Err(EsError::version_conflict(
+                index,
+                format!("[{id}]: version conflict, required seqNo [{seq_no}], primary term [{term}]. {found}"),
+            ));
+        }
+    }
+    if let Some((version, gte)) = c.external {
+        let current_version = current.map(|l| l.version);
+        if let Some(cur) = current_version
+            && (version < cur || (version == cur && !gte))
+        {
+            return Err(EsError::version_conflict(
+                index,
+                format!(
+                    "[{id}]: version conflict, current version [{cur}] is higher or equal to the one provided [{version}]"
+                ),
+            ));
+        }
+    }
+    if c.create && exists {
+        let version = current.map_or(0, |l| l.version);
+        return Err(EsError::version_conflict(
+            index,
+            format!("[{id}]: version conflict, document already exists (current version [{version}])"),
+        ));
+    }
+    Ok(())
+}
+
+impl Shard {
+    /// Opens (or creates) the shard in `dir`, replaying its translog.
+    pub fn open(dir: &Path, ctx: &IndexContext) -> Result<Shard, EsError> {
+        fs::create_dir_all(dir)?;
+        let generation = read_current(dir);
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            let stale = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("gen-"))
+                .and_then(|g| g.parse::<u64>().ok());
+            if stale.is_some_and(|g| g != generation) {
+                fs::remove_dir_all(&path)?;
+            }
+        }
+        let index = open_tantivy(&generation_dir(dir, generation), ctx)?;
+        let writer = index.writer_with_num_threads(1, WRITER_HEAP)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let committed = committed_seq_no(&index)?;
+        let (translog, ops) = Translog::open(dir)?;
+        let searcher = reader.searcher();
+        let shard = Shard {
+            dir: dir.to_path_buf(),
+            searcher: RwLock::new(searcher),
+            state: Mutex::new(State {
+                index,
+                writer,
+                reader,
+                live: HashMap::new(),
+                next_seq_no: committed.map_or(0, |s| s + 1),
+                dirty: false,
+                generation,
+            }),
+            translog,
+            refreshes: Mutex::new(0),
+            refreshed: Condvar::new(),
+        };
+        let replayed = shard.replay(ctx, ops, committed)?;
+        if shard.schema_differs(ctx) {
+            shard.rebuild(ctx)?;
+        } else if replayed > 0 {
+            shard.refresh()?;
+        }
+        tracing::info!(shard = %dir.display(), replayed, "shard opened");
+        Ok(shard)
+    }
+
+    fn replay(&self, ctx: &IndexContext, ops: Vec<Op>, committed: Option<u64>) -> Result<usize, EsError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        let mut replayed = 0;
+        for op in ops.into_iter().filter(|op| committed.is_none_or(|c| op.seq_no() > c)) {
+            state.next_seq_no = state.next_seq_no.max(op.seq_no() + 1);
+            // Re-log the operation: the generation it came from is trimmed
+            // at the next commit, which may not hold it if a later
+            // rebuild fails.
+            self.translog.append(std::slice::from_ref(&op))?;
+            match op {
+                Op::Index { id, seq_no, version, routing, source } => {
+                    let doc = rebuild_doc(ctx, &id, &source);
+                    add_doc(&state.writer, ctx, &id, &source, routing.as_deref(), doc, version, seq_no)?;
+                    let stored = StoredDoc { id: id.clone(), source: source.into(), version, seq_no, routing };
+                    state.live.insert(id, Live { doc: Some(stored), version, seq_no, at: Instant::now() });
+                }
+                Op::Delete { id, seq_no, version } => {
+                    state.writer.delete_term(id_term(ctx, &id));
+                    state.live.insert(id, Live { doc: None, version, seq_no, at: Instant::now() });
+                }
+            }
+            replayed += 1;
+            state.dirty = true;
+        }
+        Ok(replayed)
+    }
+
+    fn schema_differs(&self, ctx: &IndexContext) -> bool {
+        self.state.lock().expect("not poisoned").index.schema() != ctx.schema.schema
+    }
+
+    /// Applies writes in order; each gets its own result. Returns the
+    /// translog position to [`Shard::sync`] before acknowledging.
+    pub fn apply(
+        &self,
+        ctx: &IndexContext,
+        writes: Vec<Write>,
+    ) -> Result<(Vec<Result<Written, EsError>>, u64), EsError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        let searcher = self.searcher();
+        let mut results = Vec::with_capacity(writes.len());
+        let mut ops = Vec::with_capacity(writes.len());
+        for write in writes {
+            let (id, conditions) = match &write {
+                Write::Index { id, conditions, .. } | Write::Delete { id, conditions } => (id.clone(), conditions),
+            };
+            let current = state.current(&searcher, ctx, &id)?;
+            if let Err(e) = check(&ctx.name, &id, current.as_ref(), conditions) {
+                results.push(Err(e));
+                continue;
+            }
+            let exists = current.as_ref().is_some_and(|l| l.doc.is_some());
+            let next_version = match conditions.external {
+                Some((v, _)) => v,
+                None => current.as_ref().map_or(1, |l| l.version + 1),
+            };
+            let seq_no = state.next_seq_no;
+            state.next_seq_no += 1;
+            let written = match write {
+                Write::Index { id, source, routing, doc, .. } => {
+                    add_doc(&state.writer, ctx, &id, &source, routing.as_deref(), doc, next_version, seq_no)?;
+                    ops.push(Op::Index {
+                        id: id.clone(),
+                        seq_no,
+                        version: next_version,
+                        routing: routing.clone(),
+                        source: source.clone(),
+                    });
+                    let stored =
+                        StoredDoc { id: id.clone(), source: source.into(), version: next_version, seq_no, routing };
+                    state
+                        .live
+                        .insert(id, Live { doc: Some(stored), version: next_version, seq_no, at: Instant::now() });
+                    Written { result: if exists { "updated" } else { "created" }, version: next_version, seq_no }
+                }
+                Write::Delete { id, .. } => {
+                    // A delete of a missing document still takes a sequence
+                    // number and a version, as in Elasticsearch.
+                    state.writer.delete_term(id_term(ctx, &id));
+                    ops.push(Op::Delete { id: id.clone(), seq_no, version: next_version });
+                    state.live.insert(id, Live { doc: None, version: next_version, seq_no, at: Instant::now() });
+                    Written { result: if exists { "deleted" } else { "not_found" }, version: next_version, seq_no }
+                }
+            };
+            state.dirty = true;
+            results.push(Ok(written));
+        }
+        let position = self.translog.append(&ops)?;
+        Ok((results, position))
+    }
+
+    /// Makes writes up to `position` durable.
+    pub fn sync(&self, position: u64) -> Result<(), EsError> {
+        Ok(self.translog.sync(position)?)
+    }
+
+    /// Realtime get: the latest version of a document, refreshed or not.
+    pub fn get(&self, ctx: &IndexContext, id: &str) -> Result<Option<StoredDoc>, EsError> {
+        let state = self.state.lock().expect("not poisoned");
+        Ok(state.current(&self.searcher(), ctx, id)?.and_then(|l| l.doc))
+    }
+
+    /// The searcher of the last refresh.
+    pub fn searcher(&self) -> Searcher {
+        self.searcher.read().expect("not poisoned").clone()
+    }
+
+    /// Whether writes wait for a refresh.
+    pub fn is_dirty(&self) -> bool {
+        self.state.lock().expect("not poisoned").dirty
+    }
+
+    /// Commits to tantivy and makes every write so far searchable.
+    pub fn refresh(&self) -> Result<(), EsError> {
+        let mut state = self.state.lock().expect("not poisoned");
+        if state.dirty {
+            let closed = self.translog.roll()?;
+            let max_seq_no = state.next_seq_no.checked_sub(1);
+            let mut commit = state.writer.prepare_commit()?;
+            if let Some(max) = max_seq_no {
+                commit.set_payload(&serde_json::json!({ "max_seq_no": max }).to_string());
+            }
+            commit.commit()?;
+            state.reader.reload()?;
+            *self.searcher.write().expect("not poisoned") = state.reader.searcher();
+            self.translog.trim(closed)?;
+            state.live.retain(|_, l| l.doc.is_none() && l.at.elapsed() < GC_DELETES);
+            state.dirty = false;
+        }
+        drop(state);
+        *self.refreshes.lock().expect("not poisoned") += 1;
+        self.refreshed.notify_all();
+        Ok(())
+    }
+
+    /// The number of refreshes so far, for [`Shard::wait_for_refresh`].
+    pub fn refresh_count(&self) -> u64 {
+        *self.refreshes.lock().expect("not poisoned")
+    }
+
+    /// Waits until a refresh after `seen` happened (`refresh=wait_for`).
+    pub fn wait_for_refresh(&self, seen: u64, timeout: Duration) -> bool {
+        let guard = self.refreshes.lock().expect("not poisoned");
+        let (_guard, result) =
+            self.refreshed.wait_timeout_while(guard, timeout, |count| *count <= seen).expect("not poisoned");
+        !result.timed_out()
+    }
+
+    /// Rebuilds the shard under the context's schema from the stored
+    /// sources (the mapping gained fields).
+    pub fn rebuild(&self, ctx: &IndexContext) -> Result<(), EsError> {
+        self.refresh()?;
+        let mut state = self.state.lock().expect("not poisoned");
+        let next = state.generation + 1;
+        let dir = generation_dir(&self.dir, next);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        let index = open_tantivy(&dir, ctx)?;
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP)?;
+        let searcher = self.searcher();
+        let mut count = 0u64;
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            for doc_id in segment.doc_ids_alive() {
+                let stored = load(&searcher, ctx, DocAddress::new(ord as u32, doc_id))?;
+                let doc = rebuild_doc(ctx, &stored.id, &stored.source);
+                let routing = stored.routing.as_deref();
+                add_doc(&writer, ctx, &stored.id, &stored.source, routing, doc, stored.version, stored.seq_no)?;
+                count += 1;
+            }
+        }
+        let mut commit = writer.prepare_commit()?;
+        if let Some(max) = state.next_seq_no.checked_sub(1) {
+            commit.set_payload(&serde_json::json!({ "max_seq_no": max }).to_string());
+        }
+        commit.commit()?;
+        crate::index::write_atomically(&self.dir, "CURRENT", next.to_string().as_bytes())?;
+        let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        *self.searcher.write().expect("not poisoned") = reader.searcher();
+        let old_generation = state.generation;
+        state.index = index;
+        state.writer = writer;
+        state.reader = reader;
+        state.generation = next;
+        drop(state);
+        fs::remove_dir_all(generation_dir(&self.dir, old_generation))?;
+        tracing::info!(shard = %self.dir.display(), docs = count, generation = next, "shard rebuilt for a new mapping");
+        Ok(())
+    }
+
+    /// Documents visible to search.
+    pub fn doc_count(&self) -> u64 {
+        self.searcher().num_docs()
+    }
+
+    /// Bytes on disk (index and translog).
+    pub fn size_bytes(&self) -> u64 {
+        fn walk(path: &Path) -> u64 {
+            fs::read_dir(path).map_or(0, |entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| match e.metadata() {
+                        Ok(m) if m.is_dir() => walk(&e.path()),
+                        Ok(m) => m.len(),
+                        Err(_) => 0,
+                    })
+                    .sum()
+            })
+        }
+        walk(&self.dir)
+    }
+}
