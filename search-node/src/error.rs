@@ -110,6 +110,16 @@ impl EsError {
         EsError::new("resource_not_found_exception", 404, reason)
     }
 
+    /// 400: a query that cannot run against a shard's mapping.
+    pub fn query_shard(reason: impl Into<String>) -> EsError {
+        EsError::new("query_shard_exception", 400, reason)
+    }
+
+    /// 404: aliases to remove that do not exist.
+    pub fn aliases_not_found(aliases: &[String]) -> EsError {
+        EsError::new("aliases_not_found_exception", 404, format!("aliases [{}] missing", aliases.join(",")))
+    }
+
     /// 429: the node cannot take more work now.
     pub fn rejected(reason: impl Into<String>) -> EsError {
         EsError::new("es_rejected_execution_exception", 429, reason)

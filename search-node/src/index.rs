@@ -65,6 +65,13 @@ impl IndexContext {
         Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers })
     }
 
+    /// A tokenizer manager holding the index's analyzers.
+    pub fn tokenizers(&self) -> TokenizerManager {
+        let manager = TokenizerManager::default();
+        self.register_tokenizers(&manager);
+        manager
+    }
+
     /// Registers the analyzers as tantivy tokenizers.
     pub fn register_tokenizers(&self, manager: &TokenizerManager) {
         for (name, analyzer) in self.analyzers.all() {

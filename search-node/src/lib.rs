@@ -11,8 +11,10 @@
 //! - `document`, `mapping`, `schema`, `analysis`, `date`: from JSON
 //!   sources and mappings to tantivy documents and schemas.
 
+pub mod aliases;
 pub mod analysis;
 pub mod bulk;
+pub mod columns;
 pub mod date;
 pub mod document;
 pub mod error;
@@ -23,7 +25,9 @@ pub mod meta;
 pub mod names;
 pub mod node;
 pub mod ops;
+pub mod query;
 pub mod schema;
+pub mod search;
 pub mod shard;
 pub mod source_filter;
 pub mod templates;

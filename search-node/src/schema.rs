@@ -111,7 +111,17 @@ impl IndexSchema {
                     builder.add_text_field(path, text_options(analyzer, def.index, true))
                 }
                 FieldType::Keyword { .. } => {
-                    let mut options = text_options("raw", def.index, false);
+                    // No norms, as Elasticsearch's keyword fields.
+                    let mut options = if def.index {
+                        TextOptions::default().set_indexing_options(
+                            TextFieldIndexing::default()
+                                .set_tokenizer("raw")
+                                .set_index_option(IndexRecordOption::Basic)
+                                .set_fieldnorms(false),
+                        )
+                    } else {
+                        TextOptions::default()
+                    };
                     if def.doc_values {
                         options = options.set_fast("raw");
                     }

@@ -10,8 +10,10 @@
 //! Engine calls block (tantivy, fsync), so handlers run them on actix's
 //! blocking pool, never on the event loop.
 
+mod aliases;
 mod docs;
 mod indices;
+mod search;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,7 +41,11 @@ pub(crate) type NodeData = web::Data<Arc<Node>>;
 /// `/_cat/...`) come before the `/{index}` patterns that would match them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     indices::configure_cluster(cfg);
+    aliases::configure_global(cfg);
+    search::configure_global(cfg);
     docs::configure(cfg);
+    search::configure(cfg);
+    aliases::configure(cfg);
     indices::configure(cfg);
     cfg.default_service(web::to(unsupported));
 }

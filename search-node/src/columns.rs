@@ -1,0 +1,88 @@
+//! Columnar (doc-values) access to a mapped field in one segment, for
+//! sorting and scoring by field values.
+
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DateTime, DocId, SegmentReader};
+
+use crate::error::EsError;
+use crate::mapping::{FieldDef, FieldType, Numeric};
+
+/// A field's values in one segment.
+pub enum FieldColumn {
+    /// Whole numbers.
+    I64(Column<i64>),
+    /// Floating point.
+    F64(Column<f64>),
+    /// Booleans.
+    Bool(Column<bool>),
+    /// Dates.
+    Date(Column<DateTime>),
+    /// Keywords (term ordinals of the segment).
+    Str(StrColumn),
+}
+
+impl std::fmt::Debug for FieldColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldColumn")
+    }
+}
+
+/// A value read from a column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnValue {
+    /// A number (dates as epoch milliseconds, booleans as 0/1).
+    Num(f64),
+    /// A keyword.
+    Str(String),
+}
+
+impl FieldColumn {
+    /// The column of a field, or `None` when the segment has no values for
+    /// it. Fields without doc values are refused.
+    pub fn open(reader: &SegmentReader, def: &FieldDef) -> Result<Option<FieldColumn>, EsError> {
+        if !def.doc_values {
+            return Err(EsError::illegal_argument(format!(
+                "Can't load fielddata on [{}] because fielddata is unsupported on fields of type [{}]. Use a field with doc values instead (a keyword or numeric field).",
+                def.path,
+                def.ty.name()
+            )));
+        }
+        let ff = reader.fast_fields();
+        let path = def.path.as_str();
+        Ok(match &def.ty {
+            FieldType::Number { kind: Numeric::Integer { .. }, .. } => {
+                ff.column_opt::<i64>(path)?.map(FieldColumn::I64)
+            }
+            FieldType::Number { .. } => ff.column_opt::<f64>(path)?.map(FieldColumn::F64),
+            FieldType::Boolean => ff.column_opt::<bool>(path)?.map(FieldColumn::Bool),
+            FieldType::Date { .. } => ff.column_opt::<DateTime>(path)?.map(FieldColumn::Date),
+            FieldType::Keyword { .. } => ff.str(path)?.map(FieldColumn::Str),
+            FieldType::Text { .. } => None,
+        })
+    }
+
+    /// The document's values as numbers (keywords have none).
+    pub fn numbers(&self, doc: DocId) -> Vec<f64> {
+        match self {
+            FieldColumn::I64(c) => c.values_for_doc(doc).map(|v| v as f64).collect(),
+            FieldColumn::F64(c) => c.values_for_doc(doc).collect(),
+            FieldColumn::Bool(c) => c.values_for_doc(doc).map(|v| f64::from(u8::from(v))).collect(),
+            FieldColumn::Date(c) => c.values_for_doc(doc).map(|v| v.into_timestamp_millis() as f64).collect(),
+            FieldColumn::Str(_) => Vec::new(),
+        }
+    }
+
+    /// The document's values.
+    pub fn values(&self, doc: DocId) -> Vec<ColumnValue> {
+        match self {
+            FieldColumn::Str(c) => c
+                .term_ords(doc)
+                .filter_map(|ord| {
+                    let mut out = String::new();
+                    c.ord_to_str(ord, &mut out).ok().filter(|found| *found).map(|_| ColumnValue::Str(out))
+                })
+                .collect(),
+            other => other.numbers(doc).into_iter().map(ColumnValue::Num).collect(),
+        }
+    }
+}

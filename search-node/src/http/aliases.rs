@@ -1,0 +1,139 @@
+//! Alias APIs: `_aliases` actions, put / get / exists / delete alias, and
+//! `_cat/aliases`.
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, Bytes, Path};
+use serde_json::{Map, Value, json};
+
+use super::indices::cat_table;
+use super::{NodeData, Params, blocking, json_body, reply};
+use crate::aliases::{AliasAction, definition, parse_actions};
+use crate::error::EsError;
+
+pub(super) fn configure_global(cfg: &mut web::ServiceConfig) {
+    cfg.route("/_aliases", web::post().to(update))
+        .route("/_alias", web::get().to(get_all))
+        .route("/_aliases", web::get().to(get_all))
+        .route("/_alias/{name}", web::get().to(get_named))
+        .route("/_alias/{name}", web::head().to(exists_named))
+        .route("/_cat/aliases", web::get().to(cat))
+        .route("/_cat/aliases/{name}", web::get().to(cat));
+}
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    for path in ["/{index}/_alias/{name}", "/{index}/_aliases/{name}"] {
+        cfg.route(path, web::put().to(put))
+            .route(path, web::post().to(put))
+            .route(path, web::delete().to(delete))
+            .route(path, web::get().to(get_on_index))
+            .route(path, web::head().to(exists_on_index));
+    }
+    cfg.route("/{index}/_alias", web::get().to(get_index_all)).route("/{index}/_aliases", web::get().to(get_index_all));
+}
+
+async fn update(node: NodeData, params: Params, body: Bytes) -> Result<HttpResponse, EsError> {
+    let actions = parse_actions(&json_body(&body)?)?;
+    blocking(move || node.update_aliases(&actions)).await?;
+    Ok(reply(200, &json!({"acknowledged": true, "errors": false}), &params))
+}
+
+async fn put(
+    node: NodeData,
+    path: Path<(String, String)>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
+    let (index, name) = path.into_inner();
+    let body = json_body(&body)?;
+    let definition = definition(body.as_object().unwrap_or(&Map::new()))?;
+    let action = AliasAction::Add { indices: vec![index], aliases: vec![name], definition, must_exist: false };
+    blocking(move || node.update_aliases(&[action])).await?;
+    Ok(reply(200, &json!({"acknowledged": true}), &params))
+}
+
+async fn delete(node: NodeData, path: Path<(String, String)>, params: Params) -> Result<HttpResponse, EsError> {
+    let (index, name) = path.into_inner();
+    let aliases: Vec<String> = name.split(',').map(str::to_owned).collect();
+    let action = AliasAction::Remove { indices: vec![index], aliases, must_exist: false };
+    blocking(move || node.update_aliases(&[action])).await?;
+    Ok(reply(200, &json!({"acknowledged": true}), &params))
+}
+
+/// The GET answer: indexes with their matching aliases; a named alias that
+/// matches nothing is a 404 in Elasticsearch's own shape for this API.
+fn answer(
+    node: &crate::node::Node,
+    indices: &str,
+    names: Option<&str>,
+    params: &Params,
+) -> Result<HttpResponse, EsError> {
+    let found = node.aliases(indices, names)?;
+    let mut body = Map::new();
+    let mut any = false;
+    for (index, aliases) in found {
+        if names.is_some() && aliases.is_empty() {
+            continue;
+        }
+        any |= !aliases.is_empty();
+        body.insert(index, json!({ "aliases": aliases }));
+    }
+    if let Some(names) = names
+        && !any
+        && !names.contains('*')
+    {
+        return Ok(reply(404, &json!({"error": format!("alias [{names}] missing"), "status": 404}), params));
+    }
+    Ok(reply(200, &Value::Object(body), params))
+}
+
+async fn get_all(node: NodeData, params: Params) -> Result<HttpResponse, EsError> {
+    answer(&node, "_all", None, &params)
+}
+
+async fn get_named(node: NodeData, name: Path<String>, params: Params) -> Result<HttpResponse, EsError> {
+    answer(&node, "_all", Some(&name), &params)
+}
+
+async fn get_index_all(node: NodeData, index: Path<String>, params: Params) -> Result<HttpResponse, EsError> {
+    answer(&node, &index, None, &params)
+}
+
+async fn get_on_index(node: NodeData, path: Path<(String, String)>, params: Params) -> Result<HttpResponse, EsError> {
+    let (index, name) = path.into_inner();
+    answer(&node, &index, Some(&name), &params)
+}
+
+fn exists(node: &crate::node::Node, indices: &str, name: &str) -> HttpResponse {
+    match node.aliases(indices, Some(name)) {
+        Ok(found) if found.values().any(|a| !a.is_empty()) => HttpResponse::Ok().finish(),
+        _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+async fn exists_named(node: NodeData, name: Path<String>) -> HttpResponse {
+    exists(&node, "_all", &name)
+}
+
+async fn exists_on_index(node: NodeData, path: Path<(String, String)>) -> HttpResponse {
+    let (index, name) = path.into_inner();
+    exists(&node, &index, &name)
+}
+
+async fn cat(node: NodeData, name: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
+    let found = node.aliases("_all", name.as_deref().map(String::as_str))?;
+    let mut rows = Vec::new();
+    for (index, aliases) in found {
+        for (alias, def) in aliases {
+            let text = |k: &str| def.get(k).map_or_else(|| "-".to_owned(), crate::util::plain);
+            rows.push(json!({
+                "alias": alias,
+                "index": index,
+                "filter": "-",
+                "routing.index": text("index_routing"),
+                "routing.search": text("search_routing"),
+                "is_write_index": text("is_write_index"),
+            }));
+        }
+    }
+    Ok(cat_table(&rows, &["alias", "index", "filter", "routing.index", "routing.search", "is_write_index"], &params))
+}

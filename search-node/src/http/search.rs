@@ -1,0 +1,207 @@
+//! Search APIs: `_search`, `_count`, `_msearch`, `_delete_by_query`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, Bytes, Path};
+use serde_json::{Value, json};
+
+use super::{NodeData, Params, blocking, flag, json_body, reply};
+use crate::error::EsError;
+use crate::index::IndexHandle;
+use crate::node::Node;
+use crate::ops::{Action, OpType};
+use crate::query::{Query, QueryStringQuery};
+use crate::search::{self, SearchRequest};
+
+pub(super) fn configure_global(cfg: &mut web::ServiceConfig) {
+    cfg.route("/_search", web::get().to(search))
+        .route("/_search", web::post().to(search))
+        .route("/_count", web::get().to(count))
+        .route("/_count", web::post().to(count))
+        .route("/_msearch", web::get().to(msearch))
+        .route("/_msearch", web::post().to(msearch));
+}
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{index}/_search", web::get().to(search))
+        .route("/{index}/_search", web::post().to(search))
+        .route("/{index}/_count", web::get().to(count))
+        .route("/{index}/_count", web::post().to(count))
+        .route("/{index}/_msearch", web::get().to(msearch))
+        .route("/{index}/_msearch", web::post().to(msearch))
+        .route("/{index}/_delete_by_query", web::post().to(delete_by_query));
+}
+
+/// The indexes a search targets (all of them when none is named).
+fn targets(
+    node: &Node,
+    index: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Result<Vec<Arc<IndexHandle>>, EsError> {
+    let expression = index.unwrap_or("_all");
+    node.handles(expression, flag(params, "ignore_unavailable"))
+}
+
+async fn search(
+    node: NodeData,
+    index: Option<Path<String>>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
+    let body = json_body(&body)?;
+    let index = index.map(Path::into_inner);
+    let request = SearchRequest::parse(&body, &params)?;
+    let p = params.clone();
+    let response = blocking(move || search::search(&targets(&node, index.as_deref(), &p)?, &request)).await?;
+    Ok(reply(200, &response, &params))
+}
+
+async fn count(
+    node: NodeData,
+    index: Option<Path<String>>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
+    let body = json_body(&body)?;
+    let index = index.map(Path::into_inner);
+    let query = match (params.get("q"), body.get("query")) {
+        (Some(q), _) => {
+            let and = params.get("default_operator").is_some_and(|o| o.eq_ignore_ascii_case("and"));
+            Query::QueryString(QueryStringQuery::from_url(q, params.get("df").map(String::as_str), and, None))
+        }
+        (None, Some(q)) => Query::parse(q)?,
+        (None, None) => Query::MatchAll { boost: 1.0 },
+    };
+    if let Some(unknown) = body.as_object().and_then(|m| m.keys().find(|k| *k != "query")) {
+        return Err(EsError::parsing(format!("request does not support [{unknown}]")));
+    }
+    let p = params.clone();
+    let (total, shards) = blocking(move || {
+        let handles = targets(&node, index.as_deref(), &p)?;
+        let shards: usize = handles.iter().map(|h| h.shards().len()).sum();
+        Ok((search::count(&handles, &query)?, shards))
+    })
+    .await?;
+    let body = json!({"count": total, "_shards": {"total": shards, "successful": shards, "skipped": 0, "failed": 0}});
+    Ok(reply(200, &body, &params))
+}
+
+async fn msearch(
+    node: NodeData,
+    index: Option<Path<String>>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
+    let started = std::time::Instant::now();
+    let default_index = index.map(Path::into_inner);
+    let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).collect();
+    if !lines.len().is_multiple_of(2) {
+        return Err(EsError::illegal_argument("[msearch] expects header and body lines in pairs"));
+    }
+    let mut requests = Vec::new();
+    for pair in lines.chunks(2) {
+        let header: Value = serde_json::from_slice(pair[0])
+            .map_err(|e| EsError::parsing(format!("[msearch] header is not JSON: {e}")))?;
+        let body: Value = serde_json::from_slice(pair[1])
+            .map_err(|e| EsError::parsing(format!("[msearch] body is not JSON: {e}")))?;
+        let index = header.get("index").map(|v| match v {
+            Value::Array(a) => a.iter().map(crate::util::plain).collect::<Vec<_>>().join(","),
+            other => crate::util::plain(other),
+        });
+        let mut request_params = params.clone().into_inner();
+        for key in ["ignore_unavailable", "routing", "search_type"] {
+            if let Some(v) = header.get(key) {
+                request_params.insert(key.to_owned(), crate::util::plain(v));
+            }
+        }
+        requests.push((index.or_else(|| default_index.clone()), body, request_params));
+    }
+    let responses = blocking(move || {
+        Ok(requests
+            .into_iter()
+            .map(|(index, body, request_params)| {
+                let result = SearchRequest::parse(&body, &request_params)
+                    .and_then(|r| search::search(&targets(&node, index.as_deref(), &request_params)?, &r));
+                match result {
+                    Ok(mut response) => {
+                        response["status"] = json!(200);
+                        response
+                    }
+                    Err(e) => e.body(),
+                }
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(reply(200, &json!({"took": started.elapsed().as_millis() as u64, "responses": responses}), &params))
+}
+
+async fn delete_by_query(
+    node: NodeData,
+    index: Path<String>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
+    let started = std::time::Instant::now();
+    let body = json_body(&body)?;
+    let query = match (params.get("q"), body.get("query")) {
+        (Some(q), _) => {
+            Query::QueryString(QueryStringQuery::from_url(q, params.get("df").map(String::as_str), false, None))
+        }
+        (None, Some(q)) => Query::parse(q)?,
+        (None, None) => return Err(EsError::validation("query is missing")),
+    };
+    let expression = index.into_inner();
+    let refresh = flag(&params, "refresh");
+    let p = params.clone();
+    let (total, deleted, conflicts) = blocking(move || {
+        let handles = node.handles(&expression, flag(&p, "ignore_unavailable"))?;
+        let (mut total, mut deleted, mut conflicts) = (0u64, 0u64, 0u64);
+        for handle in handles {
+            let ids = search::matching_ids(&handle, &query)?;
+            total += ids.len() as u64;
+            let name = handle.name();
+            let actions = ids
+                .into_iter()
+                .map(|id| Action {
+                    op: OpType::Delete,
+                    index: name.clone(),
+                    id: Some(id),
+                    routing: None,
+                    body: Ok(Default::default()),
+                    conditions: Default::default(),
+                    retry_on_conflict: 0,
+                })
+                .collect();
+            for item in node.execute(actions) {
+                match item.status {
+                    200 => deleted += 1,
+                    409 => conflicts += 1,
+                    _ => {}
+                }
+            }
+            if refresh {
+                handle.refresh()?;
+            }
+        }
+        Ok((total, deleted, conflicts))
+    })
+    .await?;
+    let body = json!({
+        "took": started.elapsed().as_millis() as u64,
+        "timed_out": false,
+        "total": total,
+        "deleted": deleted,
+        "batches": u64::from(total > 0),
+        "version_conflicts": conflicts,
+        "noops": 0,
+        "retries": {"bulk": 0, "search": 0},
+        "throttled_millis": 0,
+        "requests_per_second": -1.0,
+        "throttled_until_millis": 0,
+        "failures": []
+    });
+    Ok(reply(200, &body, &params))
+}

@@ -1,0 +1,496 @@
+//! `function_score`: rescoring the matches of a query by functions of the
+//! document: `field_value_factor` (a numeric field, e.g. votes, through
+//! `log1p`, `sqrt` ...) and `weight`, each optionally under a `filter`,
+//! combined by `score_mode` and merged with the query score by
+//! `boost_mode`. This is how popular titles rank higher. Scripts, decay
+//! and random functions are refused by name.
+
+use serde_json::Value;
+use tantivy::query::{EnableScoring, Explanation, Query as TantivyQuery, Scorer, Weight};
+use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
+
+use super::{Compiled, Cx, Params, Query};
+use crate::columns::FieldColumn;
+use crate::error::EsError;
+use crate::mapping::FieldDef;
+
+/// `field_value_factor` modifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modifier {
+    /// `none`.
+    None,
+    /// `log` (base 10).
+    Log,
+    /// `log1p`.
+    Log1p,
+    /// `log2p`.
+    Log2p,
+    /// `ln`.
+    Ln,
+    /// `ln1p`.
+    Ln1p,
+    /// `ln2p`.
+    Ln2p,
+    /// `square`.
+    Square,
+    /// `sqrt`.
+    Sqrt,
+    /// `reciprocal`.
+    Reciprocal,
+}
+
+impl Modifier {
+    fn parse(name: &str) -> Result<Modifier, EsError> {
+        Ok(match name {
+            "none" => Modifier::None,
+            "log" => Modifier::Log,
+            "log1p" => Modifier::Log1p,
+            "log2p" => Modifier::Log2p,
+            "ln" => Modifier::Ln,
+            "ln1p" => Modifier::Ln1p,
+            "ln2p" => Modifier::Ln2p,
+            "square" => Modifier::Square,
+            "sqrt" => Modifier::Sqrt,
+            "reciprocal" => Modifier::Reciprocal,
+            other => return Err(EsError::illegal_argument(format!("Illegal modifier: {other}"))),
+        })
+    }
+
+    fn apply(self, v: f64) -> f64 {
+        match self {
+            Modifier::None => v,
+            Modifier::Log => v.log10(),
+            Modifier::Log1p => (v + 1.0).log10(),
+            Modifier::Log2p => (v + 2.0).log10(),
+            Modifier::Ln => v.ln(),
+            Modifier::Ln1p => v.ln_1p(),
+            Modifier::Ln2p => (v + 2.0).ln(),
+            Modifier::Square => v * v,
+            Modifier::Sqrt => v.sqrt(),
+            Modifier::Reciprocal => 1.0 / v,
+        }
+    }
+}
+
+/// One scoring function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    /// Documents it applies to (all when absent).
+    pub filter: Option<Query>,
+    /// Multiplier of the function's value.
+    pub weight: f64,
+    /// `field_value_factor`: field, factor, modifier, missing.
+    pub field_value: Option<(String, f64, Modifier, Option<f64>)>,
+}
+
+/// How function values combine, and how they merge with the query score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Product.
+    Multiply,
+    /// Sum.
+    Sum,
+    /// Mean.
+    Avg,
+    /// First that applies (score mode only).
+    First,
+    /// Largest.
+    Max,
+    /// Smallest.
+    Min,
+    /// Function value only (boost mode only).
+    Replace,
+}
+
+fn mode(name: &str, boost_mode: bool) -> Result<Mode, EsError> {
+    Ok(match name {
+        "multiply" => Mode::Multiply,
+        "sum" => Mode::Sum,
+        "avg" => Mode::Avg,
+        "max" => Mode::Max,
+        "min" => Mode::Min,
+        "first" if !boost_mode => Mode::First,
+        "replace" if boost_mode => Mode::Replace,
+        other => {
+            return Err(EsError::illegal_argument(format!(
+                "Illegal {} [{other}]",
+                if boost_mode { "boost_mode" } else { "score_mode" }
+            )));
+        }
+    })
+}
+
+/// A `function_score` query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionScoreQuery {
+    /// The query whose matches are rescored (`match_all` by default).
+    pub query: Box<Query>,
+    /// The functions.
+    pub functions: Vec<Function>,
+    /// How function values combine.
+    pub score_mode: Mode,
+    /// How the result merges with the query score.
+    pub boost_mode: Mode,
+    /// Cap on the combined function value.
+    pub max_boost: f64,
+    /// Documents scoring less are dropped.
+    pub min_score: Option<f32>,
+    /// Score multiplier.
+    pub boost: f32,
+}
+
+const FUNCTION_KINDS: [&str; 6] = ["script_score", "random_score", "gauss", "linear", "exp", "decay"];
+
+fn parse_function(value: &Value) -> Result<Function, EsError> {
+    let Value::Object(map) = value else { return Err(EsError::parsing("[function_score] malformed function")) };
+    let mut function = Function { filter: None, weight: 1.0, field_value: None };
+    for (key, v) in map {
+        match key.as_str() {
+            "filter" => function.filter = Some(Query::parse(v)?),
+            "weight" => {
+                function.weight =
+                    v.as_f64().ok_or_else(|| EsError::parsing("[function_score] [weight] must be a number"))?
+            }
+            "field_value_factor" => {
+                let p = Params::new("field_value_factor", v, &["field", "factor", "modifier", "missing"])?;
+                let field =
+                    p.string("field").ok_or_else(|| EsError::parsing("[field_value_factor] requires a [field]"))?;
+                let factor = f64::from(p.f32("factor", 1.0)?);
+                let modifier = Modifier::parse(&p.string("modifier").unwrap_or_else(|| "none".into()))?;
+                let missing = p.get("missing").and_then(Value::as_f64);
+                function.field_value = Some((field, factor, modifier, missing));
+            }
+            k if FUNCTION_KINDS.contains(&k) => {
+                return Err(EsError::parsing(format!(
+                    "[function_score] function [{k}] is not supported by imdb-search-node"
+                )));
+            }
+            other => {
+                return Err(EsError::parsing(format!(
+                    "failed to parse [function_score] function: unknown field [{other}]"
+                )));
+            }
+        }
+    }
+    Ok(function)
+}
+
+impl FunctionScoreQuery {
+    pub(super) fn parse(body: &Value) -> Result<FunctionScoreQuery, EsError> {
+        let mut known: Vec<&str> = vec![
+            "query",
+            "functions",
+            "score_mode",
+            "boost_mode",
+            "max_boost",
+            "min_score",
+            "boost",
+            "_name",
+            "filter",
+            "weight",
+            "field_value_factor",
+        ];
+        known.extend(FUNCTION_KINDS);
+        let Value::Object(map) = body else { return Err(EsError::parsing("[function_score] malformed query")) };
+        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(EsError::parsing(format!("[function_score] query does not support [{unknown}]")));
+        }
+        let mut functions = match map.get("functions") {
+            Some(Value::Array(list)) => list.iter().map(parse_function).collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(EsError::parsing("[function_score] [functions] must be an array")),
+            None => Vec::new(),
+        };
+        // A single function may be given inline.
+        let inline: serde_json::Map<String, Value> = map
+            .iter()
+            .filter(|(k, _)| {
+                matches!(k.as_str(), "weight" | "field_value_factor") || FUNCTION_KINDS.contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !inline.is_empty() {
+            functions.push(parse_function(&Value::Object(inline))?);
+        }
+        let float = |k: &str| map.get(k).and_then(Value::as_f64);
+        Ok(FunctionScoreQuery {
+            query: Box::new(match map.get("query") {
+                Some(q) => Query::parse(q)?,
+                None => Query::MatchAll { boost: 1.0 },
+            }),
+            functions,
+            score_mode: mode(map.get("score_mode").and_then(Value::as_str).unwrap_or("multiply"), false)?,
+            boost_mode: mode(map.get("boost_mode").and_then(Value::as_str).unwrap_or("multiply"), true)?,
+            max_boost: float("max_boost").unwrap_or(f64::from(f32::MAX)),
+            min_score: float("min_score").map(|f| f as f32),
+            boost: float("boost").unwrap_or(1.0) as f32,
+        })
+    }
+
+    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+        let mut functions = Vec::new();
+        for f in &self.functions {
+            let filter = f.filter.as_ref().map(|q| q.compile(cx)).transpose()?;
+            let field = match &f.field_value {
+                None => None,
+                Some((path, factor, modifier, missing)) => {
+                    let def = cx.index.mapping.fields.get(path).cloned();
+                    if def.is_none() && missing.is_none() {
+                        return Err(EsError::illegal_argument(format!("No field found for [{path}] in mapping")));
+                    }
+                    Some(FieldValue {
+                        def,
+                        factor: *factor,
+                        modifier: *modifier,
+                        missing: *missing,
+                        path: path.clone(),
+                    })
+                }
+            };
+            functions.push(CompiledFunction { filter, weight: f.weight, field });
+        }
+        Ok(Box::new(FunctionScoreTantivy {
+            inner: self.query.compile(cx)?,
+            functions,
+            score_mode: self.score_mode,
+            boost_mode: self.boost_mode,
+            max_boost: self.max_boost,
+            min_score: self.min_score,
+            boost: self.boost,
+        }))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FieldValue {
+    def: Option<FieldDef>,
+    path: String,
+    factor: f64,
+    modifier: Modifier,
+    missing: Option<f64>,
+}
+
+#[derive(Debug)]
+struct CompiledFunction {
+    filter: Option<Compiled>,
+    weight: f64,
+    field: Option<FieldValue>,
+}
+
+impl Clone for CompiledFunction {
+    fn clone(&self) -> Self {
+        CompiledFunction {
+            filter: self.filter.as_ref().map(|f| f.box_clone()),
+            weight: self.weight,
+            field: self.field.clone(),
+        }
+    }
+}
+
+/// The tantivy query of a `function_score`.
+#[derive(Debug)]
+struct FunctionScoreTantivy {
+    inner: Compiled,
+    functions: Vec<CompiledFunction>,
+    score_mode: Mode,
+    boost_mode: Mode,
+    max_boost: f64,
+    min_score: Option<f32>,
+    boost: f32,
+}
+
+impl Clone for FunctionScoreTantivy {
+    fn clone(&self) -> Self {
+        FunctionScoreTantivy {
+            inner: self.inner.box_clone(),
+            functions: self.functions.clone(),
+            score_mode: self.score_mode,
+            boost_mode: self.boost_mode,
+            max_boost: self.max_boost,
+            min_score: self.min_score,
+            boost: self.boost,
+        }
+    }
+}
+
+impl TantivyQuery for FunctionScoreTantivy {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let functions = self
+            .functions
+            .iter()
+            .map(|f| {
+                let filter = f.filter.as_ref().map(|q| q.weight(scoring)).transpose()?;
+                Ok((filter, f.weight, f.field.clone()))
+            })
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        Ok(Box::new(FunctionWeight { inner: self.inner.weight(scoring)?, functions, query: self.clone() }))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a tantivy::Term, bool)) {
+        self.inner.query_terms(visitor);
+    }
+}
+
+/// A function's filter weight, weight and field.
+type WeightedFunction = (Option<Box<dyn Weight>>, f64, Option<FieldValue>);
+
+struct FunctionWeight {
+    inner: Box<dyn Weight>,
+    functions: Vec<WeightedFunction>,
+    query: FunctionScoreTantivy,
+}
+
+struct SegmentFunction {
+    filter: Option<Box<dyn Scorer>>,
+    weight: f64,
+    column: Option<(FieldColumn, FieldValue)>,
+    missing_only: Option<FieldValue>,
+}
+
+impl Weight for FunctionWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let mut functions = Vec::new();
+        for (filter, weight, field) in &self.functions {
+            let filter = filter.as_ref().map(|w| w.scorer(reader, 1.0)).transpose()?;
+            let (column, missing_only) = match field {
+                None => (None, None),
+                Some(fv) => {
+                    let column = match &fv.def {
+                        Some(def) => FieldColumn::open(reader, def)
+                            .map_err(|e| tantivy::TantivyError::InvalidArgument(e.reason))?,
+                        None => None,
+                    };
+                    match column {
+                        Some(c) => (Some((c, fv.clone())), None),
+                        None => (None, Some(fv.clone())),
+                    }
+                }
+            };
+            functions.push(SegmentFunction { filter, weight: *weight, column, missing_only });
+        }
+        let mut scorer = FunctionScorer {
+            // The boost applies to the final score, whatever the modes.
+            inner: self.inner.scorer(reader, 1.0)?,
+            functions,
+            query: self.query.clone(),
+            boost,
+            current: 0.0,
+        };
+        scorer.settle();
+        Ok(Box::new(scorer))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) != doc {
+            return Err(tantivy::TantivyError::InvalidArgument(format!("document {doc} does not match")));
+        }
+        Ok(Explanation::new("function score", scorer.score()))
+    }
+}
+
+struct FunctionScorer {
+    inner: Box<dyn Scorer>,
+    functions: Vec<SegmentFunction>,
+    query: FunctionScoreTantivy,
+    boost: Score,
+    current: Score,
+}
+
+impl FunctionScorer {
+    fn field_value(fv: &FieldValue, values: Option<Vec<f64>>) -> Result<f64, String> {
+        let value = values.and_then(|v| v.first().copied()).or(fv.missing);
+        let Some(value) = value else {
+            return Err(format!("Missing value for field [{}]", fv.path));
+        };
+        Ok(fv.modifier.apply(value * fv.factor))
+    }
+
+    fn compute(&mut self) -> Score {
+        let doc = self.inner.doc();
+        let query_score = f64::from(self.inner.score());
+        let mut values = Vec::new();
+        for f in &mut self.functions {
+            if let Some(filter) = &mut f.filter {
+                if filter.doc() < doc {
+                    filter.seek(doc);
+                }
+                if filter.doc() != doc {
+                    continue;
+                }
+            }
+            let value = match (&f.column, &f.missing_only) {
+                (Some((column, fv)), _) => Self::field_value(fv, Some(column.numbers(doc))),
+                (None, Some(fv)) => Self::field_value(fv, None),
+                (None, None) => Ok(1.0),
+            };
+            // A document without the field and no `missing` counts as 1,
+            // never as an error in the middle of a search.
+            values.push(value.unwrap_or(1.0) * f.weight);
+        }
+        let q = &self.query;
+        let combined = if values.is_empty() {
+            1.0
+        } else {
+            match q.score_mode {
+                Mode::Multiply => values.iter().product(),
+                Mode::Sum => values.iter().sum(),
+                Mode::Avg => values.iter().sum::<f64>() / values.len() as f64,
+                Mode::First => values[0],
+                Mode::Max => values.iter().copied().fold(f64::MIN, f64::max),
+                Mode::Min => values.iter().copied().fold(f64::MAX, f64::min),
+                Mode::Replace => values[0],
+            }
+        }
+        .min(q.max_boost);
+        let score = match q.boost_mode {
+            Mode::Multiply => query_score * combined,
+            Mode::Sum => query_score + combined,
+            Mode::Avg => (query_score + combined) / 2.0,
+            Mode::Max => query_score.max(combined),
+            Mode::Min => query_score.min(combined),
+            Mode::Replace | Mode::First => combined,
+        };
+        let score = (score * f64::from(q.boost)) as Score;
+        if score.is_finite() { score } else { 0.0 }
+    }
+
+    /// Moves to the current or next document that passes `min_score`.
+    fn settle(&mut self) -> DocId {
+        loop {
+            if self.inner.doc() == TERMINATED {
+                return TERMINATED;
+            }
+            self.current = self.compute() * self.boost;
+            if self.query.min_score.is_none_or(|m| self.current >= m) {
+                return self.inner.doc();
+            }
+            self.inner.advance();
+        }
+    }
+}
+
+impl DocSet for FunctionScorer {
+    fn advance(&mut self) -> DocId {
+        self.inner.advance();
+        self.settle()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        self.inner.seek(target);
+        self.settle()
+    }
+
+    fn doc(&self) -> DocId {
+        self.inner.doc()
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.inner.size_hint()
+    }
+}
+
+impl Scorer for FunctionScorer {
+    fn score(&mut self) -> Score {
+        self.current
+    }
+}

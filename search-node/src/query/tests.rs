@@ -1,0 +1,1 @@
+//! Query DSL tests against real indexes.

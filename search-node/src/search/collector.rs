@@ -1,0 +1,376 @@
+//! Collecting the best `k` hits of a shard under any sort (fields, score,
+//! index order, `missing`, `mode`, `search_after`), counting matches as it
+//! goes; and the order that merges shards' hits.
+//!
+//! Ties are broken by index, shard and document order, so a sort is a
+//! total order and pages never overlap.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use super::request::{Missing, SortSpec};
+use crate::columns::{ColumnValue, FieldColumn};
+use crate::error::EsError;
+use crate::mapping::FieldDef;
+
+/// One sort key value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// No value.
+    Missing,
+    /// A number (dates as epoch milliseconds, scores, doc ids).
+    Num(f64),
+    /// A keyword.
+    Str(String),
+}
+
+impl Key {
+    /// The value as the response's `sort` array shows it.
+    pub fn to_json(&self, integer: bool) -> Value {
+        match self {
+            Key::Missing => Value::Null,
+            Key::Num(n) if integer && n.fract() == 0.0 => Value::from(*n as i64),
+            Key::Num(n) => Value::from(*n),
+            Key::Str(s) => Value::from(s.clone()),
+        }
+    }
+}
+
+/// A sort criterion resolved against one index.
+#[derive(Debug, Clone)]
+pub enum Criterion {
+    /// `_score`.
+    Score { desc: bool },
+    /// `_doc`.
+    Doc { desc: bool },
+    /// A field with doc values (`None`: unmapped here, all missing).
+    Field { def: Option<FieldDef>, spec: SortSpec },
+}
+
+impl Criterion {
+    fn desc(&self) -> bool {
+        match self {
+            Criterion::Score { desc } | Criterion::Doc { desc } => *desc,
+            Criterion::Field { spec, .. } => spec.desc,
+        }
+    }
+
+    fn missing(&self) -> &Missing {
+        match self {
+            Criterion::Field { spec, .. } => &spec.missing,
+            _ => &Missing::Last,
+        }
+    }
+
+    /// Whether the key is a whole number in responses.
+    pub fn is_integer(&self) -> bool {
+        match self {
+            Criterion::Doc { .. } => true,
+            Criterion::Score { .. } => false,
+            Criterion::Field { def, .. } => def.as_ref().is_some_and(|d| {
+                matches!(d.ty, crate::mapping::FieldType::Date { .. } | crate::mapping::FieldType::Boolean)
+                    || matches!(
+                        d.ty,
+                        crate::mapping::FieldType::Number { kind: crate::mapping::Numeric::Integer { .. }, .. }
+                    )
+            }),
+        }
+    }
+
+    /// A `search_after` value as a key.
+    pub fn key_of(&self, value: &Value) -> Key {
+        match value {
+            Value::Null => Key::Missing,
+            Value::Number(n) => Key::Num(n.as_f64().unwrap_or(0.0)),
+            Value::Bool(b) => Key::Num(f64::from(u8::from(*b))),
+            Value::String(s) => match self {
+                Criterion::Field { def: Some(def), .. }
+                    if def.ty.is_exact() && !matches!(def.ty, crate::mapping::FieldType::Keyword { .. }) =>
+                {
+                    match &def.ty {
+                        crate::mapping::FieldType::Date { format } => {
+                            format.parse_value(s).map_or_else(|| Key::Str(s.clone()), |ms| Key::Num(ms as f64))
+                        }
+                        _ => s.parse().map_or_else(|_| Key::Str(s.clone()), Key::Num),
+                    }
+                }
+                _ => Key::Str(s.clone()),
+            },
+            other => Key::Str(other.to_string()),
+        }
+    }
+}
+
+fn compare_one(a: &Key, b: &Key, c: &Criterion) -> Ordering {
+    let missing_first = matches!(c.missing(), Missing::First);
+    match (a, b) {
+        (Key::Missing, Key::Missing) => Ordering::Equal,
+        (Key::Missing, _) => {
+            if missing_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        (_, Key::Missing) => {
+            if missing_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
+        (x, y) => {
+            let ord = match (x, y) {
+                (Key::Num(x), Key::Num(y)) => x.total_cmp(y),
+                (Key::Str(x), Key::Str(y)) => x.cmp(y),
+                (Key::Num(_), Key::Str(_)) => Ordering::Less,
+                (Key::Str(_), Key::Num(_)) => Ordering::Greater,
+                _ => unreachable!("missing handled above"),
+            };
+            if c.desc() { ord.reverse() } else { ord }
+        }
+    }
+}
+
+/// Compares two keys under the criteria: `Less` sorts first.
+pub fn compare(a: &[Key], b: &[Key], criteria: &[Criterion]) -> Ordering {
+    for ((x, y), c) in a.iter().zip(b).zip(criteria) {
+        let ord = compare_one(x, y, c);
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// A collected hit.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Sort key.
+    pub key: Vec<Key>,
+    /// Score (NaN when not computed).
+    pub score: Score,
+    /// Where the document is.
+    pub address: DocAddress,
+    /// Index and shard order, for ties.
+    pub origin: (usize, usize),
+}
+
+/// Merges hits: by key, then origin and address.
+pub fn order(a: &Hit, b: &Hit, criteria: &[Criterion]) -> Ordering {
+    compare(&a.key, &b.key, criteria)
+        .then(a.origin.cmp(&b.origin))
+        .then(a.address.segment_ord.cmp(&b.address.segment_ord))
+        .then(a.address.doc_id.cmp(&b.address.doc_id))
+}
+
+struct Ranked {
+    hit: Hit,
+    criteria: Arc<Vec<Criterion>>,
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    /// The heap's top is the worst kept hit.
+    fn cmp(&self, other: &Self) -> Ordering {
+        order(&self.hit, &other.hit, &self.criteria)
+    }
+}
+
+/// Collects a shard's top `k` under the criteria, and the match count.
+#[derive(Debug)]
+pub struct TopCollector {
+    /// Sort criteria.
+    pub criteria: Arc<Vec<Criterion>>,
+    /// Hits to keep.
+    pub k: usize,
+    /// Only hits after this key.
+    pub after: Option<Vec<Key>>,
+    /// Hits scoring less are dropped (and not counted).
+    pub min_score: Option<Score>,
+    /// Whether scores are needed.
+    pub scoring: bool,
+    /// Index and shard order.
+    pub origin: (usize, usize),
+}
+
+/// What a shard's collection yields.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Best hits, best first.
+    pub hits: Vec<Hit>,
+    /// Matches counted.
+    pub total: u64,
+}
+
+impl Collector for TopCollector {
+    type Fruit = Collected;
+    type Child = TopSegment;
+
+    fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<TopSegment> {
+        let columns = self
+            .criteria
+            .iter()
+            .map(|c| match c {
+                Criterion::Field { def: Some(def), .. } => {
+                    FieldColumn::open(reader, def).map_err(|e| tantivy::TantivyError::InvalidArgument(e.reason))
+                }
+                _ => Ok(None),
+            })
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        Ok(TopSegment {
+            segment,
+            columns,
+            heap: BinaryHeap::new(),
+            criteria: self.criteria.clone(),
+            k: self.k,
+            after: self.after.clone(),
+            min_score: self.min_score,
+            total: 0,
+            origin: self.origin,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.scoring
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Collected>) -> tantivy::Result<Collected> {
+        let mut hits: Vec<Hit> = Vec::new();
+        let mut total = 0;
+        for f in fruits {
+            total += f.total;
+            hits.extend(f.hits);
+        }
+        hits.sort_by(|a, b| order(a, b, &self.criteria));
+        hits.truncate(self.k);
+        Ok(Collected { hits, total })
+    }
+}
+
+/// [`TopCollector`] on one segment.
+#[allow(missing_debug_implementations)]
+pub struct TopSegment {
+    segment: SegmentOrdinal,
+    columns: Vec<Option<FieldColumn>>,
+    heap: BinaryHeap<Ranked>,
+    criteria: Arc<Vec<Criterion>>,
+    k: usize,
+    after: Option<Vec<Key>>,
+    min_score: Option<Score>,
+    total: u64,
+    origin: (usize, usize),
+}
+
+fn pick(values: Vec<ColumnValue>, spec: &SortSpec) -> Key {
+    if values.is_empty() {
+        return match &spec.missing {
+            Missing::Value(v) => Criterion::Field { def: None, spec: spec.clone() }.key_of(v),
+            _ => Key::Missing,
+        };
+    }
+    let mode = spec.mode.as_deref().unwrap_or(if spec.desc { "max" } else { "min" });
+    let numbers: Vec<f64> =
+        values.iter().filter_map(|v| if let ColumnValue::Num(n) = v { Some(*n) } else { None }).collect();
+    if numbers.len() == values.len() {
+        let n = match mode {
+            "max" => numbers.iter().copied().fold(f64::MIN, f64::max),
+            "sum" => numbers.iter().sum(),
+            "avg" => numbers.iter().sum::<f64>() / numbers.len() as f64,
+            "median" => {
+                let mut sorted = numbers.clone();
+                sorted.sort_by(f64::total_cmp);
+                sorted[sorted.len() / 2]
+            }
+            _ => numbers.iter().copied().fold(f64::MAX, f64::min),
+        };
+        return Key::Num(n);
+    }
+    let mut strings: Vec<String> =
+        values.into_iter().filter_map(|v| if let ColumnValue::Str(s) = v { Some(s) } else { None }).collect();
+    strings.sort();
+    Key::Str(if mode == "max" { strings.pop().unwrap_or_default() } else { strings.swap_remove(0) })
+}
+
+impl SegmentCollector for TopSegment {
+    type Fruit = Collected;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if self.min_score.is_some_and(|m| score < m) {
+            return;
+        }
+        self.total += 1;
+        if self.k == 0 {
+            return;
+        }
+        let key: Vec<Key> = self
+            .criteria
+            .iter()
+            .zip(&self.columns)
+            .map(|(c, column)| match c {
+                Criterion::Score { .. } => Key::Num(f64::from(score)),
+                Criterion::Doc { .. } => Key::Num(f64::from(doc)),
+                Criterion::Field { spec, .. } => {
+                    pick(column.as_ref().map(|col| col.values(doc)).unwrap_or_default(), spec)
+                }
+            })
+            .collect();
+        if let Some(after) = &self.after
+            && compare(&key, after, &self.criteria) != Ordering::Greater
+        {
+            return;
+        }
+        let hit = Hit { key, score, address: DocAddress::new(self.segment, doc), origin: self.origin };
+        let ranked = Ranked { hit, criteria: self.criteria.clone() };
+        if self.heap.len() < self.k {
+            self.heap.push(ranked);
+        } else if let Some(worst) = self.heap.peek()
+            && ranked < *worst
+        {
+            self.heap.pop();
+            self.heap.push(ranked);
+        }
+    }
+
+    fn harvest(self) -> Collected {
+        let hits = self.heap.into_sorted_vec().into_iter().map(|r| r.hit).collect();
+        Collected { hits, total: self.total }
+    }
+}
+
+/// Resolves sort specs against an index's mapping.
+pub fn criteria(specs: &[SortSpec], mapping: &crate::mapping::Mapping) -> Result<Vec<Criterion>, EsError> {
+    if specs.is_empty() {
+        return Ok(vec![Criterion::Score { desc: true }]);
+    }
+    specs
+        .iter()
+        .map(|s| match s.field.as_str() {
+            "_score" => Ok(Criterion::Score { desc: s.desc }),
+            "_doc" | "_shard_doc" => Ok(Criterion::Doc { desc: s.desc }),
+            path => match mapping.fields.get(path) {
+                Some(def) if !def.doc_values => Err(EsError::illegal_argument(format!(
+                    "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [{path}] in order to load field data by uninverting the inverted index. Note that this can use significant memory."
+                ))),
+                Some(def) => Ok(Criterion::Field { def: Some(def.clone()), spec: s.clone() }),
+                None if s.unmapped_type.is_some() => Ok(Criterion::Field { def: None, spec: s.clone() }),
+                None => Err(EsError::query_shard(format!("No mapping found for [{path}] in order to sort on"))),
+            },
+        })
+        .collect()
+}

@@ -1,0 +1,358 @@
+//! Search: query then fetch over every shard of the target indexes.
+//!
+//! Each shard collects its best `from + size` hits (under the request's
+//! sort) and its match count, in parallel; the hits are merged, the page
+//! is cut, and only the page's documents are loaded. Aggregations run on
+//! the same pass (on `query`, before `post_filter`) and merge through
+//! tantivy's intermediate results. A search sees the last refresh.
+
+pub mod aggs;
+pub mod collector;
+pub mod highlight;
+pub mod request;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+use tantivy::aggregation::{AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur};
+use tantivy::{DocAddress, Searcher};
+
+use self::collector::{Collected, Criterion, Hit, Key, TopCollector};
+pub use self::request::{SearchRequest, TrackTotal};
+use crate::error::EsError;
+use crate::index::{IndexContext, IndexHandle};
+use crate::query::{Compiled, Cx};
+use crate::shard::load;
+
+/// Elasticsearch's `index.max_result_window` default.
+pub const MAX_RESULT_WINDOW: usize = 10_000;
+
+/// One index's part of a search.
+struct Target {
+    handle: Arc<IndexHandle>,
+    ctx: Arc<IndexContext>,
+    query: Compiled,
+    hits_query: Compiled,
+    criteria: Vec<Criterion>,
+    aggs: Option<tantivy::aggregation::agg_req::Aggregations>,
+    searchers: Vec<Searcher>,
+}
+
+/// A shard's results.
+struct ShardResult {
+    collected: Collected,
+    aggs: Option<IntermediateAggregationResults>,
+}
+
+fn prepare(handle: &Arc<IndexHandle>, req: &SearchRequest) -> Result<Target, EsError> {
+    let ctx = handle.context();
+    let cx = Cx { index: &ctx };
+    let query = req.query.compile(&cx)?;
+    let hits_query: Compiled = match &req.post_filter {
+        Some(filter) => Box::new(BooleanQuery::new(vec![
+            (Occur::Must, query.box_clone()),
+            (Occur::Must, Box::new(BoostQuery::new(filter.compile(&cx)?, 0.0))),
+        ])),
+        None => query.box_clone(),
+    };
+    let criteria = collector::criteria(&req.sort, &ctx.mapping)?;
+    let aggs = req.aggs.as_ref().map(|a| aggs::translate(a, &cx)).transpose()?;
+    let searchers = handle.shards().iter().map(|s| s.searcher()).collect();
+    Ok(Target { handle: handle.clone(), ctx, query, hits_query, criteria, aggs, searchers })
+}
+
+fn limits() -> AggregationLimitsGuard {
+    AggregationLimitsGuard::new(Some(500 << 20), Some(65_535))
+}
+
+fn run_shard(
+    target: &Target,
+    shard: usize,
+    origin: (usize, usize),
+    req: &SearchRequest,
+    after: Option<Vec<Key>>,
+) -> Result<ShardResult, EsError> {
+    let searcher = &target.searchers[shard];
+    let k = req.from + req.size;
+    let relevance_only = matches!(target.criteria.as_slice(), [Criterion::Score { desc: true }])
+        && after.is_none()
+        && req.min_score.is_none();
+    let count_wanted = req.track_total_hits != TrackTotal::Off;
+    let agg_collector = || {
+        target.aggs.as_ref().map(|a| {
+            DistributedAggregationCollector::from_aggs(
+                a.clone(),
+                AggContextParams::new(limits(), target.ctx.tokenizers()),
+            )
+        })
+    };
+    // Aggregations see `query`; with a post_filter the hits need their own pass.
+    let separate_aggs = req.post_filter.is_some();
+    let mut aggs = None;
+    let collected = if relevance_only {
+        let top = TopDocs::with_limit(k.max(1)).order_by_score();
+        let (docs, total, shard_aggs) = match (agg_collector(), count_wanted, separate_aggs) {
+            (Some(a), true, false) => {
+                let (docs, total, r) = searcher.search(target.hits_query.as_ref(), &(top, Count, a))?;
+                (docs, total, Some(r))
+            }
+            (_, true, _) => {
+                let (docs, total) = searcher.search(target.hits_query.as_ref(), &(top, Count))?;
+                (docs, total, None)
+            }
+            (_, false, _) => (searcher.search(target.hits_query.as_ref(), &top)?, 0, None),
+        };
+        aggs = shard_aggs;
+        let hits = docs
+            .into_iter()
+            .take(k)
+            .map(|(score, address)| Hit { key: vec![Key::Num(f64::from(score))], score, address, origin })
+            .collect();
+        Collected { hits, total: total as u64 }
+    } else {
+        let scoring = target.criteria.iter().any(|c| matches!(c, Criterion::Score { .. }))
+            || req.track_scores
+            || req.min_score.is_some();
+        let top = TopCollector {
+            criteria: Arc::new(target.criteria.clone()),
+            k,
+            after,
+            min_score: req.min_score,
+            scoring,
+            origin,
+        };
+        match (agg_collector(), separate_aggs) {
+            (Some(a), false) => {
+                let (c, r) = searcher.search(target.hits_query.as_ref(), &(top, a))?;
+                aggs = Some(r);
+                c
+            }
+            _ => searcher.search(target.hits_query.as_ref(), &top)?,
+        }
+    };
+    if aggs.is_none()
+        && let Some(a) = agg_collector()
+    {
+        aggs = Some(searcher.search(target.query.as_ref(), &a)?);
+    }
+    Ok(ShardResult { collected, aggs })
+}
+
+/// Runs a search over indexes; returns the response body.
+pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value, EsError> {
+    let started = Instant::now();
+    let window = handles
+        .iter()
+        .map(|h| h.meta().setting_u64("max_result_window", MAX_RESULT_WINDOW as u64) as usize)
+        .min()
+        .unwrap_or(MAX_RESULT_WINDOW);
+    if req.from + req.size > window {
+        return Err(EsError::illegal_argument(format!(
+            "Result window is too large, from + size must be less than or equal to: [{window}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
+            req.from + req.size
+        )));
+    }
+    if req.search_after.is_some() && req.from > 0 {
+        return Err(EsError::illegal_argument("[from] parameter must be set to 0 when [search_after] is used"));
+    }
+    let targets = handles.iter().map(|h| prepare(h, req)).collect::<Result<Vec<_>, _>>()?;
+    let after = match (&req.search_after, targets.first()) {
+        (Some(values), Some(t)) => {
+            if values.len() != t.criteria.len() {
+                return Err(EsError::illegal_argument(format!(
+                    "search_after has {} value(s) but sort has {}.",
+                    values.len(),
+                    t.criteria.len()
+                )));
+            }
+            Some(values.iter().zip(&t.criteria).map(|(v, c)| c.key_of(v)).collect::<Vec<_>>())
+        }
+        _ => None,
+    };
+    let jobs: Vec<(usize, usize)> =
+        targets.iter().enumerate().flat_map(|(i, t)| (0..t.searchers.len()).map(move |s| (i, s))).collect();
+    let results: Vec<Result<ShardResult, EsError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|&(i, s)| {
+                let (targets, after) = (&targets, after.clone());
+                scope.spawn(move || run_shard(&targets[i], s, (i, s), req, after))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(EsError::internal("a shard search panicked"))))
+            .collect()
+    });
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut total = 0u64;
+    let mut merged_aggs: Option<IntermediateAggregationResults> = None;
+    for result in results {
+        let result = result?;
+        total += result.collected.total;
+        hits.extend(result.collected.hits);
+        if let Some(a) = result.aggs {
+            match &mut merged_aggs {
+                Some(m) => m.merge_fruits(a)?,
+                None => merged_aggs = Some(a),
+            }
+        }
+    }
+    let criteria = targets.first().map(|t| t.criteria.clone()).unwrap_or_else(|| vec![Criterion::Score { desc: true }]);
+    hits.sort_by(|a, b| collector::order(a, b, &criteria));
+    let page: Vec<Hit> = hits.into_iter().skip(req.from).take(req.size).collect();
+    let by_score = matches!(criteria.as_slice(), [Criterion::Score { .. }]) && req.sort.is_empty();
+    let scored = by_score || criteria.iter().any(|c| matches!(c, Criterion::Score { .. })) || req.track_scores;
+    let hits_json = fetch(&targets, &page, req, &criteria, scored)?;
+    let max_score = if scored {
+        page.iter().map(|h| h.score).fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
+    } else {
+        None
+    };
+    let mut hits_obj = Map::new();
+    match req.track_total_hits {
+        TrackTotal::Off => {}
+        _ if req.total_as_int => {
+            hits_obj.insert("total".into(), json!(total));
+        }
+        TrackTotal::UpTo(limit) if total > limit as u64 => {
+            hits_obj.insert("total".into(), json!({"value": limit, "relation": "gte"}));
+        }
+        _ => {
+            hits_obj.insert("total".into(), json!({"value": total, "relation": "eq"}));
+        }
+    }
+    hits_obj.insert("max_score".into(), json!(max_score));
+    hits_obj.insert("hits".into(), Value::Array(hits_json));
+    let shard_count: usize = targets.iter().map(|t| t.searchers.len()).sum();
+    let mut body = json!({
+        "took": started.elapsed().as_millis() as u64,
+        "timed_out": false,
+        "_shards": {"total": shard_count, "successful": shard_count, "skipped": 0, "failed": 0},
+        "hits": hits_obj,
+    });
+    if let (Some(request), Some(first)) = (&req.aggs, targets.first()) {
+        let translated = first.aggs.clone().unwrap_or_default();
+        let results = match merged_aggs {
+            Some(m) => m.into_final_result(translated, limits())?,
+            None => IntermediateAggregationResults::default().into_final_result(translated, limits())?,
+        };
+        let json = serde_json::to_value(results).map_err(|e| EsError::internal(e.to_string()))?;
+        body["aggregations"] = aggs::finish(json, request, &first.ctx.mapping, req.typed_keys);
+    } else if req.aggs.is_some() {
+        body["aggregations"] = json!({});
+    }
+    Ok(body)
+}
+
+fn fetch(
+    targets: &[Target],
+    page: &[Hit],
+    req: &SearchRequest,
+    criteria: &[Criterion],
+    scored: bool,
+) -> Result<Vec<Value>, EsError> {
+    let mut highlighters: Vec<Option<highlight::Highlighter>> = targets.iter().map(|_| None).collect();
+    let mut out = Vec::with_capacity(page.len());
+    for hit in page {
+        let (i, shard) = hit.origin;
+        let target = &targets[i];
+        let searcher = &target.searchers[shard];
+        let doc = load(searcher, &target.ctx, DocAddress::new(hit.address.segment_ord, hit.address.doc_id))?;
+        let source: Value = serde_json::from_str(&doc.source).unwrap_or(Value::Null);
+        let mut h = json!({"_index": target.handle.name(), "_id": doc.id});
+        h["_score"] = if scored && hit.score.is_finite() { json!(hit.score) } else { Value::Null };
+        if let Some(routing) = &doc.routing {
+            h["_routing"] = json!(routing);
+        }
+        if req.version {
+            h["_version"] = json!(doc.version);
+        }
+        if req.seq_no_primary_term {
+            h["_seq_no"] = json!(doc.seq_no);
+            h["_primary_term"] = json!(1);
+        }
+        if let Some(filtered) = req.source.apply(&source) {
+            h["_source"] = filtered;
+        }
+        if !req.fields.is_empty() {
+            h["fields"] = fields_of(&source, &req.fields);
+        }
+        if let Some(spec) = &req.highlight {
+            if highlighters[i].is_none() {
+                highlighters[i] = Some(highlight::Highlighter::new(spec, &target.ctx, searcher, &target.query)?);
+            }
+            if let Some(hl) = highlighters[i].as_mut().and_then(|hl| hl.highlight(&source)) {
+                h["highlight"] = hl;
+            }
+        }
+        if !req.sort.is_empty() {
+            let values: Vec<Value> = hit.key.iter().zip(criteria).map(|(k, c)| k.to_json(c.is_integer())).collect();
+            h["sort"] = Value::Array(values);
+        }
+        out.push(h);
+    }
+    Ok(out)
+}
+
+/// `fields`: values at the requested paths, always as arrays.
+fn fields_of(source: &Value, patterns: &[String]) -> Value {
+    let mut out = Map::new();
+    fn walk(prefix: &str, value: &Value, patterns: &[String], out: &mut Map<String, Value>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&path, v, patterns, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(prefix, v, patterns, out)),
+            Value::Null => {}
+            leaf => {
+                if patterns.iter().any(|p| crate::names::glob_match(p, prefix)) {
+                    let entry = out.entry(prefix.to_owned()).or_insert_with(|| Value::Array(Vec::new()));
+                    if let Value::Array(a) = entry {
+                        a.push(leaf.clone());
+                    }
+                }
+            }
+        }
+    }
+    walk("", source, patterns, &mut out);
+    Value::Object(out)
+}
+
+/// Counts the matches of a query over indexes.
+pub fn count(handles: &[Arc<IndexHandle>], query: &crate::query::Query) -> Result<u64, EsError> {
+    let mut total = 0;
+    for handle in handles {
+        let ctx = handle.context();
+        let compiled = query.compile(&Cx { index: &ctx })?;
+        for shard in handle.shards() {
+            total += shard.searcher().search(compiled.as_ref(), &Count)? as u64;
+        }
+    }
+    Ok(total)
+}
+
+/// The ids of every match of a query, per index (for delete-by-query).
+pub fn matching_ids(handle: &IndexHandle, query: &crate::query::Query) -> Result<Vec<String>, EsError> {
+    let ctx = handle.context();
+    let compiled = query.compile(&Cx { index: &ctx })?;
+    let mut ids = Vec::new();
+    for shard in handle.shards() {
+        let searcher = shard.searcher();
+        let docs = searcher.search(compiled.as_ref(), &tantivy::collector::DocSetCollector)?;
+        for address in docs {
+            let segment = searcher.segment_reader(address.segment_ord);
+            if let Some(id) = crate::shard::doc_id(segment, address.doc_id)? {
+                ids.push(id);
+            }
+        }
+    }
+    Ok(ids)
+}
