@@ -120,6 +120,11 @@ impl EsError {
         EsError::new("aliases_not_found_exception", 404, format!("aliases [{}] missing", aliases.join(",")))
     }
 
+    /// 400: an index being deleted.
+    pub fn index_closed() -> EsError {
+        EsError::new("index_closed_exception", 400, "closed")
+    }
+
     /// 429: the node cannot take more work now.
     pub fn rejected(reason: impl Into<String>) -> EsError {
         EsError::new("es_rejected_execution_exception", 429, reason)

@@ -371,8 +371,13 @@ impl IndexHandle {
         self.shards.iter().map(Shard::size_bytes).sum()
     }
 
-    /// Deletes the index folder (the handle must not be used after).
+    /// Closes the shards and deletes the index folder (the handle must not
+    /// be used after).
     pub fn destroy(&self) -> Result<(), EsError> {
+        let _exclusive = self.gate.write().expect("not poisoned");
+        for shard in &self.shards {
+            shard.close();
+        }
         Ok(fs::remove_dir_all(&self.dir)?)
     }
 }

@@ -98,7 +98,8 @@ pub struct Written {
 
 struct State {
     index: Index,
-    writer: IndexWriter,
+    /// `None` once the shard is closed (its index being deleted).
+    writer: Option<IndexWriter>,
     reader: IndexReader,
     live: HashMap<String, Live>,
     next_seq_no: u64,
@@ -229,6 +230,10 @@ fn rebuild_doc(ctx: &IndexContext, id: &str, source: &str) -> TantivyDocument {
 }
 
 impl State {
+    fn writer(&self) -> Result<&IndexWriter, EsError> {
+        self.writer.as_ref().ok_or_else(EsError::index_closed)
+    }
+
     fn current(&self, searcher: &Searcher, ctx: &IndexContext, id: &str) -> Result<Option<Live>, EsError> {
         if let Some(live) = self.live.get(id) {
             return Ok(Some(live.clone()));
@@ -304,7 +309,7 @@ impl Shard {
             searcher: RwLock::new(searcher),
             state: Mutex::new(State {
                 index,
-                writer,
+                writer: Some(writer),
                 reader,
                 live: HashMap::new(),
                 next_seq_no: committed.map_or(0, |s| s + 1),
@@ -337,12 +342,12 @@ impl Shard {
             match op {
                 Op::Index { id, seq_no, version, routing, source } => {
                     let doc = rebuild_doc(ctx, &id, &source);
-                    add_doc(&state.writer, ctx, &id, &source, routing.as_deref(), doc, version, seq_no)?;
+                    add_doc(state.writer()?, ctx, &id, &source, routing.as_deref(), doc, version, seq_no)?;
                     let stored = StoredDoc { id: id.clone(), source: source.into(), version, seq_no, routing };
                     state.live.insert(id, Live { doc: Some(stored), version, seq_no, at: Instant::now() });
                 }
                 Op::Delete { id, seq_no, version } => {
-                    state.writer.delete_term(id_term(ctx, &id));
+                    state.writer()?.delete_term(id_term(ctx, &id));
                     state.live.insert(id, Live { doc: None, version, seq_no, at: Instant::now() });
                 }
             }
@@ -385,7 +390,7 @@ impl Shard {
             state.next_seq_no += 1;
             let written = match write {
                 Write::Index { id, source, routing, doc, .. } => {
-                    add_doc(&state.writer, ctx, &id, &source, routing.as_deref(), doc, next_version, seq_no)?;
+                    add_doc(state.writer()?, ctx, &id, &source, routing.as_deref(), doc, next_version, seq_no)?;
                     ops.push(Op::Index {
                         id: id.clone(),
                         seq_no,
@@ -403,7 +408,7 @@ impl Shard {
                 Write::Delete { id, .. } => {
                     // A delete of a missing document still takes a sequence
                     // number and a version, as in Elasticsearch.
-                    state.writer.delete_term(id_term(ctx, &id));
+                    state.writer()?.delete_term(id_term(ctx, &id));
                     ops.push(Op::Delete { id: id.clone(), seq_no, version: next_version });
                     state.live.insert(id, Live { doc: None, version: next_version, seq_no, at: Instant::now() });
                     Written { result: if exists { "deleted" } else { "not_found" }, version: next_version, seq_no }
@@ -440,10 +445,10 @@ impl Shard {
     /// Commits to tantivy and makes every write so far searchable.
     pub fn refresh(&self) -> Result<(), EsError> {
         let mut state = self.state.lock().expect("not poisoned");
-        if state.dirty {
+        if state.dirty && state.writer.is_some() {
             let closed = self.translog.roll()?;
             let max_seq_no = state.next_seq_no.checked_sub(1);
-            let mut commit = state.writer.prepare_commit()?;
+            let mut commit = state.writer.as_mut().expect("checked").prepare_commit()?;
             if let Some(max) = max_seq_no {
                 commit.set_payload(&serde_json::json!({ "max_seq_no": max }).to_string());
             }
@@ -506,13 +511,28 @@ impl Shard {
         *self.searcher.write().expect("not poisoned") = reader.searcher();
         let old_generation = state.generation;
         state.index = index;
-        state.writer = writer;
+        let old_writer = state.writer.replace(writer);
         state.reader = reader;
         state.generation = next;
         drop(state);
+        // Its merge threads may still write files into the old folder.
+        if let Some(old) = old_writer {
+            old.wait_merging_threads()?;
+        }
         fs::remove_dir_all(generation_dir(&self.dir, old_generation))?;
         tracing::info!(shard = %self.dir.display(), docs = count, generation = next, "shard rebuilt for a new mapping");
         Ok(())
+    }
+
+    /// Stops the writer and its merge threads, so the shard's files can be
+    /// deleted. Writes after this fail.
+    pub fn close(&self) {
+        let writer = self.state.lock().expect("not poisoned").writer.take();
+        if let Some(writer) = writer
+            && let Err(e) = writer.wait_merging_threads()
+        {
+            tracing::warn!(shard = %self.dir.display(), error = %e, "merge threads ended with an error");
+        }
     }
 
     /// Documents visible to search.
