@@ -20,7 +20,7 @@ pub enum AliasAction {
     /// Point `alias` at `index`, with its definition.
     Add { indices: Vec<String>, aliases: Vec<String>, definition: Map<String, Value>, must_exist: bool },
     /// Remove `alias` from `index`.
-    Remove { indices: Vec<String>, aliases: Vec<String>, must_exist: bool },
+    Remove { indices: Vec<String>, aliases: Vec<String>, must_exist: Option<bool> },
     /// Delete an index.
     RemoveIndex { indices: Vec<String> },
 }
@@ -36,7 +36,7 @@ fn list(map: &Map<String, Value>, one: &str, many: &str) -> Result<Vec<String>, 
             other => out.push(crate::util::plain(other)),
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && !map.contains_key(many) {
         return Err(EsError::validation(format!("[{one}] is missing")));
     }
     Ok(out)
@@ -55,7 +55,7 @@ pub fn parse_actions(body: &Value) -> Result<Vec<AliasAction>, EsError> {
             return Err(EsError::parsing("[aliases] malformed action"));
         };
         let params = params.as_object().ok_or_else(|| EsError::parsing(format!("[{kind}] must be an object")))?;
-        let must_exist = params.get("must_exist").and_then(Value::as_bool).unwrap_or(false);
+        let must_exist = params.get("must_exist").and_then(Value::as_bool);
         out.push(match kind.as_str() {
             "add" => {
                 let definition = definition(params)?;
@@ -63,7 +63,7 @@ pub fn parse_actions(body: &Value) -> Result<Vec<AliasAction>, EsError> {
                     indices: list(params, "index", "indices")?,
                     aliases: list(params, "alias", "aliases")?,
                     definition,
-                    must_exist,
+                    must_exist: must_exist.unwrap_or(false),
                 }
             }
             "remove" => AliasAction::Remove {
@@ -124,6 +124,9 @@ impl Node {
                     }
                 }
                 AliasAction::Remove { indices, aliases, must_exist } => {
+                    if aliases.is_empty() {
+                        return Err(EsError::validation("[aliases] can't be empty"));
+                    }
                     let mut found = false;
                     for index in self.resolve(&indices.join(","), false)? {
                         if let Some(current) = state.get_mut(&index) {
@@ -132,7 +135,8 @@ impl Node {
                             found |= current.len() != before;
                         }
                     }
-                    if !found && (*must_exist || aliases.iter().all(|a| !a.contains('*'))) {
+                    // Nothing removed is an error unless `must_exist: false`.
+                    if !found && must_exist.unwrap_or(true) {
                         return Err(EsError::aliases_not_found(aliases));
                     }
                 }

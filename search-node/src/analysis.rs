@@ -271,7 +271,9 @@ impl Analyzers {
     }
 
     /// The analyzer of that name, or an Elasticsearch-style error.
+    /// `default` is the index's `default` analyzer, else `standard`.
     pub fn analyzer(&self, name: &str) -> Result<&TextAnalyzer, EsError> {
+        let name = if name == "default" && !self.analyzers.contains_key("default") { "standard" } else { name };
         self.analyzers
             .get(name)
             .or_else(|| self.analyzers.get(name.trim()))

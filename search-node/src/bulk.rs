@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 use crate::error::EsError;
 use crate::ops::{Action, OpType, conditions};
 
-const PARAMS: [&str; 12] = [
+const PARAMS: [&str; 13] = [
+    "op_type",
     "_index",
     "_id",
     "routing",
@@ -33,6 +34,8 @@ pub struct Defaults {
     pub index: Option<String>,
     /// `?routing=`.
     pub routing: Option<String>,
+    /// `?require_alias=true`.
+    pub require_alias: bool,
 }
 
 fn line_error(n: usize, what: impl std::fmt::Display) -> EsError {
@@ -54,8 +57,11 @@ pub fn parse(body: &[u8], defaults: &Defaults) -> Result<Vec<Action>, EsError> {
         let value: Value =
             serde_json::from_slice(line).map_err(|e| line_error(n, format!("expected START_OBJECT: {e}")))?;
         let Value::Object(map) = value else { return Err(line_error(n, "expected START_OBJECT")) };
+        if map.is_empty() {
+            return Err(line_error(n, "expected FIELD_NAME but found [END_OBJECT]"));
+        }
         if map.len() != 1 {
-            return Err(line_error(n, "expected a single action"));
+            return Err(line_error(n, "expected END_OBJECT but found [FIELD_NAME]"));
         }
         let (name, meta) = map.into_iter().next().expect("one entry");
         let op = match name.as_str() {
@@ -77,6 +83,7 @@ pub fn parse(body: &[u8], defaults: &Defaults) -> Result<Vec<Action>, EsError> {
             )));
         }
         let text = |key: &str| meta.get(key).map(crate::util::plain);
+        let op = if op == OpType::Index && text("op_type").as_deref() == Some("create") { OpType::Create } else { op };
         let body = if op == OpType::Delete {
             Ok(Map::new())
         } else {
@@ -115,6 +122,7 @@ pub fn parse(body: &[u8], defaults: &Defaults) -> Result<Vec<Action>, EsError> {
             body,
             conditions,
             retry_on_conflict: meta.get("retry_on_conflict").and_then(Value::as_u64).unwrap_or(0) as u32,
+            require_alias: meta.get("require_alias").and_then(Value::as_bool).unwrap_or(defaults.require_alias),
         });
     }
     Ok(actions)
@@ -125,7 +133,7 @@ mod tests {
     use super::*;
 
     fn defaults() -> Defaults {
-        Defaults { index: Some("movies".into()), routing: None }
+        Defaults { index: Some("movies".into()), routing: None, require_alias: false }
     }
 
     #[test]

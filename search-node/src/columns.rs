@@ -17,6 +17,8 @@ pub enum FieldColumn {
     Bool(Column<bool>),
     /// Dates.
     Date(Column<DateTime>),
+    /// IP addresses.
+    Ip(Column<std::net::Ipv6Addr>),
     /// Keywords (term ordinals of the segment).
     Str(StrColumn),
 }
@@ -32,6 +34,8 @@ impl std::fmt::Debug for FieldColumn {
 pub enum ColumnValue {
     /// A number (dates as epoch milliseconds, booleans as 0/1).
     Num(f64),
+    /// A whole number, exact beyond 2^53.
+    Int(i64),
     /// A keyword.
     Str(String),
 }
@@ -57,6 +61,7 @@ impl FieldColumn {
             FieldType::Boolean => ff.column_opt::<bool>(path)?.map(FieldColumn::Bool),
             FieldType::Date { .. } => ff.column_opt::<DateTime>(path)?.map(FieldColumn::Date),
             FieldType::Keyword { .. } => ff.str(path)?.map(FieldColumn::Str),
+            FieldType::Ip => ff.column_opt::<std::net::Ipv6Addr>(path)?.map(FieldColumn::Ip),
             FieldType::Text { .. } => None,
         })
     }
@@ -68,7 +73,7 @@ impl FieldColumn {
             FieldColumn::F64(c) => c.values_for_doc(doc).collect(),
             FieldColumn::Bool(c) => c.values_for_doc(doc).map(|v| f64::from(u8::from(v))).collect(),
             FieldColumn::Date(c) => c.values_for_doc(doc).map(|v| v.into_timestamp_millis() as f64).collect(),
-            FieldColumn::Str(_) => Vec::new(),
+            FieldColumn::Str(_) | FieldColumn::Ip(_) => Vec::new(),
         }
     }
 
@@ -82,6 +87,13 @@ impl FieldColumn {
                     c.ord_to_str(ord, &mut out).ok().filter(|found| *found).map(|_| ColumnValue::Str(out))
                 })
                 .collect(),
+            FieldColumn::Ip(c) => {
+                c.values_for_doc(doc).map(|ip| ColumnValue::Str(crate::document::format_ip(ip))).collect()
+            }
+            FieldColumn::I64(c) => c.values_for_doc(doc).map(ColumnValue::Int).collect(),
+            FieldColumn::Date(c) => {
+                c.values_for_doc(doc).map(|v| ColumnValue::Int(v.into_timestamp_millis())).collect()
+            }
             other => other.numbers(doc).into_iter().map(ColumnValue::Num).collect(),
         }
     }

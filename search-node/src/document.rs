@@ -31,6 +31,21 @@ pub enum Typed {
     Bool(bool),
     /// Date, milliseconds since the epoch.
     Date(i64),
+    /// IP address (IPv4 mapped into IPv6).
+    Ip(std::net::Ipv6Addr),
+}
+
+/// Reads an IPv4 or IPv6 address.
+pub fn parse_ip(text: &str) -> Option<std::net::Ipv6Addr> {
+    match text.trim().parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => Some(v4.to_ipv6_mapped()),
+        std::net::IpAddr::V6(v6) => Some(v6),
+    }
+}
+
+/// Prints an address the way it was given: IPv4 for mapped addresses.
+pub fn format_ip(ip: std::net::Ipv6Addr) -> String {
+    ip.to_ipv4_mapped().map_or_else(|| ip.to_string(), |v4| v4.to_string())
 }
 
 fn preview(value: &Value) -> String {
@@ -76,7 +91,13 @@ pub fn convert(def: &FieldDef, value: &Value, analyzers: &Analyzers) -> Result<O
                 crate::util::plain(other)
             )),
         },
-        FieldType::Date { format } => {
+        FieldType::Ip => {
+            let text = crate::util::plain(value);
+            parse_ip(&text)
+                .map(|ip| Some(Typed::Ip(ip)))
+                .ok_or_else(|| format!("'{text}' is not an IP string literal."))
+        }
+        FieldType::Date { format, .. } => {
             let text = crate::util::plain(value);
             format
                 .parse_value(&text)
@@ -284,6 +305,7 @@ fn add_value(
         Typed::F64(n) => doc.add_f64(field, *n),
         Typed::Bool(b) => doc.add_bool(field, *b),
         Typed::Date(ms) => doc.add_date(field, DateTime::from_timestamp_millis(*ms)),
+        Typed::Ip(ip) => doc.add_ip_addr(field, *ip),
     }
     let mut path = def.path.as_str();
     loop {

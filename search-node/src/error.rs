@@ -125,6 +125,20 @@ impl EsError {
         EsError::new("index_closed_exception", 400, "closed")
     }
 
+    /// 404: a write with `require_alias` to something that is not an alias.
+    pub fn require_alias(target: &str) -> EsError {
+        EsError {
+            index: Some(target.to_owned()),
+            ..EsError::new(
+                "index_not_found_exception",
+                404,
+                format!(
+                    "no such index [{target}] and [require_alias] request flag is [true] and [{target}] is not an alias"
+                ),
+            )
+        }
+    }
+
     /// 429: the node cannot take more work now.
     pub fn rejected(reason: impl Into<String>) -> EsError {
         EsError::new("es_rejected_execution_exception", 429, reason)

@@ -38,6 +38,8 @@ pub struct IndexContext {
     pub schema: IndexSchema,
     /// The index's analyzers.
     pub analyzers: Analyzers,
+    /// `_id` as a queryable keyword field.
+    pub id_def: crate::mapping::FieldDef,
 }
 
 impl IndexContext {
@@ -62,7 +64,19 @@ impl IndexContext {
             }
         }
         let schema = IndexSchema::build(&mapping);
-        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers })
+        let id_def = crate::mapping::FieldDef {
+            path: "_id".into(),
+            ty: crate::mapping::FieldType::Keyword { normalizer: None, ignore_above: None },
+            index: true,
+            doc_values: true,
+            null_value: None,
+            ignore_malformed: false,
+            coerce: true,
+            subfields: Vec::new(),
+            is_subfield: false,
+            copy_to: Vec::new(),
+        };
+        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers, id_def })
     }
 
     /// A tokenizer manager holding the index's analyzers.

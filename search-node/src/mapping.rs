@@ -32,7 +32,7 @@ impl Dynamic {
             Value::Bool(false) => Ok(Dynamic::False),
             Value::String(s) if s == "true" || s == "runtime" => Ok(Dynamic::True),
             Value::String(s) if s == "false" => Ok(Dynamic::False),
-            Value::String(s) if s == "strict" => Ok(Dynamic::Strict),
+            Value::String(s) if s == "strict" || s == "strict_allow_templates" => Ok(Dynamic::Strict),
             other => Err(EsError::mapper_parsing(format!(
                 "Could not convert [dynamic] to boolean or [strict]: [{}]",
                 crate::util::plain(other)
@@ -63,8 +63,11 @@ pub enum FieldType {
     Number { name: &'static str, kind: Numeric },
     /// `boolean`.
     Boolean,
-    /// `date`, milliseconds since the epoch.
-    Date { format: DateFormat },
+    /// `date` (or `date_nanos`, kept to the millisecond), milliseconds
+    /// since the epoch.
+    Date { format: DateFormat, nanos: bool },
+    /// `ip`: IPv4 and IPv6 addresses.
+    Ip,
 }
 
 impl FieldType {
@@ -75,7 +78,9 @@ impl FieldType {
             FieldType::Keyword { .. } => "keyword",
             FieldType::Number { name, .. } => name,
             FieldType::Boolean => "boolean",
-            FieldType::Date { .. } => "date",
+            FieldType::Date { nanos: false, .. } => "date",
+            FieldType::Date { nanos: true, .. } => "date_nanos",
+            FieldType::Ip => "ip",
         }
     }
 
@@ -187,7 +192,8 @@ fn allowed_params(ty: &str) -> &'static [&'static str] {
             "boost",
         ],
         "boolean" => &["boost"],
-        "date" => &["format", "locale", "ignore_malformed", "boost"],
+        "date" | "date_nanos" => &["format", "locale", "ignore_malformed", "boost"],
+        "ip" => &["ignore_malformed", "boost"],
         "scaled_float" => &["scaling_factor", "coerce", "ignore_malformed", "boost"],
         _ => &["coerce", "ignore_malformed", "boost"],
     }
@@ -319,7 +325,11 @@ impl Mapping {
                 ignore_above: def.get("ignore_above").and_then(Value::as_u64).map(|n| n as usize),
             },
             "boolean" => FieldType::Boolean,
-            "date" => FieldType::Date { format: DateFormat::parse(def.get("format").and_then(Value::as_str))? },
+            "date" | "date_nanos" => FieldType::Date {
+                format: DateFormat::parse(def.get("format").and_then(Value::as_str))?,
+                nanos: ty == "date_nanos",
+            },
+            "ip" => FieldType::Ip,
             "scaled_float" => {
                 let factor = def.get("scaling_factor").and_then(Value::as_f64).ok_or_else(|| {
                     EsError::mapper_parsing(format!("Field [scaling_factor] is required for field [{path}]"))

@@ -109,14 +109,44 @@ pub fn validate_mappings(mappings: &Value) -> Result<(), EsError> {
     crate::mapping::Mapping::parse(mappings).map(|_| ())
 }
 
-/// Unwraps a mapping nested under the `_doc` type, as 7.x clients send it.
+/// A request's mappings as stored: `null` is `{}`, and dotted field names
+/// (`"a.b": {...}`) become objects, as Elasticsearch expands them. A
+/// mapping nested under a type (`{"_doc": {...}}`) is refused, as
+/// Elasticsearch 8 does.
 pub fn strip_type(mappings: Value) -> Result<Value, EsError> {
     match mappings {
-        Value::Object(mut map) if map.len() == 1 && map.contains_key("_doc") && map["_doc"].is_object() => {
-            Ok(map.remove("_doc").expect("checked"))
-        }
+        Value::Object(map) if map.len() == 1 && map.contains_key("_doc") => Err(EsError::mapper_parsing(
+            "Root mapping definition has unsupported parameters:  [_doc : ...]: the mapping cannot be nested under a type",
+        )),
         Value::Null => Ok(json!({})),
+        Value::Object(mut map) => {
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                expand_dots(properties);
+            }
+            Ok(Value::Object(map))
+        }
         other => Ok(other),
+    }
+}
+
+fn expand_dots(properties: &mut Map<String, Value>) {
+    let dotted: Vec<String> =
+        properties.keys().filter(|k| k.contains('.') && !k.starts_with('.') && !k.ends_with('.')).cloned().collect();
+    for key in dotted {
+        let def = properties.remove(&key).expect("listed");
+        let (head, rest) = key.split_once('.').expect("dotted");
+        let object = properties.entry(head.to_owned()).or_insert_with(|| json!({"properties": {}}));
+        if let Some(inner) = object.as_object_mut() {
+            let props = inner.entry("properties").or_insert_with(|| json!({}));
+            if let Some(props) = props.as_object_mut() {
+                props.insert(rest.to_owned(), def);
+            }
+        }
+    }
+    for value in properties.values_mut() {
+        if let Some(Value::Object(inner)) = value.get_mut("properties") {
+            expand_dots(inner);
+        }
     }
 }
 
@@ -278,7 +308,11 @@ mod tests {
         assert_eq!(e.reason, "mapper [title] cannot be changed from type [text] to [keyword]");
         let e = validate_mappings(&json!({"properties": {"x": {"type": "geo_shape"}}})).unwrap_err();
         assert_eq!(e.kind, "mapper_parsing_exception");
-        assert_eq!(strip_type(json!({"_doc": {"properties": {}}})).unwrap(), json!({"properties": {}}));
+        assert_eq!(strip_type(json!({"_doc": {"properties": {}}})).unwrap_err().kind, "mapper_parsing_exception");
+        assert_eq!(
+            strip_type(json!({"properties": {"a.b": {"type": "long"}}})).unwrap(),
+            json!({"properties": {"a": {"properties": {"b": {"type": "long"}}}}})
+        );
     }
 
     #[test]

@@ -39,12 +39,21 @@ fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A new unique id (time, process and a counter: unique on one node).
+/// A new unique id: 22 URL-safe base64 characters, like Elasticsearch's
+/// index uuids, from the time, the process and a counter (unique on one
+/// node), mixed so that ids made together do not look alike.
 pub fn new_uuid() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:x}{:x}{:04x}", nanos, std::process::id(), n & 0xffff)
+    let n = u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut x = nanos ^ (u128::from(std::process::id()) << 96) ^ (n << 64) ^ n;
+    // Odd multipliers and xor-shifts are bijective: distinct inputs stay distinct.
+    for _ in 0..2 {
+        x ^= x >> 67;
+        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+    }
+    (0..22).map(|i| ALPHABET[((x >> (i * 6)) & 63) as usize] as char).collect()
 }
 
 impl Node {
@@ -162,6 +171,11 @@ impl Node {
         }
     }
 
+    /// Whether a name is an alias of some index.
+    pub fn is_alias(&self, name: &str) -> bool {
+        self.all().iter().any(|m| m.aliases.contains_key(name))
+    }
+
     /// Creates an index from a create-index body, under the matching index
     /// template.
     pub fn create(&self, name: &str, body: &Value) -> Result<Arc<IndexHandle>, EsError> {
@@ -179,7 +193,13 @@ impl Node {
         let mappings = meta::strip_type(body.get("mappings").cloned().unwrap_or_else(|| json!({})))?;
         let aliases: BTreeMap<String, Value> = match body.get("aliases") {
             None => BTreeMap::new(),
-            Some(Value::Object(a)) => a.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Some(Value::Object(a)) => a
+                .iter()
+                .map(|(k, v)| {
+                    let def = crate::aliases::definition(v.as_object().unwrap_or(&serde_json::Map::new()))?;
+                    Ok((k.clone(), Value::Object(def)))
+                })
+                .collect::<Result<_, EsError>>()?,
             Some(_) => return Err(EsError::parsing("[aliases] must be an object")),
         };
         let mut indices = self.indices.write().expect("not poisoned");

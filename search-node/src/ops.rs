@@ -64,6 +64,8 @@ pub struct Action {
     pub conditions: Conditions,
     /// Update retries on a version conflict.
     pub retry_on_conflict: u32,
+    /// Fail unless `index` is an alias (`require_alias`).
+    pub require_alias: bool,
 }
 
 /// One item's outcome: HTTP status and the item body.
@@ -132,19 +134,24 @@ pub fn conditions(
 
 /// A new document id: 20 URL-safe characters, unique on this node.
 pub fn auto_id() -> String {
-    let raw = crate::node::new_uuid();
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut hash: u128 = 0xcbf2_9ce4_8422_2325;
-    for b in raw.bytes() {
-        hash = (hash ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    crate::node::new_uuid()[..20].to_owned()
+}
+
+/// Elasticsearch's limit on `_id`.
+const MAX_ID_BYTES: usize = 512;
+
+/// Checks an id given by a request the way Elasticsearch does.
+pub fn check_id(id: &str) -> Result<(), EsError> {
+    if id.is_empty() {
+        return Err(EsError::validation("if _id is specified it must not be empty"));
     }
-    let mut out = String::with_capacity(20);
-    let tail = &raw[raw.len().saturating_sub(6)..];
-    for i in 0..14 {
-        out.push(ALPHABET[((hash >> (i * 6)) & 63) as usize] as char);
+    if id.len() > MAX_ID_BYTES {
+        return Err(EsError::validation(format!(
+            "id [{id}] is too long, must be no longer than 512 bytes but was: {}",
+            id.len()
+        )));
     }
-    out.push_str(tail);
-    out
+    Ok(())
 }
 
 fn shards_json(handle: &IndexHandle, successful: u64) -> Value {
@@ -238,6 +245,15 @@ impl Node {
         let mut by_index: BTreeMap<String, Batch> = BTreeMap::new();
         for (i, action) in run {
             let op = action.op.name();
+            if let Some(Err(e)) = action.id.as_deref().map(check_id) {
+                items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
+                continue;
+            }
+            if action.require_alias && !self.is_alias(&action.index) {
+                let e = EsError::require_alias(&action.index);
+                items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
+                continue;
+            }
             // Deletes never create an index.
             let target = if action.op == OpType::Delete {
                 self.write_target(&action.index).and_then(|h| h.ok_or_else(|| EsError::index_not_found(&action.index)))
@@ -430,13 +446,21 @@ impl UpdateRequest {
                 "upsert" => request.upsert = Some(object(key, value)?),
                 "doc_as_upsert" => request.doc_as_upsert = value.as_bool().unwrap_or(false),
                 "detect_noop" => request.detect_noop = value.as_bool().unwrap_or(true),
-                "_source" => request.source = Some(SourceFilter::from_body(value)?),
+                "_source" if request.source.is_none() => request.source = Some(SourceFilter::from_body(value)?),
+                "_source" => {}
                 "script" | "scripted_upsert" => {
                     return Err(EsError::illegal_argument(
                         "imdb-search-node does not support scripts in updates; send a partial [doc]",
                     ));
                 }
-                other => return Err(EsError::parsing(format!("[UpdateRequest] unknown field [{other}]"))),
+                other => {
+                    let known =
+                        ["doc", "upsert", "doc_as_upsert", "detect_noop", "_source", "script", "scripted_upsert"];
+                    let hint = crate::util::did_you_mean(other, &known)
+                        .map(|k| format!(" did you mean [{k}]?"))
+                        .unwrap_or_default();
+                    return Err(EsError::parsing(format!("[UpdateRequest] unknown field [{other}]{hint}")));
+                }
             }
         }
         if request.doc.is_none() && request.upsert.is_none() {

@@ -132,6 +132,16 @@ impl IndexSchema {
                 }
                 FieldType::Number { .. } => builder.add_f64_field(path, numeric_options(def)),
                 FieldType::Boolean => builder.add_bool_field(path, numeric_options(def)),
+                FieldType::Ip => builder.add_ip_addr_field(path, {
+                    let mut options = tantivy::schema::IpAddrOptions::default();
+                    if def.index {
+                        options = options.set_indexed();
+                    }
+                    if def.doc_values {
+                        options = options.set_fast();
+                    }
+                    options
+                }),
                 FieldType::Date { .. } => {
                     let mut options = DateOptions::default().set_precision(DateTimePrecision::Milliseconds);
                     if def.index {

@@ -16,6 +16,26 @@ pub fn is_true(value: Option<&str>) -> bool {
     value.is_some_and(|v| v.is_empty() || v == "true")
 }
 
+/// The known name closest to a misspelled one, as Elasticsearch suggests
+/// it (`did you mean [doc]?`): within two edits.
+pub fn did_you_mean<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    known.iter().map(|k| (distance(name, k), *k)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, k)| k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +45,7 @@ mod tests {
         assert_eq!(plain(&Value::from("a")), "a");
         assert_eq!(plain(&serde_json::json!([1, "a"])), "[1,\"a\"]");
         assert!(is_true(Some("")) && is_true(Some("true")) && !is_true(Some("false")) && !is_true(None));
+        assert_eq!(did_you_mean("dac", &["doc", "upsert"]), Some("doc"));
+        assert_eq!(did_you_mean("zzzzzz", &["doc"]), None);
     }
 }

@@ -54,7 +54,7 @@ async fn put(
 async fn delete(node: NodeData, path: Path<(String, String)>, params: Params) -> Result<HttpResponse, EsError> {
     let (index, name) = path.into_inner();
     let aliases: Vec<String> = name.split(',').map(str::to_owned).collect();
-    let action = AliasAction::Remove { indices: vec![index], aliases, must_exist: false };
+    let action = AliasAction::Remove { indices: vec![index], aliases, must_exist: None };
     blocking(move || node.update_aliases(&[action])).await?;
     Ok(reply(200, &json!({"acknowledged": true}), &params))
 }

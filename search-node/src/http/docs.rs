@@ -120,6 +120,7 @@ fn action_from(
         body,
         conditions,
         retry_on_conflict: params.get("retry_on_conflict").and_then(|v| v.parse().ok()).unwrap_or(0),
+        require_alias: flag(params, "require_alias"),
     }
 }
 
@@ -226,6 +227,20 @@ async fn get_doc(node: NodeData, path: Path<(String, String)>, params: Params) -
     let filter = source_filter(&params);
     let routing = params.get("routing").cloned();
     let (found, body) = blocking(move || get_body(&node, &index, &id, routing.as_deref(), &filter)).await?;
+    // `version` makes a get conditional, as in Elasticsearch.
+    if let (true, Some(wanted)) = (found, params.get("version").and_then(|v| v.parse::<u64>().ok()))
+        && body["_version"].as_u64() != Some(wanted)
+    {
+        let index = body["_index"].as_str().unwrap_or_default();
+        return Err(EsError::version_conflict(
+            index,
+            format!(
+                "[{}]: version conflict, current version [{}] is different than the one provided [{wanted}]",
+                body["_id"].as_str().unwrap_or_default(),
+                body["_version"]
+            ),
+        ));
+    }
     Ok(reply(if found { 200 } else { 404 }, &body, &params))
 }
 
@@ -283,6 +298,9 @@ async fn mget(
             .collect(),
         _ => return Err(EsError::validation("no documents to get")),
     };
+    if requests.is_empty() {
+        return Err(EsError::validation("no documents to get"));
+    }
     let docs = blocking(move || {
         let mut out = Vec::new();
         for (index, id, routing, filter) in requests {
@@ -307,7 +325,11 @@ async fn bulk(
     body: Bytes,
 ) -> Result<HttpResponse, EsError> {
     let started = std::time::Instant::now();
-    let defaults = Defaults { index: index.map(Path::into_inner), routing: params.get("routing").cloned() };
+    let defaults = Defaults {
+        index: index.map(Path::into_inner),
+        routing: params.get("routing").cloned(),
+        require_alias: flag(&params, "require_alias"),
+    };
     let actions = bulk::parse(&body, &defaults)?;
     let refresh_params = params.clone();
     let (items, _) = blocking(move || {

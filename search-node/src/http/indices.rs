@@ -21,6 +21,7 @@ pub(super) fn configure_cluster(cfg: &mut web::ServiceConfig) {
         .route("/_cat/indices", web::get().to(cat_indices))
         .route("/_cat/indices/{index}", web::get().to(cat_indices))
         .route("/_mapping", web::get().to(get_mapping))
+        .route("/_settings", web::get().to(get_settings))
         .route("/_refresh", web::post().to(refresh))
         .route("/_refresh", web::get().to(refresh))
         .route("/_flush", web::post().to(refresh));
@@ -35,6 +36,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/{index}/_mapping", web::get().to(get_mapping))
         .route("/{index}/_mapping", web::put().to(put_mapping))
         .route("/{index}/_mapping", web::post().to(put_mapping))
+        .route("/{index}/_settings", web::get().to(get_settings))
+        .route("/{index}/_settings/{name}", web::get().to(get_settings_named))
         .route("/{index}/_refresh", web::post().to(refresh))
         .route("/{index}/_refresh", web::get().to(refresh))
         .route("/{index}/_flush", web::post().to(refresh));
@@ -101,12 +104,70 @@ fn human_bytes(bytes: u64) -> String {
     if unit == 0 { format!("{bytes}b") } else { format!("{value:.1}{}", UNITS[unit]) }
 }
 
+/// Short names `_cat` APIs accept for their columns.
+const COLUMN_ALIASES: [(&str, &str); 16] = [
+    ("h", "health"),
+    ("s", "status"),
+    ("i", "index"),
+    ("idx", "index"),
+    ("id", "uuid"),
+    ("p", "pri"),
+    ("shards.primary", "pri"),
+    ("r", "rep"),
+    ("shards.replica", "rep"),
+    ("dc", "docs.count"),
+    ("dd", "docs.deleted"),
+    ("ss", "store.size"),
+    ("cd", "creation.date"),
+    ("cds", "creation.date.string"),
+    ("a", "alias"),
+    ("iwi", "is_write_index"),
+];
+
+fn column_name(name: &str) -> &str {
+    COLUMN_ALIASES.iter().find(|(short, _)| *short == name).map_or(name, |(_, long)| long)
+}
+
 /// A `_cat` table: JSON rows with `format=json`, else aligned text with a
-/// header under `v`.
-pub(super) fn cat_table(rows: &[Value], columns: &[&str], params: &HashMap<String, String>) -> HttpResponse {
-    if params.get("format").map(String::as_str) == Some("json") {
-        return reply(200, &Value::Array(rows.to_vec()), params);
+/// header under `v`. `h` picks columns, `s` sorts rows (`col:desc`).
+pub(super) fn cat_table(rows: &[Value], default_columns: &[&str], params: &HashMap<String, String>) -> HttpResponse {
+    let picked: Vec<String> = match params.get("h") {
+        Some(h) => h.split(',').map(|c| column_name(c.trim()).to_owned()).collect(),
+        None => default_columns.iter().map(|c| (*c).to_owned()).collect(),
+    };
+    let columns: Vec<&str> = picked.iter().map(String::as_str).collect();
+    let mut rows: Vec<Value> = rows.to_vec();
+    if let Some(sort) = params.get("s") {
+        let keys: Vec<(String, bool)> = sort
+            .split(',')
+            .map(|k| match k.split_once(':') {
+                Some((c, o)) => (column_name(c).to_owned(), o == "desc"),
+                None => (column_name(k).to_owned(), false),
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            for (key, desc) in &keys {
+                let (x, y) = (crate::util::plain(&a[key]), crate::util::plain(&b[key]));
+                let ord = match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => x.total_cmp(&y),
+                    _ => x.cmp(&y),
+                };
+                let ord = if *desc { ord.reverse() } else { ord };
+                if ord != std::cmp::Ordering::Equal {
+                    return ord;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
     }
+    if params.get("format").map(String::as_str) == Some("json") {
+        let projected: Vec<Value> = rows
+            .iter()
+            .map(|r| Value::Object(columns.iter().map(|c| ((*c).to_owned(), r[*c].clone())).collect()))
+            .collect();
+        return reply(200, &Value::Array(projected), params);
+    }
+    let columns = columns.as_slice();
     let cells: Vec<Vec<String>> =
         rows.iter().map(|r| columns.iter().map(|c| r[*c].as_str().unwrap_or("").to_owned()).collect()).collect();
     let header = flag(params, "v");
@@ -132,12 +193,20 @@ async fn cat_indices(node: NodeData, index: Option<Path<String>>, params: Params
         Some(expr) => node.handles(&expr, false)?,
         None => node.all_handles(),
     };
+    let health = params.get("health").map(String::as_str);
+    if let Some(h) = health
+        && !matches!(h, "green" | "yellow" | "red")
+    {
+        return Err(EsError::illegal_argument(format!("Invalid health status [{h}]: expected green, yellow or red")));
+    }
     let rows: Vec<Value> = handles
         .iter()
         .map(|h| {
             let m = h.meta();
             let size = human_bytes(h.size_bytes());
             json!({
+                "creation.date": m.creation_date.to_string(),
+                "creation.date.string": crate::date::format_iso(m.creation_date as i64),
                 "health": if m.replicas() > 0 { "yellow" } else { "green" },
                 "status": "open",
                 "index": m.name,
@@ -151,6 +220,7 @@ async fn cat_indices(node: NodeData, index: Option<Path<String>>, params: Params
                 "dataset.size": size
             })
         })
+        .filter(|row: &Value| health.is_none_or(|h| row["health"] == h))
         .collect();
     let columns = [
         "health",
@@ -202,6 +272,56 @@ async fn get_index(node: NodeData, index: Path<String>, params: Params) -> Resul
     Ok(reply(200, &Value::Object(body), &params))
 }
 
+/// `settings` of the indexes named, optionally only those matching `name`.
+fn settings_body(
+    node: &crate::node::Node,
+    index: &str,
+    name: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Result<Value, EsError> {
+    let metas = node.get(index, flag(params, "ignore_unavailable"))?;
+    let mut body = serde_json::Map::new();
+    for m in metas {
+        let mut settings = m.settings_json();
+        if let Some(pattern) = name {
+            let flat = flatten_settings("", &settings);
+            let kept: serde_json::Map<String, Value> =
+                flat.into_iter().filter(|(k, _)| pattern.split(',').any(|p| crate::names::glob_match(p, k))).collect();
+            settings = Value::Object(kept);
+        } else if flag(params, "flat_settings") {
+            settings = Value::Object(flatten_settings("", &settings).into_iter().collect());
+        }
+        body.insert(m.name, json!({ "settings": settings }));
+    }
+    Ok(Value::Object(body))
+}
+
+fn flatten_settings(prefix: &str, value: &Value) -> Vec<(String, Value)> {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| {
+                flatten_settings(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v)
+            })
+            .collect(),
+        other => vec![(prefix.to_owned(), other.clone())],
+    }
+}
+
+async fn get_settings(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
+    let index = index.map_or_else(|| "_all".to_owned(), Path::into_inner);
+    Ok(reply(200, &settings_body(&node, &index, None, &params)?, &params))
+}
+
+async fn get_settings_named(
+    node: NodeData,
+    path: Path<(String, String)>,
+    params: Params,
+) -> Result<HttpResponse, EsError> {
+    let (index, name) = path.into_inner();
+    Ok(reply(200, &settings_body(&node, &index, Some(&name), &params)?, &params))
+}
+
 async fn delete_index(node: NodeData, index: Path<String>, params: Params) -> Result<HttpResponse, EsError> {
     let expression = index.into_inner();
     let ignore = flag(&params, "ignore_unavailable");
@@ -210,10 +330,16 @@ async fn delete_index(node: NodeData, index: Path<String>, params: Params) -> Re
 }
 
 async fn get_mapping(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
-    let metas = match index {
-        Some(expr) => node.get(&expr, flag(&params, "ignore_unavailable"))?,
+    let metas = match &index {
+        Some(expr) => node.get(expr, flag(&params, "ignore_unavailable"))?,
         None => node.all(),
     };
+    if metas.is_empty()
+        && params.get("allow_no_indices").map(String::as_str) == Some("false")
+        && let Some(expr) = &index
+    {
+        return Err(EsError::index_not_found(expr));
+    }
     let body: serde_json::Map<String, Value> =
         metas.into_iter().map(|m| (m.name, json!({"mappings": m.mappings}))).collect();
     Ok(reply(200, &Value::Object(body), &params))

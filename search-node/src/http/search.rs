@@ -173,6 +173,7 @@ async fn delete_by_query(
                     body: Ok(Default::default()),
                     conditions: Default::default(),
                     retry_on_conflict: 0,
+                    require_alias: false,
                 })
                 .collect();
             for item in node.execute(actions) {

@@ -228,6 +228,9 @@ impl MatchQuery {
     }
 
     pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+        if let Some(q) = super::on_index_name(cx, &self.field, |n| n == crate::util::plain(&self.query)) {
+            return Ok(q);
+        }
         let Some(r) = cx.field(&self.field) else { return Ok(Box::new(EmptyQuery)) };
         Ok(boosted(match_field(cx, r, &self.query, &self.options)?, self.boost))
     }

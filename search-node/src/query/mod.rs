@@ -172,6 +172,9 @@ pub struct Resolved<'a> {
 impl<'a> Cx<'a> {
     /// The mapped field of that path, if any.
     pub fn field(&self, path: &str) -> Option<Resolved<'a>> {
+        if path == "_id" {
+            return Some(Resolved { def: &self.index.id_def, field: self.index.schema.meta.id });
+        }
         let def = self.index.mapping.fields.get(path)?;
         let field = *self.index.schema.fields.get(path)?;
         Some(Resolved { def, field })
@@ -196,7 +199,7 @@ impl<'a> Cx<'a> {
     pub fn term(&self, r: Resolved, value: &Value) -> Result<Term, EsError> {
         let typed = match &r.def.ty {
             FieldType::Text { .. } => Typed::Str(crate::util::plain(value)),
-            FieldType::Date { format } => {
+            FieldType::Date { format, .. } => {
                 Typed::Date(crate::date::parse_math(&crate::util::plain(value), format, false)?)
             }
             _ => convert(r.def, value, &self.index.analyzers)
@@ -226,7 +229,7 @@ impl<'a> Cx<'a> {
     /// A date field's format (for `range` and `term` on dates).
     pub fn date_format(&self, r: Resolved<'a>) -> Option<&'a DateFormat> {
         match &r.def.ty {
-            FieldType::Date { format } => Some(format),
+            FieldType::Date { format, .. } => Some(format),
             _ => None,
         }
     }
@@ -240,7 +243,20 @@ pub fn term_of(field: Field, typed: &Typed) -> Term {
         Typed::F64(n) => Term::from_field_f64(field, *n),
         Typed::Bool(b) => Term::from_field_bool(field, *b),
         Typed::Date(ms) => Term::from_field_date_for_search(field, tantivy::DateTime::from_timestamp_millis(*ms)),
+        Typed::Ip(ip) => Term::from_field_ip_addr(field, *ip),
     }
+}
+
+/// A query on `_index`: every document of this index when its name
+/// matches, none otherwise; `None` for any other field.
+pub(crate) fn on_index_name(cx: &Cx, field: &str, matches: impl Fn(&str) -> bool) -> Option<Compiled> {
+    (field == "_index").then(|| -> Compiled {
+        if matches(&cx.index.name) {
+            Box::new(tantivy::query::ConstScoreQuery::new(Box::new(tantivy::query::AllQuery), 1.0))
+        } else {
+            Box::new(EmptyQuery)
+        }
+    })
 }
 
 /// Wraps a query in a boost unless the boost is 1.

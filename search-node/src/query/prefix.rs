@@ -76,6 +76,9 @@ impl PrefixQuery {
     }
 
     pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+        if let Some(q) = super::on_index_name(cx, &self.field, |n| n.starts_with(&self.value)) {
+            return Ok(q);
+        }
         let value = normalized(cx, &self.field, &self.value);
         // A text field with `index_prefixes` has its prefixes as terms.
         let prefixes = format!("{}{PREFIX_SUFFIX}", self.field);
@@ -113,6 +116,9 @@ impl WildcardQuery {
     }
 
     pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+        if let Some(q) = super::on_index_name(cx, &self.field, |n| crate::names::glob_match(&self.value, n)) {
+            return Ok(q);
+        }
         let value = normalized(cx, &self.field, &self.value);
         pattern_query(cx, &self.field, &wildcard_regex(&value, self.case_insensitive), self.boost)
     }

@@ -106,7 +106,7 @@ impl RangeQuery {
         let wrap = |t: Term, inc: bool| if inc { Bound::Included(t) } else { Bound::Excluded(t) };
         let text = crate::util::plain(value);
         match &r.def.ty {
-            FieldType::Date { format } => {
+            FieldType::Date { format, .. } => {
                 let parsed;
                 let format = match &self.format {
                     Some(f) => {

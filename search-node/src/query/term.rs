@@ -43,6 +43,9 @@ impl TermQuery {
     }
 
     pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+        if let Some(q) = super::on_index_name(cx, &self.field, |n| n == crate::util::plain(&self.value)) {
+            return Ok(q);
+        }
         let Some(r) = cx.field(&self.field) else { return Ok(Box::new(EmptyQuery)) };
         if self.case_insensitive && matches!(r.def.ty, FieldType::Keyword { .. } | FieldType::Text { .. }) {
             let text = cx.analyze(r, &crate::util::plain(&self.value), Some("keyword")).map(|t| t[0].1.clone());

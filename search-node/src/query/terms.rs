@@ -44,6 +44,11 @@ impl TermsQuery {
     }
 
     pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+        if let Some(q) =
+            super::on_index_name(cx, &self.field, |n| self.values.iter().any(|v| crate::util::plain(v) == n))
+        {
+            return Ok(q);
+        }
         let Some(r) = cx.field(&self.field) else { return Ok(Box::new(EmptyQuery)) };
         let terms = self.values.iter().map(|v| cx.term(r, v)).collect::<Result<Vec<_>, _>>()?;
         if terms.is_empty() {

@@ -64,6 +64,7 @@ impl Fixture {
                     body: Ok(m.as_object().unwrap().clone()),
                     conditions: Default::default(),
                     retry_on_conflict: 0,
+                    require_alias: false,
                 }
             })
             .collect();
@@ -310,6 +311,7 @@ fn unrefreshed_writes_survive_a_reopen() {
             body: Ok(json!({"title": format!("doc {id}"), "n": 1}).as_object().unwrap().clone()),
             conditions: Default::default(),
             retry_on_conflict: 0,
+            require_alias: false,
         };
         let items = node.execute(vec![
             action("a", OpType::Index),

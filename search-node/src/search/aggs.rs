@@ -295,7 +295,7 @@ fn finish_one(
         for bucket in buckets.iter_mut() {
             if let Some(b) = bucket.as_object_mut() {
                 match &field_type {
-                    Some(FieldType::Date { format }) if kind != "range" => {
+                    Some(FieldType::Date { format, .. }) if kind != "range" => {
                         if let Some(ms) = b.get("key").and_then(Value::as_f64) {
                             b.insert("key_as_string".into(), json!(format.format(ms as i64)));
                             b.insert("key".into(), json!(ms as i64));

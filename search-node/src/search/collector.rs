@@ -23,8 +23,10 @@ use crate::mapping::FieldDef;
 pub enum Key {
     /// No value.
     Missing,
-    /// A number (dates as epoch milliseconds, scores, doc ids).
+    /// A number (scores, floating-point fields).
     Num(f64),
+    /// A whole number (long fields, dates as epoch milliseconds), exact.
+    Int(i64),
     /// A keyword.
     Str(String),
 }
@@ -36,6 +38,7 @@ impl Key {
             Key::Missing => Value::Null,
             Key::Num(n) if integer && n.fract() == 0.0 => Value::from(*n as i64),
             Key::Num(n) => Value::from(*n),
+            Key::Int(n) => Value::from(*n),
             Key::Str(s) => Value::from(s.clone()),
         }
     }
@@ -86,15 +89,15 @@ impl Criterion {
     pub fn key_of(&self, value: &Value) -> Key {
         match value {
             Value::Null => Key::Missing,
-            Value::Number(n) => Key::Num(n.as_f64().unwrap_or(0.0)),
+            Value::Number(n) => n.as_i64().map_or_else(|| Key::Num(n.as_f64().unwrap_or(0.0)), Key::Int),
             Value::Bool(b) => Key::Num(f64::from(u8::from(*b))),
             Value::String(s) => match self {
                 Criterion::Field { def: Some(def), .. }
                     if def.ty.is_exact() && !matches!(def.ty, crate::mapping::FieldType::Keyword { .. }) =>
                 {
                     match &def.ty {
-                        crate::mapping::FieldType::Date { format } => {
-                            format.parse_value(s).map_or_else(|| Key::Str(s.clone()), |ms| Key::Num(ms as f64))
+                        crate::mapping::FieldType::Date { format, .. } => {
+                            format.parse_value(s).map_or_else(|| Key::Str(s.clone()), Key::Int)
                         }
                         _ => s.parse().map_or_else(|_| Key::Str(s.clone()), Key::Num),
                     }
@@ -127,9 +130,12 @@ fn compare_one(a: &Key, b: &Key, c: &Criterion) -> Ordering {
         (x, y) => {
             let ord = match (x, y) {
                 (Key::Num(x), Key::Num(y)) => x.total_cmp(y),
+                (Key::Int(x), Key::Int(y)) => x.cmp(y),
+                (Key::Int(x), Key::Num(y)) => (*x as f64).total_cmp(y),
+                (Key::Num(x), Key::Int(y)) => x.total_cmp(&(*y as f64)),
                 (Key::Str(x), Key::Str(y)) => x.cmp(y),
-                (Key::Num(_), Key::Str(_)) => Ordering::Less,
-                (Key::Str(_), Key::Num(_)) => Ordering::Greater,
+                (Key::Num(_) | Key::Int(_), Key::Str(_)) => Ordering::Less,
+                (Key::Str(_), Key::Num(_) | Key::Int(_)) => Ordering::Greater,
                 _ => unreachable!("missing handled above"),
             };
             if c.desc() { ord.reverse() } else { ord }
@@ -285,6 +291,19 @@ fn pick(values: Vec<ColumnValue>, spec: &SortSpec) -> Key {
         };
     }
     let mode = spec.mode.as_deref().unwrap_or(if spec.desc { "max" } else { "min" });
+    let ints: Vec<i64> =
+        values.iter().filter_map(|v| if let ColumnValue::Int(n) = v { Some(*n) } else { None }).collect();
+    if ints.len() == values.len() && matches!(mode, "min" | "max" | "median") {
+        let mut sorted = ints;
+        sorted.sort_unstable();
+        return Key::Int(match mode {
+            "max" => sorted[sorted.len() - 1],
+            "median" => sorted[sorted.len() / 2],
+            _ => sorted[0],
+        });
+    }
+    let values: Vec<ColumnValue> =
+        values.into_iter().map(|v| if let ColumnValue::Int(n) = v { ColumnValue::Num(n as f64) } else { v }).collect();
     let numbers: Vec<f64> =
         values.iter().filter_map(|v| if let ColumnValue::Num(n) = v { Some(*n) } else { None }).collect();
     if numbers.len() == values.len() {

@@ -97,7 +97,8 @@ impl Highlighter {
         for (spec, generator) in &mut self.fields {
             let mut fragments = Vec::new();
             for text in values_at(source, &spec.path) {
-                generator.set_max_num_chars(if spec.whole { text.len().max(1) } else { spec.fragment_size.max(1) });
+                let whole = spec.whole || text.chars().count() <= spec.fragment_size;
+                generator.set_max_num_chars(if whole { text.len().max(1) } else { spec.fragment_size.max(1) });
                 let snippet = generator.snippet(&text);
                 if snippet.highlighted().is_empty() {
                     continue;

@@ -215,6 +215,9 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
     };
     let mut hits_obj = Map::new();
     match req.track_total_hits {
+        TrackTotal::Off if req.total_as_int => {
+            hits_obj.insert("total".into(), json!(-1));
+        }
         TrackTotal::Off => {}
         _ if req.total_as_int => {
             hits_obj.insert("total".into(), json!(total));

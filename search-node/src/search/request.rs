@@ -360,8 +360,19 @@ impl SearchRequest {
         }
         self.typed_keys = crate::util::is_true(get("typed_keys"));
         self.total_as_int = crate::util::is_true(get("rest_total_hits_as_int"));
-        if self.total_as_int && self.track_total_hits == TrackTotal::UpTo(DEFAULT_TRACK_TOTAL) {
-            self.track_total_hits = TrackTotal::All;
+        if self.total_as_int {
+            match self.track_total_hits {
+                TrackTotal::UpTo(DEFAULT_TRACK_TOTAL) | TrackTotal::All | TrackTotal::Off => {
+                    if self.track_total_hits != TrackTotal::Off {
+                        self.track_total_hits = TrackTotal::All;
+                    }
+                }
+                TrackTotal::UpTo(n) => {
+                    return Err(EsError::illegal_argument(format!(
+                        "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {n}"
+                    )));
+                }
+            }
         }
         if let Some(t) = get("timeout") {
             self.timeout = crate::meta::parse_interval(&Value::String(t.to_owned())).ok().flatten();
