@@ -100,6 +100,14 @@ pub fn parse(body: &[u8], defaults: &Defaults) -> Result<Vec<Action>, EsError> {
                 Err(e) => Err(EsError::document_parsing(format!("[{m}:{}] failed to parse: {e}", e.column()))),
             }
         };
+        // An update's `_source` may sit on its action line.
+        let body = match (op, body, meta.get("_source")) {
+            (OpType::Update, Ok(mut b), Some(source)) => {
+                b.entry("_source").or_insert_with(|| source.clone());
+                Ok(b)
+            }
+            (_, body, _) => body,
+        };
         let index = text("_index").or_else(|| defaults.index.clone());
         let Some(index) = index else {
             return Err(EsError::validation(format!("index is missing for line [{n}]")));

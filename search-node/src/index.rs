@@ -305,7 +305,7 @@ impl IndexHandle {
                 Ok((shard_results, position)) => {
                     to_sync.push((shard, position, positions.clone()));
                     for (i, r) in positions.into_iter().zip(shard_results) {
-                        results[i] = Some(r);
+                        results[i] = Some(r.map(|w| Written { shard, ..w }));
                     }
                 }
                 Err(e) => {
@@ -340,6 +340,12 @@ impl IndexHandle {
         }
         *self.last_refresh.lock().expect("not poisoned") = Instant::now();
         Ok(())
+    }
+
+    /// Refreshes one shard (`refresh=true` on a write).
+    pub fn refresh_shard(&self, shard: usize) -> Result<(), EsError> {
+        let _shared = self.gate.read().expect("not poisoned");
+        self.shards.get(shard).map_or(Ok(()), Shard::refresh)
     }
 
     /// The `refresh_interval` (`None`: `-1`, refreshes only on request).

@@ -255,7 +255,7 @@ impl Mapping {
         };
         for (name, def) in fields {
             if name.is_empty() || name.trim().is_empty() {
-                return Err(EsError::mapper_parsing("field name cannot be an empty string"));
+                return Err(EsError::illegal_argument("field name cannot be an empty string"));
             }
             let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
             self.add_field(&path, def, false)?;

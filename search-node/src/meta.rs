@@ -22,7 +22,7 @@ pub const VERSION_ID: &str = "8500003";
 
 /// Settings the node understands (without the `index.` prefix). Analysis
 /// settings are accepted as a whole under `analysis.`.
-const KNOWN_SETTINGS: [&str; 9] = [
+const KNOWN_SETTINGS: [&str; 15] = [
     "number_of_shards",
     "number_of_replicas",
     "refresh_interval",
@@ -32,6 +32,12 @@ const KNOWN_SETTINGS: [&str; 9] = [
     "number_of_routing_shards",
     "auto_expand_replicas",
     "mapping.total_fields.limit",
+    "soft_deletes.enabled",
+    "hidden",
+    "max_ngram_diff",
+    "max_shingle_diff",
+    "priority",
+    "write.wait_for_active_shards",
 ];
 
 /// Everything the node keeps about one index.
@@ -115,8 +121,8 @@ pub fn validate_mappings(mappings: &Value) -> Result<(), EsError> {
 /// Elasticsearch 8 does.
 pub fn strip_type(mappings: Value) -> Result<Value, EsError> {
     match mappings {
-        Value::Object(map) if map.len() == 1 && map.contains_key("_doc") => Err(EsError::mapper_parsing(
-            "Root mapping definition has unsupported parameters:  [_doc : ...]: the mapping cannot be nested under a type",
+        Value::Object(map) if map.len() == 1 && map.contains_key("_doc") => Err(EsError::illegal_argument(
+            "The mapping definition cannot be nested under a type [_doc] unless include_type_name is set to true.",
         )),
         Value::Null => Ok(json!({})),
         Value::Object(mut map) => {
@@ -308,7 +314,7 @@ mod tests {
         assert_eq!(e.reason, "mapper [title] cannot be changed from type [text] to [keyword]");
         let e = validate_mappings(&json!({"properties": {"x": {"type": "geo_shape"}}})).unwrap_err();
         assert_eq!(e.kind, "mapper_parsing_exception");
-        assert_eq!(strip_type(json!({"_doc": {"properties": {}}})).unwrap_err().kind, "mapper_parsing_exception");
+        assert_eq!(strip_type(json!({"_doc": {"properties": {}}})).unwrap_err().kind, "illegal_argument_exception");
         assert_eq!(
             strip_type(json!({"properties": {"a.b": {"type": "long"}}})).unwrap(),
             json!({"properties": {"a": {"properties": {"b": {"type": "long"}}}}})

@@ -79,15 +79,17 @@ pub struct Item {
     pub body: Value,
     /// The error of a failed item.
     pub error: Option<EsError>,
+    /// The shard a successful write went to.
+    pub shard: Option<usize>,
 }
 
 impl Item {
-    fn ok(op: &'static str, status: u16, body: Value) -> Item {
-        Item { op, status, body, error: None }
+    fn ok(op: &'static str, written: &Written, body: Value) -> Item {
+        Item { op, status: status_of(written), body, error: None, shard: Some(written.shard) }
     }
 
     fn failed(op: &'static str, index: &str, id: Option<&str>, e: EsError) -> Item {
-        Item { op, status: e.status, body: error_body(index, id, &e), error: Some(e) }
+        Item { op, status: e.status, body: error_body(index, id, &e), error: Some(e), shard: None }
     }
 }
 
@@ -143,7 +145,7 @@ const MAX_ID_BYTES: usize = 512;
 /// Checks an id given by a request the way Elasticsearch does.
 pub fn check_id(id: &str) -> Result<(), EsError> {
     if id.is_empty() {
-        return Err(EsError::validation("if _id is specified it must not be empty"));
+        return Err(EsError::illegal_argument("if _id is specified it must not be empty"));
     }
     if id.len() > MAX_ID_BYTES {
         return Err(EsError::validation(format!(
@@ -301,7 +303,7 @@ impl Node {
             let results = handle.write(writes);
             for ((i, op, id), result) in positions.into_iter().zip(results) {
                 items[i] = Some(match result {
-                    Ok(w) => Item::ok(op, status_of(&w), written_body(&handle, &id, &w)),
+                    Ok(w) => Item::ok(op, &w, written_body(&handle, &id, &w)),
                     Err(e) => Item::failed(op, &handle.name(), Some(&id), e),
                 });
             }
@@ -369,7 +371,8 @@ impl Node {
                     None => false,
                 };
                 if !changed && request.detect_noop {
-                    let w = Written { result: "noop", version: doc.version, seq_no: doc.seq_no };
+                    let shard = handle.shard_of(id, action.routing.as_deref());
+                    let w = Written { result: "noop", version: doc.version, seq_no: doc.seq_no, shard };
                     return Ok(self.update_item(handle, id, &w, Some(doc), request));
                 }
                 (source, Conditions { if_seq_no: Some((doc.seq_no, 1)), ..Conditions::default() })
@@ -413,7 +416,7 @@ impl Node {
             }
             body["get"] = get;
         }
-        Item::ok("update", status_of(w), body)
+        Item::ok("update", w, body)
     }
 }
 

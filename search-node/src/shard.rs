@@ -94,6 +94,8 @@ pub struct Written {
     pub version: u64,
     /// The write's sequence number.
     pub seq_no: u64,
+    /// The shard written (set by the index).
+    pub shard: usize,
 }
 
 struct State {
@@ -403,7 +405,12 @@ impl Shard {
                     state
                         .live
                         .insert(id, Live { doc: Some(stored), version: next_version, seq_no, at: Instant::now() });
-                    Written { result: if exists { "updated" } else { "created" }, version: next_version, seq_no }
+                    Written {
+                        result: if exists { "updated" } else { "created" },
+                        version: next_version,
+                        seq_no,
+                        shard: 0,
+                    }
                 }
                 Write::Delete { id, .. } => {
                     // A delete of a missing document still takes a sequence
@@ -411,7 +418,12 @@ impl Shard {
                     state.writer()?.delete_term(id_term(ctx, &id));
                     ops.push(Op::Delete { id: id.clone(), seq_no, version: next_version });
                     state.live.insert(id, Live { doc: None, version: next_version, seq_no, at: Instant::now() });
-                    Written { result: if exists { "deleted" } else { "not_found" }, version: next_version, seq_no }
+                    Written {
+                        result: if exists { "deleted" } else { "not_found" },
+                        version: next_version,
+                        seq_no,
+                        shard: 0,
+                    }
                 }
             };
             state.dirty = true;

@@ -42,19 +42,25 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/{index}/_update/{id}", web::post().to(update_doc));
 }
 
-/// Applies `refresh` (`true`, `wait_for`) to the indexes written.
-fn refresh_after(node: &Node, params: &HashMap<String, String>, written: &BTreeSet<String>) -> Result<bool, EsError> {
+/// Applies `refresh` (`true`, `wait_for`) to the shards written, as
+/// Elasticsearch does: other shards keep their last refresh.
+fn refresh_after(
+    node: &Node,
+    params: &HashMap<String, String>,
+    written: &BTreeSet<(String, usize)>,
+) -> Result<bool, EsError> {
     let mode = params.get("refresh").map(String::as_str);
     match mode {
         None | Some("false") => Ok(false),
         Some("" | "true") => {
-            for name in written {
-                node.handle(name)?.refresh()?;
+            for (name, shard) in written {
+                node.handle(name)?.refresh_shard(*shard)?;
             }
             Ok(true)
         }
         Some("wait_for") => {
-            for name in written {
+            let indexes: BTreeSet<&String> = written.iter().map(|(name, _)| name).collect();
+            for name in indexes {
                 node.handle(name)?.wait_for_refresh()?;
             }
             Ok(false)
@@ -63,8 +69,9 @@ fn refresh_after(node: &Node, params: &HashMap<String, String>, written: &BTreeS
     }
 }
 
-fn indexes_of(items: &[Item]) -> BTreeSet<String> {
-    items.iter().filter(|i| i.status < 300).filter_map(|i| i.body["_index"].as_str().map(str::to_owned)).collect()
+/// The (index, shard) pairs the items wrote to.
+fn indexes_of(items: &[Item]) -> BTreeSet<(String, usize)> {
+    items.iter().filter_map(|i| Some((i.body["_index"].as_str()?.to_owned(), i.shard?))).collect()
 }
 
 /// Executes one action of a single-document API and answers with its item.

@@ -90,6 +90,35 @@ async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> 
         "task_max_waiting_in_queue_millis": 0,
         "active_shards_percent_as_number": percent
     });
+    let mut body = body;
+    if matches!(params.get("level").map(String::as_str), Some("indices" | "shards")) {
+        let indices: serde_json::Map<String, Value> = metas
+            .iter()
+            .map(|m| {
+                let unassigned = m.shards() * m.replicas();
+                let entry = json!({
+                    "status": if unassigned > 0 { "yellow" } else { "green" },
+                    "number_of_shards": m.shards(),
+                    "number_of_replicas": m.replicas(),
+                    "active_primary_shards": m.shards(),
+                    "active_shards": m.shards(),
+                    "relocating_shards": 0,
+                    "initializing_shards": 0,
+                    "unassigned_shards": unassigned,
+                    "shards": (0..m.shards()).map(|n| (n.to_string(), json!({
+                        "status": if m.replicas() > 0 { "yellow" } else { "green" },
+                        "primary_active": true,
+                        "active_shards": 1,
+                        "relocating_shards": 0,
+                        "initializing_shards": 0,
+                        "unassigned_shards": m.replicas()
+                    }))).collect::<serde_json::Map<String, Value>>()
+                });
+                (m.name.clone(), entry)
+            })
+            .collect();
+        body["indices"] = Value::Object(indices);
+    }
     Ok(reply(200, &body, &params))
 }
 
@@ -217,7 +246,7 @@ async fn cat_indices(node: NodeData, index: Option<Path<String>>, params: Params
                 "docs.deleted": "0",
                 "store.size": size,
                 "pri.store.size": size,
-                "dataset.size": size
+                "dataset.size": size,
             })
         })
         .filter(|row: &Value| health.is_none_or(|h| row["health"] == h))
@@ -233,7 +262,6 @@ async fn cat_indices(node: NodeData, index: Option<Path<String>>, params: Params
         "docs.deleted",
         "store.size",
         "pri.store.size",
-        "dataset.size",
     ];
     Ok(cat_table(&rows, &columns, &params))
 }

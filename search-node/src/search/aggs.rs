@@ -205,6 +205,32 @@ fn adapt(kind: &str, mut body: Value, mapping: &Mapping) -> Result<Value, EsErro
         // tantivy formats keys itself; the field's format is applied after.
         map.remove("format");
     }
+    if matches!(kind, "terms" | "histogram" | "date_histogram")
+        && let Some(order) = map.get_mut("order").and_then(Value::as_object_mut)
+    {
+        // `_term` and `_time` are the old names of `_key`.
+        for old in ["_term", "_time"] {
+            if let Some(v) = order.remove(old) {
+                order.insert("_key".into(), v);
+            }
+        }
+    }
+    let needs_field = [
+        "terms",
+        "histogram",
+        "date_histogram",
+        "min",
+        "max",
+        "avg",
+        "sum",
+        "stats",
+        "value_count",
+        "cardinality",
+        "range",
+    ];
+    if needs_field.contains(&kind) && !map.contains_key("field") {
+        return Err(EsError::illegal_argument("Required one of fields [field, script], but none were specified."));
+    }
     if kind == "terms" {
         map.remove("execution_hint");
         map.remove("collect_mode");
@@ -296,21 +322,30 @@ fn finish_one(
             if let Some(b) = bucket.as_object_mut() {
                 match &field_type {
                     Some(FieldType::Date { format, .. }) if kind != "range" => {
-                        if let Some(ms) = b.get("key").and_then(Value::as_f64) {
-                            b.insert("key_as_string".into(), json!(format.format(ms as i64)));
-                            b.insert("key".into(), json!(ms as i64));
+                        // Terms on dates come back as RFC 3339 text, histograms as numbers.
+                        let ms = match b.get("key") {
+                            Some(Value::String(s)) => crate::date::DateFormat::default().parse_value(s),
+                            Some(v) => v.as_f64().map(|f| f as i64),
+                            None => None,
+                        };
+                        if let Some(ms) = ms {
+                            b.insert("key".into(), json!(ms));
+                            b.insert("key_as_string".into(), json!(format.format(ms)));
                         }
                     }
                     Some(FieldType::Boolean) => {
-                        if let Some(k) = b.get("key").and_then(Value::as_f64) {
+                        let key = b
+                            .get("key")
+                            .and_then(|k| k.as_f64().or_else(|| k.as_bool().map(|b| f64::from(u8::from(b)))));
+                        if let Some(k) = key {
                             b.insert("key".into(), json!(k as i64));
-                            b.insert("key_as_string".into(), json!(k != 0.0));
+                            b.insert("key_as_string".into(), json!(if k != 0.0 { "true" } else { "false" }));
                         }
                     }
                     Some(FieldType::Number { kind: crate::mapping::Numeric::Integer { .. }, .. })
                         if kind == "terms" =>
                     {
-                        if let Some(k) = b.get("key").and_then(Value::as_f64) {
+                        if let Some(k) = b.get("key").and_then(Value::as_f64).filter(|k| k.fract() == 0.0) {
                             b.insert("key".into(), json!(k as i64));
                         }
                     }

@@ -103,15 +103,21 @@ impl Highlighter {
                 if snippet.highlighted().is_empty() {
                     continue;
                 }
-                let fragment = snippet.fragment();
+                // The whole value keeps what lies around the matches
+                // (trailing punctuation); tantivy's fragment ends at a token.
+                let (fragment, base) = match (whole, text.find(snippet.fragment())) {
+                    (true, Some(base)) => (text.as_str(), base),
+                    _ => (snippet.fragment(), 0),
+                };
                 let mut marked = String::with_capacity(fragment.len() + 16);
                 let mut at = 0;
                 for range in snippet.highlighted() {
-                    marked.push_str(&fragment[at..range.start]);
+                    let (start, end) = (base + range.start, base + range.end);
+                    marked.push_str(&fragment[at..start]);
                     marked.push_str(&spec.pre);
-                    marked.push_str(&fragment[range.start..range.end]);
+                    marked.push_str(&fragment[start..end]);
                     marked.push_str(&spec.post);
-                    at = range.end;
+                    at = end;
                 }
                 marked.push_str(&fragment[at..]);
                 fragments.push(Value::String(marked));

@@ -252,10 +252,14 @@ fn track_total(value: &Value) -> Result<TrackTotal, EsError> {
         Value::Bool(false) => Ok(TrackTotal::Off),
         Value::String(s) if s == "true" => Ok(TrackTotal::All),
         Value::String(s) if s == "false" => Ok(TrackTotal::Off),
-        other => {
-            let n = number(other, "track_total_hits")?;
-            Ok(TrackTotal::UpTo(n))
-        }
+        other => match other.as_i64().or_else(|| other.as_str().and_then(|s| s.parse().ok())) {
+            Some(-1) => Ok(TrackTotal::All),
+            Some(n) if n >= 0 => Ok(TrackTotal::UpTo(n as usize)),
+            _ => Err(EsError::illegal_argument(format!(
+                "[track_total_hits] parameter must be positive or equals to -1, got {}",
+                crate::util::plain(other)
+            ))),
+        },
     }
 }
 
