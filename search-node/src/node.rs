@@ -256,6 +256,9 @@ impl Node {
 
     /// Merges a mapping into every index an expression names.
     pub fn put_mapping(&self, expression: &str, mapping: &Value) -> Result<(), EsError> {
+        if mapping.as_object().is_some_and(|m| m.len() == 1 && m.contains_key("_doc")) {
+            return Err(EsError::illegal_argument("Types cannot be provided in put mapping requests"));
+        }
         let mapping = meta::strip_type(mapping.clone())?;
         let handles = self.handles(expression, false)?;
         // All or nothing where it can be checked up front.

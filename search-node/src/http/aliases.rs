@@ -28,7 +28,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route(path, web::get().to(get_on_index))
             .route(path, web::head().to(exists_on_index));
     }
-    cfg.route("/{index}/_alias", web::get().to(get_index_all)).route("/{index}/_aliases", web::get().to(get_index_all));
+    cfg.route("/{index}/_alias", web::get().to(get_index_all))
+        .route("/{index}/_aliases", web::get().to(get_index_all))
+        .route("/{index}/_alias", web::put().to(put_from_body))
+        .route("/{index}/_alias", web::post().to(put_from_body));
 }
 
 async fn update(node: NodeData, params: Params, body: Bytes) -> Result<HttpResponse, EsError> {
@@ -44,9 +47,43 @@ async fn put(
     body: Bytes,
 ) -> Result<HttpResponse, EsError> {
     let (index, name) = path.into_inner();
+    add(node, Some(index), Some(name), params, body).await
+}
+
+async fn put_from_body(
+    node: NodeData,
+    index: Path<String>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
+    add(node, Some(index.into_inner()), None, params, body).await
+}
+
+/// Adds an alias; `index`/`indices` and `alias` in the body win over the path.
+async fn add(
+    node: NodeData,
+    index: Option<String>,
+    name: Option<String>,
+    params: Params,
+    body: Bytes,
+) -> Result<HttpResponse, EsError> {
     let body = json_body(&body)?;
-    let definition = definition(body.as_object().unwrap_or(&Map::new()))?;
-    let action = AliasAction::Add { indices: vec![index], aliases: vec![name], definition, must_exist: false };
+    let empty = Map::new();
+    let map = body.as_object().unwrap_or(&empty);
+    let list = |one: &str, many: &str| -> Option<Vec<String>> {
+        map.get(one).or_else(|| map.get(many)).map(|v| match v {
+            Value::Array(a) => a.iter().map(crate::util::plain).collect(),
+            other => vec![crate::util::plain(other)],
+        })
+    };
+    let indices = list("index", "indices")
+        .or_else(|| index.map(|i| vec![i]))
+        .ok_or_else(|| EsError::validation("index is missing"))?;
+    let aliases = list("alias", "aliases")
+        .or_else(|| name.map(|n| vec![n]))
+        .ok_or_else(|| EsError::validation("alias is missing"))?;
+    let definition = definition(map)?;
+    let action = AliasAction::Add { indices, aliases, definition, must_exist: false };
     blocking(move || node.update_aliases(&[action])).await?;
     Ok(reply(200, &json!({"acknowledged": true}), &params))
 }

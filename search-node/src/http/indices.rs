@@ -91,7 +91,8 @@ async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> 
         "active_shards_percent_as_number": percent
     });
     let mut body = body;
-    if matches!(params.get("level").map(String::as_str), Some("indices" | "shards")) {
+    let level = params.get("level").map(String::as_str);
+    if matches!(level, Some("indices" | "shards")) {
         let indices: serde_json::Map<String, Value> = metas
             .iter()
             .map(|m| {
@@ -105,7 +106,7 @@ async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> 
                     "relocating_shards": 0,
                     "initializing_shards": 0,
                     "unassigned_shards": unassigned,
-                    "shards": (0..m.shards()).map(|n| (n.to_string(), json!({
+                    "shards": (0..if level == Some("shards") { m.shards() } else { 0 }).map(|n| (n.to_string(), json!({
                         "status": if m.replicas() > 0 { "yellow" } else { "green" },
                         "primary_active": true,
                         "active_shards": 1,
@@ -114,6 +115,10 @@ async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> 
                         "unassigned_shards": m.replicas()
                     }))).collect::<serde_json::Map<String, Value>>()
                 });
+                let mut entry = entry;
+                if level != Some("shards") {
+                    entry.as_object_mut().expect("object").remove("shards");
+                }
                 (m.name.clone(), entry)
             })
             .collect();

@@ -313,7 +313,13 @@ impl SearchRequest {
                 }
                 "explain" | "profile" | "stats" | "ext" => {}
                 "stored_fields" => {
-                    if crate::util::plain(value) == "_none_" {
+                    // Stored fields other than `_source` do not exist here:
+                    // naming some without `_source` returns no source.
+                    let names: Vec<String> = match value {
+                        Value::Array(a) => a.iter().map(crate::util::plain).collect(),
+                        other => crate::util::plain(other).split(',').map(str::to_owned).collect(),
+                    };
+                    if !names.iter().any(|n| n == "_source") {
                         req.source.disabled = true;
                     }
                 }
@@ -349,6 +355,9 @@ impl SearchRequest {
         }
         if get("_source").is_some() || get("_source_includes").is_some() || get("_source_excludes").is_some() {
             self.source = SourceFilter::from_params(get("_source"), get("_source_includes"), get("_source_excludes"));
+        }
+        if let Some(v) = get("docvalue_fields").or_else(|| get("stored_fields").filter(|_| false)) {
+            self.fields.extend(v.split(',').map(str::to_owned));
         }
         if let Some(v) = get("version") {
             self.version = crate::util::is_true(Some(v));
