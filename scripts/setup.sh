@@ -12,13 +12,16 @@ TANSU_VERSION=0.6.0
 # dynostore: the memory:// engine; libsql: the durable sqlite:// engine.
 TANSU_FEATURES=dynostore,libsql
 VEGA_DATASETS_VERSION=3.2.1
+# The official Python client, newest 8.x: the node speaks the 8.x API.
+ES_PY_VERSION=8.19.3
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: a C toolchain and zlib for librdkafka (built from the
-# bundled sources by rdkafka-sys), python3 for the benchmark scripts.
+# bundled sources by rdkafka-sys), python3 for the benchmark scripts and,
+# with python3-venv, the Python client test's virtualenv.
 need=()
-for pkg in build-essential pkg-config zlib1g-dev python3 curl; do
+for pkg in build-essential pkg-config zlib1g-dev python3 python3-venv curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -51,5 +54,16 @@ if [ ! -s "$movies" ]; then
   mkdir -p "$(dirname "$movies")"
   mv "$tmp/package/data/movies.json" "$movies"
   rm -rf "$tmp"
+fi
+# A virtualenv with the official Python Elasticsearch client, for the client
+# compatibility test (integration-tests/tests/es_python_client.rs). Its own
+# folder: Debian's python3 refuses pip installs into the system.
+venv=.local/venv
+if "$venv/bin/python" -c "import elasticsearch, sys; sys.exit(elasticsearch.__versionstr__ != '$ES_PY_VERSION')" 2>/dev/null; then
+  log "python elasticsearch $ES_PY_VERSION present"
+else
+  log "installing python elasticsearch $ES_PY_VERSION into $venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "elasticsearch==$ES_PY_VERSION"
 fi
 log "done"

@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export IMDB_REQUIRE_TANSU=1
+# The official Python client is installed by setup.sh: its test must run.
+export IMDB_REQUIRE_PYCLIENT=1
 export IMDB_MOVIES_JSON="$PWD/.local/data/movies.json"
 cargo build --workspace --bins
 cargo test --workspace "$@"

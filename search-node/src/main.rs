@@ -25,6 +25,16 @@ struct Cli {
     /// HTTP worker threads (default: the core count).
     #[arg(long, env = "IMDB_SEARCH_NODE_WORKERS")]
     workers: Option<usize>,
+    /// Require HTTP basic authentication with these credentials (`user:password`).
+    #[arg(long, env = "IMDB_SEARCH_NODE_BASIC_AUTH", value_name = "USER:PASSWORD", hide_env_values = true)]
+    basic_auth: Option<String>,
+    /// Require this API key (`Authorization: ApiKey <key>`, the encoded key as clients send it).
+    #[arg(long, env = "IMDB_SEARCH_NODE_API_KEY", value_name = "KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Listen on a non-loopback address without any authentication. Off by
+    /// default: anyone who can reach the port could read and delete every index.
+    #[arg(long, env = "IMDB_SEARCH_NODE_ALLOW_UNAUTHENTICATED")]
+    allow_unauthenticated: bool,
 }
 
 #[actix_web::main]
@@ -34,13 +44,23 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let auth = http::auth::Auth::new(cli.basic_auth.as_deref(), cli.api_key.as_deref());
+    if !cli.listen.ip().is_loopback() && !auth.is_enabled() && !cli.allow_unauthenticated {
+        anyhow::bail!(
+            "refusing to listen on {} without authentication: set --basic-auth or --api-key (or --allow-unauthenticated)",
+            cli.listen
+        );
+    }
+    let auth = web::Data::new(auth);
     let node = Arc::new(Node::open(&cli.data).with_context(|| format!("opening {}", cli.data.display()))?);
     node.start_refresher();
     let data = web::Data::new(node.clone());
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(auth.clone())
             .app_data(web::PayloadConfig::new(100 << 20))
+            .wrap(from_fn(http::auth::check))
             .wrap(from_fn(http::negotiate))
             .wrap(http::product_header())
             .configure(http::configure)

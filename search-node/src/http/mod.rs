@@ -11,6 +11,7 @@
 //! blocking pool, never on the event loop.
 
 mod aliases;
+pub mod auth;
 mod docs;
 mod indices;
 mod search;
