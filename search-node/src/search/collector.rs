@@ -29,6 +29,9 @@ pub enum Key {
     Int(i64),
     /// A keyword.
     Str(String),
+    /// A keyword's term ordinal in one segment: ordered like the keywords,
+    /// turned into [`Key::Str`] only for the hits a segment keeps.
+    Ord(u64),
 }
 
 impl Key {
@@ -40,6 +43,7 @@ impl Key {
             Key::Num(n) => Value::from(*n),
             Key::Int(n) => Value::from(*n),
             Key::Str(s) => Value::from(s.clone()),
+            Key::Ord(o) => Value::from(*o),
         }
     }
 }
@@ -134,8 +138,11 @@ fn compare_one(a: &Key, b: &Key, c: &Criterion) -> Ordering {
                 (Key::Int(x), Key::Num(y)) => (*x as f64).total_cmp(y),
                 (Key::Num(x), Key::Int(y)) => x.total_cmp(&(*y as f64)),
                 (Key::Str(x), Key::Str(y)) => x.cmp(y),
-                (Key::Num(_) | Key::Int(_), Key::Str(_)) => Ordering::Less,
-                (Key::Str(_), Key::Num(_) | Key::Int(_)) => Ordering::Greater,
+                (Key::Ord(x), Key::Ord(y)) => x.cmp(y),
+                (Key::Num(_) | Key::Int(_), Key::Str(_) | Key::Ord(_)) => Ordering::Less,
+                (Key::Str(_) | Key::Ord(_), Key::Num(_) | Key::Int(_)) => Ordering::Greater,
+                // Never met: ordinals stay within their segment's heap.
+                (Key::Str(_), Key::Ord(_)) | (Key::Ord(_), Key::Str(_)) => Ordering::Equal,
                 _ => unreachable!("missing handled above"),
             };
             if c.desc() { ord.reverse() } else { ord }
@@ -344,9 +351,19 @@ impl SegmentCollector for TopSegment {
             .map(|(c, column)| match c {
                 Criterion::Score { .. } => Key::Num(f64::from(score)),
                 Criterion::Doc { .. } => Key::Num(f64::from(doc)),
-                Criterion::Field { spec, .. } => {
-                    pick(column.as_ref().map(|col| col.values(doc)).unwrap_or_default(), spec)
-                }
+                Criterion::Field { spec, .. } => match column {
+                    // Keywords compare by ordinal unless a `search_after`
+                    // string must be compared with them.
+                    Some(FieldColumn::Str(c))
+                        if self.after.is_none() && spec.mode.as_deref().is_none_or(|m| m == "min" || m == "max") =>
+                    {
+                        let mut ords = c.term_ords(doc);
+                        let picked =
+                            if spec.desc || spec.mode.as_deref() == Some("max") { ords.last() } else { ords.next() };
+                        picked.map_or_else(|| pick(Vec::new(), spec), Key::Ord)
+                    }
+                    _ => pick(column.as_ref().map(|col| col.values(doc)).unwrap_or_default(), spec),
+                },
             })
             .collect();
         if let Some(after) = &self.after
@@ -367,7 +384,23 @@ impl SegmentCollector for TopSegment {
     }
 
     fn harvest(self) -> Collected {
-        let hits = self.heap.into_sorted_vec().into_iter().map(|r| r.hit).collect();
+        let columns = self.columns;
+        let hits = self
+            .heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| {
+                let mut hit = r.hit;
+                for (key, column) in hit.key.iter_mut().zip(&columns) {
+                    if let (Key::Ord(ord), Some(FieldColumn::Str(c))) = (&*key, column) {
+                        let mut text = String::new();
+                        let found = c.ord_to_str(*ord, &mut text).unwrap_or(false);
+                        *key = if found { Key::Str(text) } else { Key::Missing };
+                    }
+                }
+                hit
+            })
+            .collect();
         Collected { hits, total: self.total }
     }
 }
