@@ -6,9 +6,10 @@
 #   scripts/run-local.sh --reload        # load again what this broker already has
 #
 # Starts a durable local Kafka broker (Tansu, SQLite storage in
-# .local/kafka, port 19092) unless one already answers, loads the data with
-# imdb-ingest, and lists the topics. The broker keeps running afterwards;
-# stop it with scripts/stop-local.sh.
+# .local/kafka, port 19092) and the search node (imdb-search-node, data in
+# .local/search-node, port 9200) unless they already answer, loads the data
+# with imdb-ingest, and lists the topics. Both keep running afterwards; stop
+# them with scripts/stop-local.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,23 @@ bin=target/release
 export IMDB_BROKERS="127.0.0.1:${IMDB_BROKER_PORT:-19092}"
 
 "$bin/imdb-local-broker" start --data .local/kafka --port "${IMDB_BROKER_PORT:-19092}"
+
+# The search engine of the one-machine stack, Elasticsearch-compatible.
+search_url="http://127.0.0.1:${IMDB_SEARCH_PORT:-9200}"
+if curl -fsS "$search_url/" >/dev/null 2>&1; then
+  echo "search node already answers at $search_url"
+else
+  mkdir -p .local
+  nohup "$bin/imdb-search-node" --listen "127.0.0.1:${IMDB_SEARCH_PORT:-9200}" --data .local/search-node \
+    >>.local/search-node.log 2>&1 &
+  echo $! >.local/search-node.pid
+  for _ in $(seq 1 100); do
+    curl -fsS "$search_url/" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS "$search_url/" >/dev/null || { echo "search node did not start; see .local/search-node.log" >&2; exit 1; }
+  echo "search node started at $search_url (log: .local/search-node.log)"
+fi
 
 if [ -z "$input" ]; then
   input=".local/data/generated-$titles"
@@ -59,5 +77,8 @@ cat <<EOT
 The topics above are in the local broker at $IMDB_BROKERS (data in .local/kafka).
   look at documents:  $bin/imdb-ingest read --topic imdb.enriched.titles --limit 3
   dead letters:       $bin/imdb-ingest read --topic imdb.dlq.ingest
-  stop the broker:    scripts/stop-local.sh
+The search node answers at $search_url (data in .local/search-node):
+  cluster health:     curl -s '$search_url/_cluster/health?pretty'
+  indexes:            curl -s '$search_url/_cat/indices?v'
+  stop everything:    scripts/stop-local.sh
 EOT
