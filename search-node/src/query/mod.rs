@@ -93,6 +93,7 @@ pub enum Query {
 impl Query {
     /// Parses `{"<type>": {...}}`.
     pub fn parse(value: &Value) -> Result<Query, EsError> {
+        let _depth = DepthGuard::enter()?;
         let Value::Object(map) = value else {
             return Err(EsError::parsing("query malformed, must start with start_object"));
         };
@@ -150,6 +151,37 @@ impl Query {
             Query::FunctionScore(q) => q.compile(cx),
             Query::QueryString(q) => q.compile(cx),
         }
+    }
+}
+
+/// How deeply queries may nest: deeper is refused rather than risking the
+/// stack on a hostile request.
+pub const MAX_NESTED_DEPTH: usize = 64;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts the nesting of [`Query::parse`] calls on this thread.
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> Result<DepthGuard, EsError> {
+        let depth = DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        let guard = DepthGuard;
+        if depth > MAX_NESTED_DEPTH {
+            return Err(EsError::parsing(format!("query is nested deeper than {MAX_NESTED_DEPTH} levels")));
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get() - 1));
     }
 }
 

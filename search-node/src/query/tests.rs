@@ -295,6 +295,23 @@ fn bad_queries_name_what_is_wrong() {
     assert_eq!(e.status, 400);
     let e = f.error(json!({"query": {"bool": {"must": {"match_all": {}}, "should": "x"}}}));
     assert_eq!(e.kind, "parsing_exception");
+    let mut deep = json!({"match_all": {}});
+    for _ in 0..100 {
+        deep = json!({"bool": {"must": deep}});
+    }
+    assert!(f.error(json!({ "query": deep })).reason.contains("nested deeper"));
+    let mut fine = json!({"term": {"genres": "Drama"}});
+    for _ in 0..20 {
+        fine = json!({"bool": {"filter": fine}});
+    }
+    assert_eq!(f.ids(json!({ "query": fine })).len(), 6);
+    // A budget already spent: partial (here empty) results, flagged.
+    let timed = f.search(json!({"timeout": "0ms", "sort": [{"year": "asc"}], "query": {"match_all": {}}}));
+    assert_eq!(timed["timed_out"], true);
+    assert!(timed["hits"]["hits"].as_array().unwrap().len() < 9);
+    let untimed = f.search(json!({"timeout": "10s", "sort": [{"year": "asc"}], "query": {"match_all": {}}}));
+    assert_eq!(untimed["timed_out"], false);
+    assert_eq!(untimed["hits"]["hits"].as_array().unwrap().len(), 9);
 }
 
 #[test]

@@ -220,6 +220,11 @@ pub struct TopCollector {
     pub scoring: bool,
     /// Index and shard order.
     pub origin: (usize, usize),
+    /// When to stop collecting (`timeout`): the hits so far are kept and
+    /// `timed_out` is set.
+    pub deadline: Option<std::time::Instant>,
+    /// Set when the deadline passed.
+    pub timed_out: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a shard's collection yields.
@@ -256,6 +261,9 @@ impl Collector for TopCollector {
             min_score: self.min_score,
             total: 0,
             origin: self.origin,
+            deadline: self.deadline,
+            timed_out: self.timed_out.clone(),
+            seen: 0,
         })
     }
 
@@ -288,6 +296,9 @@ pub struct TopSegment {
     min_score: Option<Score>,
     total: u64,
     origin: (usize, usize),
+    deadline: Option<std::time::Instant>,
+    timed_out: Arc<std::sync::atomic::AtomicBool>,
+    seen: u64,
 }
 
 fn pick(values: Vec<ColumnValue>, spec: &SortSpec) -> Key {
@@ -337,6 +348,16 @@ impl SegmentCollector for TopSegment {
     type Fruit = Collected;
 
     fn collect(&mut self, doc: DocId, score: Score) {
+        // The clock is read every 1024 documents: cheap, and a timeout is
+        // noticed within a millisecond or so.
+        self.seen += 1;
+        if let Some(deadline) = self.deadline
+            && (self.seen % 1024 == 1 && std::time::Instant::now() > deadline
+                || self.timed_out.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            self.timed_out.store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         if self.min_score.is_some_and(|m| score < m) {
             return;
         }

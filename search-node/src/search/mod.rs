@@ -69,18 +69,26 @@ fn limits() -> AggregationLimitsGuard {
     AggregationLimitsGuard::new(Some(500 << 20), Some(65_535))
 }
 
+/// The request's time budget, shared by its shards.
+struct Clock {
+    deadline: Option<Instant>,
+    timed_out: Arc<std::sync::atomic::AtomicBool>,
+}
+
 fn run_shard(
     target: &Target,
     shard: usize,
     origin: (usize, usize),
     req: &SearchRequest,
     after: Option<Vec<Key>>,
+    clock: &Clock,
 ) -> Result<ShardResult, EsError> {
     let searcher = &target.searchers[shard];
     let k = req.from + req.size;
     let relevance_only = matches!(target.criteria.as_slice(), [Criterion::Score { desc: true }])
         && after.is_none()
-        && req.min_score.is_none();
+        && req.min_score.is_none()
+        && clock.deadline.is_none();
     let count_wanted = req.track_total_hits != TrackTotal::Off;
     let agg_collector = || {
         target.aggs.as_ref().map(|a| {
@@ -124,6 +132,8 @@ fn run_shard(
             min_score: req.min_score,
             scoring,
             origin,
+            deadline: clock.deadline,
+            timed_out: clock.timed_out.clone(),
         };
         match (agg_collector(), separate_aggs) {
             (Some(a), false) => {
@@ -173,6 +183,7 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
         }
         _ => None,
     };
+    let clock = Clock { deadline: req.timeout.map(|t| started + t), timed_out: Arc::default() };
     let jobs: Vec<(usize, usize)> =
         targets.iter().enumerate().flat_map(|(i, t)| (0..t.searchers.len()).map(move |s| (i, s))).collect();
     let results: Vec<Result<ShardResult, EsError>> = std::thread::scope(|scope| {
@@ -180,7 +191,8 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
             .iter()
             .map(|&(i, s)| {
                 let (targets, after) = (&targets, after.clone());
-                scope.spawn(move || run_shard(&targets[i], s, (i, s), req, after))
+                let clock = &clock;
+                scope.spawn(move || run_shard(&targets[i], s, (i, s), req, after, clock))
             })
             .collect();
         handles
@@ -234,7 +246,7 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
     let shard_count: usize = targets.iter().map(|t| t.searchers.len()).sum();
     let mut body = json!({
         "took": started.elapsed().as_millis() as u64,
-        "timed_out": false,
+        "timed_out": clock.timed_out.load(std::sync::atomic::Ordering::Relaxed),
         "_shards": {"total": shard_count, "successful": shard_count, "skipped": 0, "failed": 0},
         "hits": hits_obj,
     });
