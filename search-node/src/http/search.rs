@@ -44,6 +44,20 @@ fn targets(
     node.handles(expression, flag(params, "ignore_unavailable"))
 }
 
+/// The query of `_count` and `_delete_by_query`: `q=` in the URL wins over
+/// the body's `query`.
+fn query_of(params: &HashMap<String, String>, body: &Value) -> Result<Option<Query>, EsError> {
+    match (params.get("q"), body.get("query")) {
+        (Some(q), _) => {
+            let and = params.get("default_operator").is_some_and(|o| o.eq_ignore_ascii_case("and"));
+            let df = params.get("df").map(String::as_str);
+            Ok(Some(Query::QueryString(QueryStringQuery::from_url(q, df, and, None))))
+        }
+        (None, Some(q)) => Query::parse(q).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 async fn search(
     node: NodeData,
     index: Option<Path<String>>,
@@ -66,14 +80,7 @@ async fn count(
 ) -> Result<HttpResponse, EsError> {
     let body = json_body(&body)?;
     let index = index.map(Path::into_inner);
-    let query = match (params.get("q"), body.get("query")) {
-        (Some(q), _) => {
-            let and = params.get("default_operator").is_some_and(|o| o.eq_ignore_ascii_case("and"));
-            Query::QueryString(QueryStringQuery::from_url(q, params.get("df").map(String::as_str), and, None))
-        }
-        (None, Some(q)) => Query::parse(q)?,
-        (None, None) => Query::MatchAll { boost: 1.0 },
-    };
+    let query = query_of(&params, &body)?.unwrap_or(Query::MatchAll { boost: 1.0 });
     if let Some(unknown) = body.as_object().and_then(|m| m.keys().find(|k| *k != "query")) {
         return Err(EsError::parsing(format!("request does not support [{unknown}]")));
     }
@@ -146,13 +153,7 @@ async fn delete_by_query(
 ) -> Result<HttpResponse, EsError> {
     let started = std::time::Instant::now();
     let body = json_body(&body)?;
-    let query = match (params.get("q"), body.get("query")) {
-        (Some(q), _) => {
-            Query::QueryString(QueryStringQuery::from_url(q, params.get("df").map(String::as_str), false, None))
-        }
-        (None, Some(q)) => Query::parse(q)?,
-        (None, None) => return Err(EsError::validation("query is missing")),
-    };
+    let query = query_of(&params, &body)?.ok_or_else(|| EsError::validation("query is missing"))?;
     let expression = index.into_inner();
     let refresh = flag(&params, "refresh");
     let p = params.clone();

@@ -215,20 +215,9 @@ fn adapt(kind: &str, mut body: Value, mapping: &Mapping) -> Result<Value, EsErro
             }
         }
     }
-    let needs_field = [
-        "terms",
-        "histogram",
-        "date_histogram",
-        "min",
-        "max",
-        "avg",
-        "sum",
-        "stats",
-        "value_count",
-        "cardinality",
-        "range",
-    ];
-    if needs_field.contains(&kind) && !map.contains_key("field") {
+    // Every kind but the filter-based ones reads a field.
+    let needs_field = !matches!(kind, "filter" | "filters" | "missing" | "top_hits" | "composite");
+    if needs_field && !map.contains_key("field") {
         return Err(EsError::illegal_argument("Required one of fields [field, script], but none were specified."));
     }
     if kind == "terms" {
