@@ -8,9 +8,10 @@
 //! - Writes become searchable at the next [`Shard::refresh`], which is a
 //!   tantivy commit (the translog rolls first and is trimmed after, so the
 //!   commit plus the newer translog always hold every acknowledged write).
-//!   Realtime gets see writes at once, through the live version map of
-//!   writes since the last refresh (deletes are remembered 60 s, as
-//!   Elasticsearch's `index.gc_deletes`, so versions keep growing).
+//!   The live version map keeps the version of every write since the last
+//!   refresh (deletes for 60 s, as Elasticsearch's `index.gc_deletes`, so
+//!   versions keep growing); a realtime get of such a document refreshes
+//!   the shard first, so sources are never held in memory twice.
 //! - The commit payload records the highest sequence number it holds; at
 //!   start, translog operations above it are replayed, the others skipped,
 //!   so a replay never applies a write twice.
@@ -55,10 +56,14 @@ pub struct StoredDoc {
     pub routing: Option<String>,
 }
 
+/// A write since the last refresh (or a delete younger than
+/// [`GC_DELETES`]): enough for versioning, not the source, so memory stays
+/// small between refreshes; a realtime get of such a document refreshes its
+/// shard first, as Elasticsearch does.
 #[derive(Debug, Clone)]
 struct Live {
-    /// `None` for a delete.
-    doc: Option<StoredDoc>,
+    /// `false` for a delete.
+    exists: bool,
     version: u64,
     seq_no: u64,
     at: Instant,
@@ -241,17 +246,19 @@ impl State {
             return Ok(Some(live.clone()));
         }
         let Some(address) = find(searcher, &id_term(ctx, id))? else { return Ok(None) };
-        let doc = load(searcher, ctx, address)?;
-        Ok(Some(Live { version: doc.version, seq_no: doc.seq_no, doc: Some(doc), at: Instant::now() }))
+        let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+        let version = fast.u64("_version")?.first(address.doc_id).unwrap_or(1);
+        let seq_no = fast.u64("_seq_no")?.first(address.doc_id).unwrap_or(0);
+        Ok(Some(Live { exists: true, version, seq_no, at: Instant::now() }))
     }
 }
 
 fn check(index: &str, id: &str, current: Option<&Live>, c: &Conditions) -> Result<(), EsError> {
-    let exists = current.is_some_and(|l| l.doc.is_some());
+    let exists = current.is_some_and(|l| l.exists);
     if let Some((seq_no, term)) = c.if_seq_no {
-        let matches = current.filter(|l| l.doc.is_some()).is_some_and(|l| l.seq_no == seq_no) && term == 1;
+        let matches = current.filter(|l| l.exists).is_some_and(|l| l.seq_no == seq_no) && term == 1;
         if !matches {
-            let found = match current.filter(|l| l.doc.is_some()) {
+            let found = match current.filter(|l| l.exists) {
                 Some(l) => format!("current document has seqNo [{}] and primary term [1]", l.seq_no),
                 None => "but no document was found".to_owned(),
             };
@@ -345,12 +352,11 @@ impl Shard {
                 Op::Index { id, seq_no, version, routing, source } => {
                     let doc = rebuild_doc(ctx, &id, &source);
                     add_doc(state.writer()?, ctx, &id, &source, routing.as_deref(), doc, version, seq_no)?;
-                    let stored = StoredDoc { id: id.clone(), source: source.into(), version, seq_no, routing };
-                    state.live.insert(id, Live { doc: Some(stored), version, seq_no, at: Instant::now() });
+                    state.live.insert(id, Live { exists: true, version, seq_no, at: Instant::now() });
                 }
                 Op::Delete { id, seq_no, version } => {
                     state.writer()?.delete_term(id_term(ctx, &id));
-                    state.live.insert(id, Live { doc: None, version, seq_no, at: Instant::now() });
+                    state.live.insert(id, Live { exists: false, version, seq_no, at: Instant::now() });
                 }
             }
             replayed += 1;
@@ -383,7 +389,7 @@ impl Shard {
                 results.push(Err(e));
                 continue;
             }
-            let exists = current.as_ref().is_some_and(|l| l.doc.is_some());
+            let exists = current.as_ref().is_some_and(|l| l.exists);
             let next_version = match conditions.external {
                 Some((v, _)) => v,
                 None => current.as_ref().map_or(1, |l| l.version + 1),
@@ -400,11 +406,7 @@ impl Shard {
                         routing: routing.clone(),
                         source: source.clone(),
                     });
-                    let stored =
-                        StoredDoc { id: id.clone(), source: source.into(), version: next_version, seq_no, routing };
-                    state
-                        .live
-                        .insert(id, Live { doc: Some(stored), version: next_version, seq_no, at: Instant::now() });
+                    state.live.insert(id, Live { exists: true, version: next_version, seq_no, at: Instant::now() });
                     Written {
                         result: if exists { "updated" } else { "created" },
                         version: next_version,
@@ -417,7 +419,7 @@ impl Shard {
                     // number and a version, as in Elasticsearch.
                     state.writer()?.delete_term(id_term(ctx, &id));
                     ops.push(Op::Delete { id: id.clone(), seq_no, version: next_version });
-                    state.live.insert(id, Live { doc: None, version: next_version, seq_no, at: Instant::now() });
+                    state.live.insert(id, Live { exists: false, version: next_version, seq_no, at: Instant::now() });
                     Written {
                         result: if exists { "deleted" } else { "not_found" },
                         version: next_version,
@@ -439,9 +441,19 @@ impl Shard {
     }
 
     /// Realtime get: the latest version of a document, refreshed or not.
+    /// A document written since the last refresh makes the shard refresh
+    /// first (Elasticsearch's realtime get does the same).
     pub fn get(&self, ctx: &IndexContext, id: &str) -> Result<Option<StoredDoc>, EsError> {
-        let state = self.state.lock().expect("not poisoned");
-        Ok(state.current(&self.searcher(), ctx, id)?.and_then(|l| l.doc))
+        let pending = match self.state.lock().expect("not poisoned").live.get(id) {
+            Some(live) if !live.exists => return Ok(None),
+            Some(_) => true,
+            None => false,
+        };
+        if pending {
+            self.refresh()?;
+        }
+        let searcher = self.searcher();
+        find(&searcher, &id_term(ctx, id))?.map(|address| load(&searcher, ctx, address)).transpose()
     }
 
     /// The searcher of the last refresh.
@@ -468,7 +480,7 @@ impl Shard {
             state.reader.reload()?;
             *self.searcher.write().expect("not poisoned") = state.reader.searcher();
             self.translog.trim(closed)?;
-            state.live.retain(|_, l| l.doc.is_none() && l.at.elapsed() < GC_DELETES);
+            state.live.retain(|_, l| !l.exists && l.at.elapsed() < GC_DELETES);
             state.dirty = false;
         }
         drop(state);
