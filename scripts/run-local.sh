@@ -8,8 +8,9 @@
 # Starts a durable local Kafka broker (Tansu, SQLite storage in
 # .local/kafka, port 19092) and the search node (imdb-search-node, data in
 # .local/search-node, port 9200) unless they already answer, loads the data
-# with imdb-ingest, and lists the topics. Both keep running afterwards; stop
-# them with scripts/stop-local.sh.
+# with imdb-ingest, lists the topics, and starts the indexer, which moves the
+# title and person documents into per-genre indexes. All keep running
+# afterwards; stop them with scripts/stop-local.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,12 +73,25 @@ if [ -s .local/data/movies.json ]; then
   load_once .local/data/movies.json
 fi
 "$bin/imdb-ingest" topics
+
+# The indexer: from the enrichment topics into the search node. Static
+# membership (see docs/local-kafka.md) lets a restart resume at once.
+if [ -f .local/indexer.pid ] && kill -0 "$(cat .local/indexer.pid)" 2>/dev/null; then
+  echo "indexer already running (pid $(cat .local/indexer.pid))"
+else
+  IMDB_ES_URL="$search_url" IMDB_INDEXER_INSTANCE_ID=local-1 \
+    nohup "$bin/imdb-indexer" >>.local/indexer.log 2>&1 &
+  echo $! >.local/indexer.pid
+  echo "indexer started (log: .local/indexer.log, metrics: http://127.0.0.1:9464/metrics)"
+fi
 cat <<EOT
 
 The topics above are in the local broker at $IMDB_BROKERS (data in .local/kafka).
   look at documents:  $bin/imdb-ingest read --topic imdb.enriched.titles --limit 3
   dead letters:       $bin/imdb-ingest read --topic imdb.dlq.ingest
-The search node answers at $search_url (data in .local/search-node):
+The indexer moves the documents into the search node at $search_url (data in .local/search-node):
+  titles indexed:     curl -s '$search_url/imdb-titles/_count'
+  a search:           curl -s '$search_url/imdb-titles/_search?q=primary_title:love&size=3&pretty'
   cluster health:     curl -s '$search_url/_cluster/health?pretty'
   indexes:            curl -s '$search_url/_cat/indices?v'
   stop everything:    scripts/stop-local.sh

@@ -7,6 +7,11 @@ if [ -x target/release/imdb-local-broker ]; then
 elif [ -f .local/kafka/tansu.pid ]; then
   kill "$(cat .local/kafka/tansu.pid)" && rm -f .local/kafka/tansu.pid
 fi
+if [ -f .local/indexer.pid ]; then
+  # SIGTERM: the indexer finishes its bulks and commits its offsets.
+  kill "$(cat .local/indexer.pid)" 2>/dev/null || true
+  rm -f .local/indexer.pid
+fi
 if [ -f .local/search-node.pid ]; then
   # SIGTERM: the node finishes requests and commits, leaving nothing to replay.
   kill "$(cat .local/search-node.pid)" 2>/dev/null || true

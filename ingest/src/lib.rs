@@ -25,7 +25,7 @@ pub mod source;
 pub mod stats;
 pub mod tables;
 pub mod tsv;
-pub mod units;
+pub use imdb_model::units;
 pub mod worker;
 
 pub use error::IngestError;

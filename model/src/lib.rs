@@ -4,8 +4,9 @@
 //! agrees on what travels between them through this crate alone: the document
 //! types, the Kafka topic names with their partition counts and keys, the
 //! partitioning function, the Elasticsearch index names and the genre
-//! vocabulary. It depends on `serde` and nothing else, so that any crate can
-//! use it without pulling in a runtime.
+//! vocabulary, and the typed sizes and durations every command line reads. It
+//! depends on `serde` and nothing else, so that any crate can use it without
+//! pulling in a runtime.
 
 pub mod docs;
 pub mod genre;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod index;
 pub mod partition;
 pub mod topics;
+pub mod units;
 
 pub use docs::{Aka, CastMember, DeadLetter, EpisodeInfo, KnownFor, PersonDoc, PersonRef, TitleDoc};
 pub use genre::{normalise_genre, normalise_genres};

@@ -33,6 +33,11 @@ pub const PEOPLE: Topic = Topic { name: "imdb.enriched.people", partitions: DATA
 /// file. One partition keeps them in the order they were found.
 pub const INGEST_DEAD_LETTER: Topic = Topic { name: "imdb.dlq.ingest", partitions: 1, key: "source file" };
 
+/// Documents the indexer could not index ([`crate::DeadLetter`] with the
+/// search engine's reason and the source topic, partition and offset),
+/// keyed by the document id.
+pub const INDEXER_DEAD_LETTER: Topic = Topic { name: "imdb.dlq.indexer", partitions: 1, key: "document id" };
+
 /// The source of raw records: one per IMDb file, plus JSON inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RawSource {

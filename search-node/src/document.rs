@@ -252,10 +252,22 @@ pub fn build(
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut copies: Vec<(String, Value)> = Vec::new();
     walk("", source, &mut |path, value, is_object| {
-        if is_object {
-            return Ok(());
-        }
         let Some(def) = mapping.fields.get(path) else { return Ok(()) };
+        if is_object {
+            // An object where the mapping has a value: refused, as
+            // Elasticsearch does, unless malformed values are ignored.
+            if def.ignore_malformed {
+                ignored.insert(def.path.clone());
+                return Ok(());
+            }
+            return Err(field_error(
+                path,
+                def.ty.name(),
+                id,
+                value,
+                "tried to parse field as a value, but found an object",
+            ));
+        }
         add_value(&mut doc, def, value, id, mapping, schema, analyzers, &mut names, &mut ignored)?;
         copies.extend(def.copy_to.iter().map(|t| (t.clone(), value.clone())));
         Ok(())
@@ -368,6 +380,8 @@ mod tests {
         );
         let e = build("7", json!({"year": 1e12}).as_object().unwrap(), &m, &s, &a).unwrap_err();
         assert!(e.reason.contains("out of range"), "{}", e.reason);
+        let e = build("7", json!({"year": {"many": true}}).as_object().unwrap(), &m, &s, &a).unwrap_err();
+        assert!(e.reason.contains("found an object"), "{}", e.reason);
         let ok = build("7", json!({"votes": "many"}).as_object().unwrap(), &m, &s, &a).unwrap();
         assert!(ok.ignored.contains("votes"));
     }

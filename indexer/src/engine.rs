@@ -1,0 +1,268 @@
+//! The search engine as the indexer sees it: Elasticsearch's REST API
+//! (a real cluster in production, imdb-search-node on one machine).
+//!
+//! Contract: [`Engine::bulk`] sends documents with their IMDb ids and reads
+//! the per-item results one by one: an item is indexed (2xx), to be retried
+//! (429, 5xx: the engine is busy or down) or rejected for its content (any
+//! other 4xx, a mapping error). A request that fails as a whole (connection
+//! refused, 429, 5xx) is an error to retry; a 400 for the whole request is a
+//! bug here and rejects every item with the engine's answer.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::error::IndexerError;
+use crate::route::Routed;
+
+/// What became of one document of a bulk request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Indexed.
+    Indexed,
+    /// The engine could not take it now: send it again later.
+    Retry(String),
+    /// The engine refuses it for its content.
+    Rejected(String),
+}
+
+/// A blocking client of the search engine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    http: reqwest::blocking::Client,
+    base: String,
+}
+
+fn transient(status: u16) -> bool {
+    status == 429 || status >= 500
+}
+
+impl Engine {
+    /// A client of the engine at `url` (`http://127.0.0.1:9200`).
+    pub fn new(url: &str, timeout: Duration) -> Result<Engine, IndexerError> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| IndexerError::Http(e.to_string()))?;
+        Ok(Engine { http, base: url.trim_end_matches('/').to_owned() })
+    }
+
+    fn put(&self, path: &str, body: &Value) -> Result<(u16, String), IndexerError> {
+        let response = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .map_err(|e| IndexerError::Http(e.to_string()))?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().unwrap_or_default()))
+    }
+
+    /// Installs an index template (replacing one of the same name).
+    pub fn put_template(&self, name: &str, template: &Value) -> Result<(), IndexerError> {
+        let (status, body) = self.put(&format!("/_index_template/{name}"), template)?;
+        if status >= 300 {
+            return Err(IndexerError::Refused { what: format!("index template {name}"), status, body });
+        }
+        Ok(())
+    }
+
+    /// Sends one bulk request; one outcome per document, in order.
+    pub fn bulk(&self, docs: &[&Routed]) -> Result<Vec<Outcome>, IndexerError> {
+        let mut body = String::with_capacity(docs.iter().map(|d| d.source.len() + 96).sum());
+        for doc in docs {
+            body.push_str(&json!({"index": {"_index": doc.index, "_id": doc.id}}).to_string());
+            body.push('\n');
+            body.push_str(doc.source.trim_end());
+            body.push('\n');
+        }
+        let response = self
+            .http
+            .post(format!("{}/_bulk", self.base))
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .map_err(|e| IndexerError::Http(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+        if transient(status) {
+            return Err(IndexerError::Http(format!("bulk answered {status}: {}", truncate(&text))));
+        }
+        if status >= 300 {
+            let reason = format!("bulk request refused ({status}): {}", truncate(&text));
+            return Ok(docs.iter().map(|_| Outcome::Rejected(reason.clone())).collect());
+        }
+        let parsed: Value =
+            serde_json::from_str(&text).map_err(|e| IndexerError::Http(format!("bulk answer is not JSON: {e}")))?;
+        let items = parsed["items"]
+            .as_array()
+            .filter(|i| i.len() == docs.len())
+            .ok_or_else(|| IndexerError::Http(format!("bulk answer has no item per document: {}", truncate(&text))))?;
+        Ok(items.iter().map(outcome).collect())
+    }
+}
+
+fn outcome(item: &Value) -> Outcome {
+    let result = item.as_object().and_then(|m| m.values().next()).cloned().unwrap_or(Value::Null);
+    let status = result["status"].as_u64().unwrap_or(500) as u16;
+    if status < 300 {
+        return Outcome::Indexed;
+    }
+    let error = &result["error"];
+    let reason =
+        format!("{} {}: {}", status, error["type"].as_str().unwrap_or("error"), error["reason"].as_str().unwrap_or(""));
+    if transient(status) { Outcome::Retry(reason) } else { Outcome::Rejected(reason) }
+}
+
+fn truncate(text: &str) -> &str {
+    let end = text.char_indices().nth(500).map_or(text.len(), |(i, _)| i);
+    &text[..end]
+}
+
+/// The title analysis: folding (lower-case, accents off) for matching,
+/// edge n-grams of the folded words for as-you-type search.
+fn title_analysis() -> Value {
+    json!({
+        "filter": {"autocomplete_grams": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20}},
+        "analyzer": {
+            "folding": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
+            "autocomplete": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding", "autocomplete_grams"]}
+        },
+        "normalizer": {"folding": {"type": "custom", "filter": ["lowercase", "asciifolding"]}}
+    })
+}
+
+fn name_field() -> Value {
+    json!({"type": "text", "analyzer": "folding", "fields": {"keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 256}}})
+}
+
+/// The index template of the per-genre title indexes: exact (keyword),
+/// folded, stemmed (english) and edge-n-gram forms of the titles, keywords
+/// for facets, numbers for ranges and popularity; the alias over them all.
+pub fn titles_template(pattern: &str, alias: &str, shards: u32, replicas: u32) -> Value {
+    let person = json!({"properties": {"nconst": {"type": "keyword"}, "name": name_field()}});
+    json!({
+        "index_patterns": [pattern],
+        "priority": 100,
+        "template": {
+            "settings": {"number_of_shards": shards, "number_of_replicas": replicas, "analysis": title_analysis()},
+            "mappings": {
+                "dynamic": false,
+                "properties": {
+                    "tconst": {"type": "keyword"},
+                    "title_type": {"type": "keyword"},
+                    "primary_title": {
+                        "type": "text",
+                        "analyzer": "folding",
+                        "fields": {
+                            "english": {"type": "text", "analyzer": "english"},
+                            "keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 512},
+                            "autocomplete": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
+                        }
+                    },
+                    "original_title": {
+                        "type": "text",
+                        "analyzer": "folding",
+                        "fields": {"keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 512}}
+                    },
+                    "is_adult": {"type": "boolean"},
+                    "start_year": {"type": "short"},
+                    "end_year": {"type": "short"},
+                    "release_date": {"type": "date", "format": "strict_date_optional_time||yyyy-MM-dd||yyyy-MM||yyyy"},
+                    "runtime_minutes": {"type": "integer"},
+                    "genres": {"type": "keyword"},
+                    "average_rating": {"type": "float"},
+                    "num_votes": {"type": "long"},
+                    "directors": person,
+                    "writers": person,
+                    "cast": {"properties": {
+                        "nconst": {"type": "keyword"},
+                        "name": name_field(),
+                        "category": {"type": "keyword"},
+                        "characters": {"type": "text", "analyzer": "folding"},
+                        "ordering": {"type": "short"}
+                    }},
+                    "akas": {"properties": {
+                        "title": {"type": "text", "analyzer": "folding"},
+                        "region": {"type": "keyword"},
+                        "language": {"type": "keyword"},
+                        "is_original": {"type": "boolean"}
+                    }},
+                    "episode": {"properties": {
+                        "parent_tconst": {"type": "keyword"},
+                        "season": {"type": "integer"},
+                        "episode": {"type": "integer"}
+                    }},
+                    "mpaa_rating": {"type": "keyword"},
+                    "distributor": {"type": "keyword"}
+                }
+            },
+            "aliases": {alias: {}}
+        }
+    })
+}
+
+/// The index template of the people index.
+pub fn people_template(index: &str, shards: u32, replicas: u32) -> Value {
+    json!({
+        "index_patterns": [index],
+        "priority": 100,
+        "template": {
+            "settings": {"number_of_shards": shards, "number_of_replicas": replicas, "analysis": title_analysis()},
+            "mappings": {
+                "dynamic": false,
+                "properties": {
+                    "nconst": {"type": "keyword"},
+                    "primary_name": {
+                        "type": "text",
+                        "analyzer": "folding",
+                        "fields": {
+                            "keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 256},
+                            "autocomplete": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
+                        }
+                    },
+                    "birth_year": {"type": "short"},
+                    "death_year": {"type": "short"},
+                    "professions": {"type": "keyword"},
+                    "known_for": {"properties": {
+                        "tconst": {"type": "keyword"},
+                        "title": {"type": "text", "analyzer": "folding"},
+                        "start_year": {"type": "short"},
+                        "title_type": {"type": "keyword"}
+                    }}
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_are_classified_by_status() {
+        assert_eq!(outcome(&json!({"index": {"status": 201}})), Outcome::Indexed);
+        assert!(matches!(
+            outcome(&json!({"index": {"status": 429, "error": {"type": "es_rejected_execution_exception"}}})),
+            Outcome::Retry(_)
+        ));
+        let rejected = outcome(
+            &json!({"index": {"status": 400, "error": {"type": "document_parsing_exception", "reason": "failed to parse field [start_year]"}}}),
+        );
+        assert_eq!(
+            rejected,
+            Outcome::Rejected("400 document_parsing_exception: failed to parse field [start_year]".into())
+        );
+    }
+
+    #[test]
+    fn templates_name_their_pattern_and_alias() {
+        let t = titles_template("imdb-titles-*", "imdb-titles", 2, 0);
+        assert_eq!(t["index_patterns"][0], "imdb-titles-*");
+        assert!(t["template"]["aliases"]["imdb-titles"].is_object());
+        assert_eq!(t["template"]["settings"]["number_of_shards"], 2);
+        assert_eq!(people_template("imdb-people", 1, 1)["index_patterns"][0], "imdb-people");
+    }
+}

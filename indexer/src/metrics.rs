@@ -1,0 +1,177 @@
+//! The indexer's Prometheus metrics, named the Prometheus way
+//! (`imdb_indexer_docs_indexed_total`), and their text exposition.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// A histogram with fixed upper bounds.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one value.
+    pub fn observe(&self, value: f64) {
+        if let Some(i) = self.bounds.iter().position(|b| value <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_micros.fetch_add((value * 1e6) as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            cumulative += count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let total = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {total}");
+    }
+}
+
+const SECONDS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const DOCS: [f64; 9] = [1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0];
+
+/// Every metric of the indexer.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Messages received from Kafka.
+    pub consumed: AtomicU64,
+    /// Documents the search engine acknowledged.
+    pub indexed: AtomicU64,
+    /// Document sends retried (429, 5xx, engine unreachable).
+    pub retried: AtomicU64,
+    /// Documents and messages sent to the dead-letter topic.
+    pub dead_lettered: AtomicU64,
+    /// Offset commits made.
+    pub commits: AtomicU64,
+    /// Bulk requests being sent now.
+    pub in_flight: AtomicU64,
+    /// Bulk request latency.
+    pub bulk_seconds: Histogram,
+    /// Documents per bulk request.
+    pub batch_docs: Histogram,
+    /// Consumer lag by topic and partition.
+    pub lag: Mutex<BTreeMap<(String, i32), i64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            consumed: AtomicU64::new(0),
+            indexed: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            bulk_seconds: Histogram::new(&SECONDS),
+            batch_docs: Histogram::new(&DOCS),
+            lag: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl Metrics {
+    /// Adds to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records a bulk request's duration and size.
+    pub fn bulk(&self, took: Duration, docs: usize) {
+        self.bulk_seconds.observe(took.as_secs_f64());
+        self.batch_docs.observe(docs as f64);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
+            let _ =
+                writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+        };
+        counter(
+            &mut out,
+            "imdb_indexer_messages_consumed_total",
+            "Messages received from the enrichment topics.",
+            &self.consumed,
+        );
+        counter(
+            &mut out,
+            "imdb_indexer_docs_indexed_total",
+            "Documents acknowledged by the search engine.",
+            &self.indexed,
+        );
+        counter(
+            &mut out,
+            "imdb_indexer_docs_retried_total",
+            "Document sends retried after a 429, a 5xx or an unreachable engine.",
+            &self.retried,
+        );
+        counter(
+            &mut out,
+            "imdb_indexer_docs_dead_lettered_total",
+            "Messages and documents sent to the dead-letter topic.",
+            &self.dead_lettered,
+        );
+        counter(&mut out, "imdb_indexer_offset_commits_total", "Offset commits.", &self.commits);
+        let _ = writeln!(
+            out,
+            "# HELP imdb_indexer_in_flight_requests Bulk requests being sent.\n# TYPE imdb_indexer_in_flight_requests gauge\nimdb_indexer_in_flight_requests {}",
+            self.in_flight.load(Ordering::Relaxed)
+        );
+        self.bulk_seconds.render(
+            "imdb_indexer_bulk_duration_seconds",
+            "Bulk request latency, retries included.",
+            &mut out,
+        );
+        self.batch_docs.render("imdb_indexer_batch_size_docs", "Documents per bulk request.", &mut out);
+        let _ = writeln!(
+            out,
+            "# HELP imdb_indexer_consumer_lag Messages not yet consumed, by partition.\n# TYPE imdb_indexer_consumer_lag gauge"
+        );
+        for ((topic, partition), lag) in self.lag.lock().expect("not poisoned").iter() {
+            let _ = writeln!(out, "imdb_indexer_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} {lag}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_counters_histograms_and_lag() {
+        let m = Metrics::default();
+        Metrics::add(&m.indexed, 3);
+        m.bulk(Duration::from_millis(30), 500);
+        m.lag.lock().unwrap().insert(("imdb.enriched.titles".into(), 2), 41);
+        let text = m.render();
+        assert!(text.contains("imdb_indexer_docs_indexed_total 3\n"));
+        assert!(text.contains("imdb_indexer_bulk_duration_seconds_bucket{le=\"0.05\"} 1\n"));
+        assert!(text.contains("imdb_indexer_bulk_duration_seconds_bucket{le=\"0.025\"} 0\n"));
+        assert!(text.contains("imdb_indexer_batch_size_docs_count 1\n"));
+        assert!(text.contains("imdb_indexer_consumer_lag{topic=\"imdb.enriched.titles\",partition=\"2\"} 41\n"));
+    }
+}

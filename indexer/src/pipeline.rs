@@ -1,0 +1,542 @@
+//! The indexing pipeline: one consumer thread and `workers` bulk threads
+//! joined by bounded channels.
+//!
+//! Contract:
+//! - **Order.** A partition's messages always go to the same worker, which
+//!   sends its batches one after the other, so a document is never
+//!   overwritten by an older version of itself; several workers keep several
+//!   bulks in flight. Within a batch only the newest message of an id is
+//!   sent (the others are superseded).
+//! - **At least once.** An offset is committed (every `commit_interval`, on
+//!   a rebalance, at the end) only when it and all before it in its
+//!   partition are acknowledged: indexed, superseded, or dead-lettered with
+//!   the dead letter acknowledged by Kafka. Document ids are IMDb ids, so a
+//!   replay after a crash overwrites instead of duplicating.
+//! - **Retries.** 429, 5xx and an unreachable engine are retried with
+//!   exponential backoff and jitter, without limit: while the engine is down
+//!   the workers wait, the channels fill, and consumption pauses (memory
+//!   stays bounded). A document rejected for its content goes to the
+//!   dead-letter topic with the engine's reason and its topic, partition and
+//!   offset; nothing is retried forever for its content.
+//! - **Rebalances.** Before partitions are given up, their workers' sends
+//!   finish (within `drain_timeout`), queued messages of those partitions are
+//!   dropped, and the acknowledged offsets are committed.
+//! - **Shutdown.** When `stop` is set: consumption stops, batches are sent
+//!   (sends still failing after `drain_timeout` are abandoned, uncommitted),
+//!   offsets are committed, and the run returns.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError, bounded};
+use imdb_model::index::IndexNames;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::Message;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::dlq::DeadLetters;
+use crate::engine::{Engine, Outcome};
+use crate::error::IndexerError;
+use crate::metrics::Metrics;
+use crate::offsets::{Offsets, Partition};
+use crate::route::{Rejected, Routed, route};
+use crate::settings::Settings;
+
+/// State shared by the consumer, the workers and the rebalance callback.
+struct Shared {
+    offsets: Mutex<Offsets>,
+    /// Partitions this process owns; workers drop messages of others.
+    owned: Mutex<HashSet<Partition>>,
+    /// Documents being sent, per partition; the callback waits for zero.
+    sending: Mutex<HashMap<Partition, usize>>,
+    sent: Condvar,
+    metrics: Arc<Metrics>,
+    drain_timeout: Duration,
+}
+
+impl Shared {
+    fn acknowledge(&self, partition: &Partition, offset: i64) {
+        self.offsets.lock().expect("not poisoned").acknowledged(partition, offset);
+    }
+}
+
+struct Context {
+    shared: Arc<Shared>,
+}
+
+impl ClientContext for Context {}
+
+fn partitions_of(list: &TopicPartitionList) -> Vec<Partition> {
+    list.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect()
+}
+
+fn commit(consumer: &BaseConsumer<Context>, positions: &[(Partition, i64)], mode: CommitMode, metrics: &Metrics) {
+    if positions.is_empty() {
+        return;
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), position) in positions {
+        if list.add_partition_offset(topic, *partition, Offset::Offset(*position)).is_err() {
+            tracing::warn!(topic, partition, position, "offset not committable");
+        }
+    }
+    match consumer.commit(&list, mode) {
+        Ok(()) => Metrics::add(&metrics.commits, 1),
+        Err(e) => tracing::warn!(error = %e, "offset commit failed; the offsets are committed again later"),
+    }
+}
+
+impl ConsumerContext for Context {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(list) = rebalance else { return };
+        let revoked = partitions_of(list);
+        let shared = &self.shared;
+        {
+            let mut owned = shared.owned.lock().expect("not poisoned");
+            for p in &revoked {
+                owned.remove(p);
+            }
+        }
+        // Let the sends of those partitions finish, so that the next owner's
+        // writes never land before ours.
+        let deadline = Instant::now() + shared.drain_timeout;
+        let mut sending = shared.sending.lock().expect("not poisoned");
+        while revoked.iter().any(|p| sending.get(p).copied().unwrap_or(0) > 0) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!("partitions revoked while their documents are still being sent");
+                break;
+            }
+            sending = shared.sent.wait_timeout(sending, left).expect("not poisoned").0;
+        }
+        drop(sending);
+        let positions = shared.offsets.lock().expect("not poisoned").revoke(&revoked);
+        commit(consumer, &positions, CommitMode::Sync, &shared.metrics);
+        tracing::info!(partitions = ?revoked, committed = positions.len(), "partitions revoked");
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let assigned = partitions_of(list);
+            tracing::info!(partitions = ?assigned, "partitions assigned");
+            self.shared.owned.lock().expect("not poisoned").extend(assigned);
+        }
+    }
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Messages consumed.
+    pub consumed: u64,
+    /// Documents indexed.
+    pub indexed: u64,
+    /// Messages and documents dead-lettered.
+    pub dead_lettered: u64,
+}
+
+/// Runs the indexer until `stop` is set.
+pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> Result<Summary, IndexerError> {
+    let names = IndexNames::new(&settings.index_prefix).ok_or_else(|| {
+        IndexerError::BadSetting(format!("index prefix [{}] is not a legal index name", settings.index_prefix))
+    })?;
+    let engine = Engine::new(&settings.es_url, settings.request_timeout)?;
+    install_templates(&engine, &names, settings, &stop)?;
+    let dead_letters =
+        Arc::new(DeadLetters::new(&settings.brokers, &settings.dead_letter_topic, settings.replication_factor)?);
+    let shared = Arc::new(Shared {
+        offsets: Mutex::new(Offsets::default()),
+        owned: Mutex::new(HashSet::new()),
+        sending: Mutex::new(HashMap::new()),
+        sent: Condvar::new(),
+        metrics: metrics.clone(),
+        drain_timeout: settings.drain_timeout,
+    });
+    let mut config = ClientConfig::new();
+    if let Some(instance) = &settings.instance_id {
+        config.set("group.instance.id", instance);
+    }
+    let consumer: BaseConsumer<Context> = config
+        .set("bootstrap.servers", &settings.brokers)
+        .set("group.id", &settings.group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "range")
+        .set("session.timeout.ms", "10000")
+        .create_with_context(Context { shared: shared.clone() })?;
+    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for n in 0..settings.workers.max(1) {
+        let (tx, rx) = bounded::<Routed>(settings.batch_docs * 2);
+        senders.push(tx);
+        let worker = Worker {
+            rx,
+            engine: engine.clone(),
+            dead_letters: dead_letters.clone(),
+            shared: shared.clone(),
+            settings: settings.clone(),
+            stop: stop.clone(),
+        };
+        handles
+            .push(thread::Builder::new().name(format!("bulk-{n}")).spawn(move || worker.run()).expect("thread starts"));
+    }
+    consume(&consumer, &names, &senders, &dead_letters, &shared, settings, &stop);
+    drop(senders);
+    for handle in handles {
+        let _ = handle.join();
+    }
+    let positions = shared.offsets.lock().expect("not poisoned").to_commit();
+    commit(&consumer, &positions, CommitMode::Sync, &metrics);
+    consumer.unsubscribe();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    Ok(Summary {
+        consumed: load(&metrics.consumed),
+        indexed: load(&metrics.indexed),
+        dead_lettered: load(&metrics.dead_lettered),
+    })
+}
+
+/// Installs the index templates, waiting for the engine to answer.
+fn install_templates(
+    engine: &Engine,
+    names: &IndexNames,
+    settings: &Settings,
+    stop: &AtomicBool,
+) -> Result<(), IndexerError> {
+    let prefix = &settings.index_prefix;
+    let titles = crate::engine::titles_template(
+        &names.titles_pattern(),
+        &names.titles_alias(),
+        settings.shards,
+        settings.replicas,
+    );
+    let people = crate::engine::people_template(&names.people_index(), settings.shards, settings.replicas);
+    let mut backoff = Backoff::new(settings.backoff_max);
+    loop {
+        let result = engine
+            .put_template(&format!("{prefix}-titles"), &titles)
+            .and_then(|()| engine.put_template(&format!("{prefix}-people"), &people));
+        match result {
+            Ok(()) => return Ok(()),
+            Err(IndexerError::Http(e)) if !stop.load(Ordering::Relaxed) => {
+                tracing::warn!(error = %e, "search engine not reachable; retrying");
+                backoff.sleep();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The consumer loop: route each message to its partition's worker; while
+/// a worker's queue is full, pause consumption and keep serving the group.
+fn consume(
+    consumer: &BaseConsumer<Context>,
+    names: &IndexNames,
+    senders: &[Sender<Routed>],
+    dead_letters: &DeadLetters,
+    shared: &Shared,
+    settings: &Settings,
+    stop: &AtomicBool,
+) {
+    let mut stash: VecDeque<Routed> = VecDeque::new();
+    let mut paused = false;
+    let mut last_commit = Instant::now();
+    let mut last_lag = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        // Queued documents first: consumption resumes only when they fit. A
+        // full queue usually frees up within moments; only a worker stuck
+        // on an unavailable engine makes consumption pause.
+        while let Some(doc) = stash.pop_front() {
+            let worker = worker_of(&doc.partition, senders.len());
+            let doc = match senders[worker].try_send(doc) {
+                Ok(()) => continue,
+                Err(TrySendError::Full(doc) | TrySendError::Disconnected(doc)) => doc,
+            };
+            match senders[worker].send_timeout(doc, Duration::from_millis(500)) {
+                Ok(()) => {}
+                Err(SendTimeoutError::Timeout(doc) | SendTimeoutError::Disconnected(doc)) => {
+                    stash.push_front(doc);
+                    break;
+                }
+            }
+        }
+        match (stash.is_empty(), paused) {
+            (false, false) => {
+                if let Ok(assignment) = consumer.assignment() {
+                    paused = consumer.pause(&assignment).is_ok();
+                }
+            }
+            (true, true) => {
+                if let Ok(assignment) = consumer.assignment() {
+                    paused = consumer.resume(&assignment).is_err();
+                }
+            }
+            _ => {}
+        }
+        if let Some(result) = consumer.poll(Duration::from_millis(100)) {
+            match result {
+                Err(e) => tracing::warn!(error = %e, "kafka consumer error"),
+                Ok(message) => {
+                    Metrics::add(&shared.metrics.consumed, 1);
+                    let partition: Partition = (message.topic().to_owned(), message.partition());
+                    shared.offsets.lock().expect("not poisoned").dispatched(&partition, message.offset());
+                    match route(names, &partition, message.offset(), message.key(), message.payload()) {
+                        Ok(doc) => stash.push_back(doc),
+                        Err(rejected) => dead_letter_message(dead_letters, shared, rejected),
+                    }
+                }
+            }
+        }
+        if last_commit.elapsed() >= settings.commit_interval {
+            let positions = shared.offsets.lock().expect("not poisoned").to_commit();
+            commit(consumer, &positions, CommitMode::Async, &shared.metrics);
+            last_commit = Instant::now();
+        }
+        if last_lag.elapsed() >= Duration::from_secs(5) {
+            record_lag(consumer, &shared.metrics);
+            last_lag = Instant::now();
+            let m = &shared.metrics;
+            tracing::info!(
+                consumed = m.consumed.load(Ordering::Relaxed),
+                indexed = m.indexed.load(Ordering::Relaxed),
+                dead_lettered = m.dead_lettered.load(Ordering::Relaxed),
+                queued = stash.len(),
+                paused,
+                "progress"
+            );
+        }
+    }
+    // Stopping: what is queued here is not sent, and not committed.
+    tracing::info!(queued = stash.len(), "consumption stopped");
+}
+
+fn dead_letter_message(dead_letters: &DeadLetters, shared: &Shared, rejected: Rejected) {
+    let partition = rejected.partition.clone();
+    let offset = rejected.offset;
+    tracing::warn!(topic = %partition.0, partition = partition.1, offset, reason = %rejected.reason, "message dead-lettered");
+    if dead_letters.send(&[rejected]).is_ok() {
+        Metrics::add(&shared.metrics.dead_lettered, 1);
+        shared.acknowledge(&partition, offset);
+    }
+}
+
+fn record_lag(consumer: &BaseConsumer<Context>, metrics: &Metrics) {
+    let Ok(positions) = consumer.position() else { return };
+    let mut lag = metrics.lag.lock().expect("not poisoned");
+    for element in positions.elements() {
+        let Offset::Offset(position) = element.offset() else { continue };
+        if let Ok((_, high)) = consumer.fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(1)) {
+            lag.insert((element.topic().to_owned(), element.partition()), (high - position).max(0));
+        }
+    }
+}
+
+/// The worker of a partition: always the same, so its messages stay in order.
+fn worker_of(partition: &Partition, workers: usize) -> usize {
+    let hash = partition.0.bytes().fold(partition.1 as u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    (hash % workers as u64) as usize
+}
+
+/// Exponential backoff with full jitter.
+struct Backoff {
+    attempt: u32,
+    max: Duration,
+    seed: u64,
+}
+
+impl Backoff {
+    fn new(max: Duration) -> Backoff {
+        let seed = Instant::now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
+        Backoff { attempt: 0, max, seed: seed | 1 }
+    }
+
+    fn sleep(&mut self) {
+        let ceiling = Duration::from_millis(100).saturating_mul(1 << self.attempt.min(16)).min(self.max);
+        // xorshift: jitter, so that workers and indexers do not retry in step.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let fraction = (self.seed % 1000) as f64 / 1000.0;
+        thread::sleep(ceiling.mul_f64(0.5 + fraction / 2.0));
+        self.attempt += 1;
+    }
+}
+
+struct Worker {
+    rx: Receiver<Routed>,
+    engine: Engine,
+    dead_letters: Arc<DeadLetters>,
+    shared: Arc<Shared>,
+    settings: Settings,
+    stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    fn run(self) {
+        let mut batch: Vec<Routed> = Vec::new();
+        let mut bytes = 0;
+        let mut started = Instant::now();
+        loop {
+            let wait = self.settings.linger.saturating_sub(started.elapsed());
+            match self.rx.recv_timeout(if batch.is_empty() { Duration::from_millis(200) } else { wait }) {
+                Ok(doc) => {
+                    if batch.is_empty() {
+                        started = Instant::now();
+                    }
+                    bytes += doc.source.len();
+                    batch.push(doc);
+                    if batch.len() < self.settings.batch_docs && bytes < self.settings.batch_bytes {
+                        continue;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) if batch.is_empty() => continue,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    if !batch.is_empty() {
+                        self.send(std::mem::take(&mut batch));
+                    }
+                    return;
+                }
+            }
+            self.send(std::mem::take(&mut batch));
+            bytes = 0;
+        }
+    }
+
+    /// Sends one batch until every document is indexed, dead-lettered, or
+    /// (on shutdown or rebalance) abandoned.
+    fn send(&self, batch: Vec<Routed>) {
+        let shared = &self.shared;
+        // Only partitions still owned; only the newest message of an id.
+        let (mut pending, superseded) = {
+            let owned = shared.owned.lock().expect("not poisoned");
+            let mut newest: HashMap<(&str, &str), usize> = HashMap::new();
+            for (i, doc) in batch.iter().enumerate() {
+                newest.insert((doc.index.as_str(), doc.id.as_str()), i);
+            }
+            let mut pending = Vec::new();
+            let mut superseded = Vec::new();
+            for (i, doc) in batch.iter().enumerate() {
+                if !owned.contains(&doc.partition) {
+                    continue;
+                }
+                if newest[&(doc.index.as_str(), doc.id.as_str())] == i {
+                    pending.push(doc.clone());
+                } else {
+                    superseded.push(doc.clone());
+                }
+            }
+            let mut sending = shared.sending.lock().expect("not poisoned");
+            for doc in &pending {
+                *sending.entry(doc.partition.clone()).or_default() += 1;
+            }
+            (pending, superseded)
+        };
+        let mut backoff = Backoff::new(self.settings.backoff_max);
+        let mut deadline: Option<Instant> = None;
+        while !pending.is_empty() {
+            if self.stop.load(Ordering::Relaxed) {
+                let limit = *deadline.get_or_insert_with(|| Instant::now() + self.settings.drain_timeout);
+                if Instant::now() >= limit {
+                    tracing::warn!(
+                        documents = pending.len(),
+                        "abandoning unsent documents at shutdown; they stay uncommitted"
+                    );
+                    self.done(&pending, false);
+                    break;
+                }
+            }
+            let refs: Vec<&Routed> = pending.iter().collect();
+            Metrics::add(&shared.metrics.in_flight, 1);
+            let started = Instant::now();
+            let result = self.engine.bulk(&refs);
+            shared.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+            shared.metrics.bulk(started.elapsed(), refs.len());
+            let outcomes = match result {
+                Ok(outcomes) => outcomes,
+                Err(e) => {
+                    tracing::warn!(error = %e, documents = pending.len(), "bulk failed; retrying");
+                    Metrics::add(&shared.metrics.retried, pending.len() as u64);
+                    backoff.sleep();
+                    continue;
+                }
+            };
+            let mut retry = Vec::new();
+            let mut rejected = Vec::new();
+            let mut indexed = Vec::new();
+            for (doc, outcome) in pending.into_iter().zip(outcomes) {
+                match outcome {
+                    Outcome::Indexed => indexed.push(doc),
+                    Outcome::Retry(_) => retry.push(doc),
+                    Outcome::Rejected(reason) => rejected.push((doc, reason)),
+                }
+            }
+            Metrics::add(&shared.metrics.indexed, indexed.len() as u64);
+            self.done(&indexed, true);
+            if !rejected.is_empty() {
+                self.dead_letter(rejected, &mut retry);
+            }
+            if !retry.is_empty() {
+                Metrics::add(&shared.metrics.retried, retry.len() as u64);
+                backoff.sleep();
+            }
+            pending = retry;
+        }
+        for doc in &superseded {
+            shared.acknowledge(&doc.partition, doc.offset);
+        }
+    }
+
+    fn dead_letter(&self, rejected: Vec<(Routed, String)>, retry: &mut Vec<Routed>) {
+        let letters: Vec<Rejected> = rejected
+            .iter()
+            .map(|(doc, reason)| Rejected {
+                reason: format!("search engine rejected the document for index {}: {reason}", doc.index),
+                record: doc.source.clone(),
+                partition: doc.partition.clone(),
+                offset: doc.offset,
+                key: Some(doc.id.clone()),
+            })
+            .collect();
+        match self.dead_letters.send(&letters) {
+            Ok(()) => {
+                for (doc, reason) in &rejected {
+                    tracing::warn!(index = %doc.index, id = %doc.id, offset = doc.offset, reason = %reason, "document dead-lettered");
+                }
+                Metrics::add(&self.shared.metrics.dead_lettered, rejected.len() as u64);
+                let docs: Vec<Routed> = rejected.into_iter().map(|(d, _)| d).collect();
+                self.done(&docs, true);
+            }
+            Err(e) => {
+                // Not acknowledged by Kafka: try the documents again.
+                tracing::warn!(error = %e, "dead-letter topic unavailable; retrying the documents");
+                retry.extend(rejected.into_iter().map(|(d, _)| d));
+            }
+        }
+    }
+
+    /// Documents no longer being sent; `acknowledged` ones may be committed.
+    fn done(&self, docs: &[Routed], acknowledged: bool) {
+        let shared = &self.shared;
+        if acknowledged {
+            let mut offsets = shared.offsets.lock().expect("not poisoned");
+            for doc in docs {
+                offsets.acknowledged(&doc.partition, doc.offset);
+            }
+        }
+        let mut sending = shared.sending.lock().expect("not poisoned");
+        for doc in docs {
+            if let Some(n) = sending.get_mut(&doc.partition) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        shared.sent.notify_all();
+    }
+}

@@ -1,0 +1,322 @@
+//! The indexer as a real process between a real Tansu broker and a real
+//! search node: a generated dataset ingested into Kafka ends up indexed
+//! exactly (the alias holds each distinct title once, each genre index
+//! exactly its titles), through indexer crashes (kill -9), an engine outage,
+//! a rebalance between two indexers, and poison documents that end in the
+//! dead-letter topic.
+//!
+//! Skips with a message when Tansu is not installed, unless
+//! `IMDB_REQUIRE_TANSU=1` (set by scripts/test.sh).
+
+use std::collections::{BTreeMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
+use imdb_ingest::sink::Sink;
+use imdb_ingest::source::Format;
+use imdb_ingest::worker::RawSettings;
+use imdb_ingest::{LoadConfig, Stats, inspect, load};
+use imdb_integration_tests::bins::workspace_bin;
+use imdb_integration_tests::search_node::{SearchNode, free_port};
+use imdb_local_broker::{Broker, start_for_test};
+use imdb_model::index::IndexNames;
+use imdb_model::topics::{INDEXER_DEAD_LETTER, PEOPLE, TITLES, all_topics};
+use rdkafka::Message;
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(240);
+
+/// An `imdb-indexer` process.
+struct Indexer {
+    child: Child,
+}
+
+impl Indexer {
+    fn start(broker: &Broker, node: &SearchNode, group: &str, extra: &[(&str, &str)]) -> Indexer {
+        let mut command = Command::new(workspace_bin("imdb-indexer"));
+        command
+            .env("IMDB_BROKERS", broker.bootstrap_servers())
+            .env("IMDB_ES_URL", node.url())
+            .env("IMDB_INDEXER_GROUP", group)
+            .env("IMDB_INDEXER_METRICS_LISTEN", format!("127.0.0.1:{}", free_port().unwrap()))
+            .env("IMDB_INDEXER_COMMIT_INTERVAL", "200ms")
+            .env("IMDB_INDEXER_LINGER", "100ms")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        Indexer { child: command.spawn().expect("imdb-indexer starts (cargo build --workspace --bins first)") }
+    }
+
+    fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and the exit status must be success.
+    fn stop(mut self) {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "the indexer exits 0 on SIGTERM, got {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "the indexer did not stop on SIGTERM");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Generates `titles` titles and loads them into the broker's topics.
+fn load_dataset(broker: &Broker, titles: u64, seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    generate(&GenerateConfig { titles, seed, out: dir.path().to_path_buf() }).unwrap();
+    let brokers = broker.bootstrap_servers();
+    let stats = Arc::new(Stats::default());
+    ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap();
+    let settings = ProducerSettings {
+        brokers,
+        message_timeout: Duration::from_secs(120),
+        flush_timeout: Duration::from_secs(180),
+        linger: Duration::from_millis(5),
+    };
+    let sink = KafkaSink::new(&settings, stats.clone()).unwrap();
+    let config = LoadConfig {
+        input: dir.path().to_path_buf(),
+        format: Format::Auto,
+        workers: 2,
+        chunk_bytes: 1 << 20,
+        // Raw topics are not the indexer's: skip them to keep the test short.
+        raw: RawSettings { publish: false, max_rows: 500, max_bytes: 512 * 1024 },
+    };
+    load(&config, &sink, &stats).unwrap();
+    sink.finish(&stats).unwrap();
+}
+
+/// What the indexes must hold: per index, the ids, read from the topics.
+fn expected(broker: &Broker) -> BTreeMap<String, HashSet<String>> {
+    let names = IndexNames::default();
+    let mut out: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    for topic in [TITLES.name, PEOPLE.name] {
+        inspect::read_topic(&broker.bootstrap_servers(), topic, Duration::from_secs(120), |m| {
+            let doc: Value = serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
+            let (index, id) = if topic == TITLES.name {
+                let genre = doc["genres"].as_array().and_then(|g| g.first()).and_then(Value::as_str);
+                (names.title_index(genre), doc["tconst"].as_str().unwrap().to_owned())
+            } else {
+                (names.people_index(), doc["nconst"].as_str().unwrap().to_owned())
+            };
+            out.entry(index).or_default().insert(id);
+            true
+        })
+        .unwrap();
+    }
+    out
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+fn count(node: &SearchNode, target: &str) -> Option<u64> {
+    let r = http().get(format!("{}/{target}/_count", node.url())).send().ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json::<Value>().ok()?["count"].as_u64()
+}
+
+/// Waits until the title alias and the people index hold `titles` and
+/// `people` documents (refreshing, since writes show at the next refresh).
+fn wait_for(node: &SearchNode, titles: u64, people: u64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let _ = http().post(format!("{}/_refresh", node.url())).send();
+        let got = (count(node, "imdb-titles"), count(node, "imdb-people"));
+        if got == (Some(titles), Some(people)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "indexes never reached {titles} titles and {people} people: {got:?}");
+        thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Every index holds exactly the expected ids.
+fn check_exact(node: &SearchNode, expected: &BTreeMap<String, HashSet<String>>) {
+    let _ = http().post(format!("{}/_refresh", node.url())).send();
+    for (index, ids) in expected {
+        let mut found = HashSet::new();
+        let mut after: Option<Value> = None;
+        // Elasticsearch 8 does not sort on `_id`: the id is also a keyword field.
+        let key = if index.ends_with("-people") { "nconst" } else { "tconst" };
+        loop {
+            let mut body = json!({"size": 5000, "_source": false, "sort": [{key: "asc"}]});
+            if let Some(a) = &after {
+                body["search_after"] = a.clone();
+            }
+            let page: Value =
+                http().post(format!("{}/{index}/_search", node.url())).json(&body).send().unwrap().json().unwrap();
+            let hits = page["hits"]["hits"].as_array().unwrap().clone();
+            if hits.is_empty() {
+                break;
+            }
+            after = Some(hits.last().unwrap()["sort"].clone());
+            for hit in hits {
+                assert!(found.insert(hit["_id"].as_str().unwrap().to_owned()), "{index}: duplicate id");
+            }
+        }
+        assert_eq!(found.len(), ids.len(), "{index}: document count");
+        assert!(&found == ids, "{index}: not exactly its documents");
+    }
+}
+
+fn totals(expected: &BTreeMap<String, HashSet<String>>) -> (u64, u64) {
+    let people = expected.get("imdb-people").map_or(0, |s| s.len() as u64);
+    let titles = expected.iter().filter(|(k, _)| k.starts_with("imdb-titles-")).map(|(_, s)| s.len() as u64).sum();
+    (titles, people)
+}
+
+fn setup(titles: u64, seed: u64) -> Option<(Broker, SearchNode, BTreeMap<String, HashSet<String>>)> {
+    let broker = start_for_test()?;
+    let node = SearchNode::start().unwrap();
+    load_dataset(&broker, titles, seed);
+    let expected = expected(&broker);
+    Some((broker, node, expected))
+}
+
+#[test]
+fn generated_titles_are_indexed_exactly_and_searchable() {
+    let Some((broker, node, expected)) = setup(50_000, 11) else { return };
+    let (titles, people) = totals(&expected);
+    let indexer = Indexer::start(&broker, &node, "e2e", &[]);
+    wait_for(&node, titles, people);
+    check_exact(&node, &expected);
+    // Searching works through the alias, with the template's analyzers.
+    let any = expected.iter().find(|(k, _)| k.starts_with("imdb-titles-")).unwrap().1.iter().next().unwrap().clone();
+    let doc: Value =
+        http().get(format!("{}/imdb-titles/_search?q=tconst:{any}", node.url())).send().unwrap().json().unwrap();
+    let title = doc["hits"]["hits"][0]["_source"]["primary_title"].as_str().unwrap().to_owned();
+    let found: Value = http()
+        .post(format!("{}/imdb-titles/_search", node.url()))
+        .json(&json!({"query": {"match_phrase": {"primary_title": title}}, "size": 100}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(found["hits"]["hits"].as_array().unwrap().iter().any(|h| h["_id"] == any.as_str()), "{title}");
+    indexer.stop();
+}
+
+#[test]
+fn kill_9_and_an_engine_outage_lose_and_duplicate_nothing() {
+    let Some((broker, mut node, expected)) = setup(20_000, 12) else { return };
+    let (titles, people) = totals(&expected);
+    // Small batches and one worker stretch the run over the crashes.
+    // A restart keeps its static membership, so it takes the killed
+    // process's partitions back at once (see docs/local-kafka.md).
+    let slow =
+        [("IMDB_INDEXER_BATCH_DOCS", "100"), ("IMDB_INDEXER_WORKERS", "1"), ("IMDB_INDEXER_INSTANCE_ID", "crash-1")];
+    let indexed = |node: &SearchNode| count(node, "imdb-titles").unwrap_or(0) + count(node, "imdb-people").unwrap_or(0);
+    for _ in 0..3 {
+        // Killed in the middle: once it has indexed another 3,000 documents.
+        let before = indexed(&node);
+        let indexer = Indexer::start(&broker, &node, "crash", &slow);
+        let deadline = Instant::now() + WAIT;
+        while indexed(&node) < before + 3_000 {
+            assert!(Instant::now() < deadline, "the indexer made no progress");
+            let _ = http().post(format!("{}/_refresh", node.url())).send();
+            thread::sleep(Duration::from_millis(200));
+        }
+        indexer.kill9();
+    }
+    // The engine goes away for 20 s in the middle of a run.
+    let indexer = Indexer::start(&broker, &node, "crash", &slow);
+    thread::sleep(Duration::from_secs(2));
+    node.kill9().unwrap();
+    thread::sleep(Duration::from_secs(20));
+    node.restart().unwrap();
+    wait_for(&node, titles, people);
+    check_exact(&node, &expected);
+    indexer.stop();
+}
+
+#[test]
+fn a_second_indexer_shares_the_work_and_the_first_can_leave() {
+    let Some((broker, node, expected)) = setup(20_000, 13) else { return };
+    let (titles, people) = totals(&expected);
+    let slow = [("IMDB_INDEXER_BATCH_DOCS", "100"), ("IMDB_INDEXER_WORKERS", "1")];
+    let first = Indexer::start(&broker, &node, "rebalance", &slow);
+    thread::sleep(Duration::from_secs(2));
+    let second = Indexer::start(&broker, &node, "rebalance", &slow);
+    thread::sleep(Duration::from_secs(3));
+    first.stop();
+    wait_for(&node, titles, people);
+    check_exact(&node, &expected);
+    second.stop();
+}
+
+#[test]
+fn poison_documents_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
+    let Some((broker, node, expected)) = setup(2_000, 14) else { return };
+    let (titles, people) = totals(&expected);
+    let producer: BaseProducer =
+        ClientConfig::new().set("bootstrap.servers", broker.bootstrap_servers()).create().unwrap();
+    let poison = [
+        (
+            "tt9000001",
+            r#"{"tconst":"tt9000001","primary_title":"Bad year","start_year":"nineteen-ninety","genres":["drama"]}"#,
+        ),
+        (
+            "tt9000002",
+            r#"{"tconst":"tt9000002","primary_title":"Bad votes","num_votes":{"many":true},"genres":["comedy"]}"#,
+        ),
+        ("tt9000003", "this is not json"),
+    ];
+    for (key, payload) in poison {
+        producer.send(BaseRecord::to(TITLES.name).key(key).payload(payload)).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let indexer = Indexer::start(&broker, &node, "poison", &[]);
+    wait_for(&node, titles, people);
+    check_exact(&node, &expected);
+    // Every poison message is in the dead-letter topic with its reason.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let letters = loop {
+        let mut letters: Vec<Value> = Vec::new();
+        let _ =
+            inspect::read_topic(&broker.bootstrap_servers(), INDEXER_DEAD_LETTER.name, Duration::from_secs(10), |m| {
+                letters.push(serde_json::from_slice(m.payload().unwrap_or_default()).unwrap());
+                true
+            });
+        if letters.len() >= 3 || Instant::now() > deadline {
+            break letters;
+        }
+        thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(letters.len(), 3, "{letters:?}");
+    let reason = |needle: &str| {
+        letters.iter().find(|l| l["record"].as_str().unwrap().contains(needle)).unwrap()["reason"].clone()
+    };
+    assert!(reason("Bad year").as_str().unwrap().contains("start_year"), "{letters:?}");
+    assert!(reason("Bad votes").as_str().unwrap().contains("num_votes"), "{letters:?}");
+    assert!(reason("not json").as_str().unwrap().contains("not JSON"), "{letters:?}");
+    assert!(letters.iter().all(|l| l["stage"] == "indexer" && l["kafka_offset"].is_i64()));
+    indexer.stop();
+}
