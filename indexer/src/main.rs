@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use imdb_indexer::metrics::Metrics;
 use imdb_indexer::{Settings, pipeline};
+use imdb_model::RawSource;
 use imdb_model::topics::{INDEXER_DEAD_LETTER, PEOPLE, TITLES};
 use imdb_model::units::{parse_duration, parse_size};
 
@@ -39,6 +40,10 @@ struct Cli {
     /// Topics to consume (comma-separated).
     #[arg(long, env = "IMDB_INDEXER_TOPICS", value_delimiter = ',', default_values_t = [TITLES.name.to_owned(), PEOPLE.name.to_owned()])]
     topics: Vec<String>,
+    /// Also consume the raw topics into raw indexes (`<prefix>-raw-<file>`),
+    /// the job Logstash's pipelines do in production, for machines without it.
+    #[arg(long, env = "IMDB_INDEXER_RAW")]
+    raw: bool,
     /// Prefix of the index names (`<prefix>-titles-<genre>`, `<prefix>-people`).
     #[arg(long, env = "IMDB_INDEX_PREFIX", default_value = imdb_model::index::DEFAULT_INDEX_PREFIX)]
     index_prefix: String,
@@ -128,7 +133,11 @@ fn main() -> anyhow::Result<()> {
         brokers: cli.brokers,
         group: cli.group,
         instance_id: cli.instance_id,
-        topics: cli.topics,
+        topics: if cli.raw {
+            cli.topics.into_iter().chain(RawSource::ALL.iter().map(|s| s.topic().name.to_owned())).collect()
+        } else {
+            cli.topics
+        },
         es_url: cli.es_url,
         index_prefix: cli.index_prefix,
         shards: cli.shards,

@@ -16,8 +16,9 @@ pub type Partition = (String, i32);
 
 #[derive(Debug, Default)]
 struct PartitionState {
-    /// Dispatched offsets and whether each is acknowledged.
-    outstanding: BTreeMap<i64, bool>,
+    /// Dispatched offsets and how many of their documents (a raw message
+    /// carries many) are not acknowledged yet.
+    outstanding: BTreeMap<i64, u32>,
     /// The next offset to consume after everything acknowledged so far.
     committable: Option<i64>,
     /// What was last committed.
@@ -31,19 +32,32 @@ pub struct Offsets {
 }
 
 impl Offsets {
-    /// Records an offset handed to the pipeline.
+    /// Records an offset handed to the pipeline as one document.
     pub fn dispatched(&mut self, partition: &Partition, offset: i64) {
-        self.partitions.entry(partition.clone()).or_default().outstanding.insert(offset, false);
+        self.dispatched_parts(partition, offset, 1);
     }
 
-    /// Records an offset as acknowledged; unknown partitions are ignored.
+    /// Records an offset handed to the pipeline as `parts` documents, each
+    /// acknowledged on its own (zero: nothing to wait for).
+    pub fn dispatched_parts(&mut self, partition: &Partition, offset: i64, parts: u32) {
+        self.partitions.entry(partition.clone()).or_default().outstanding.insert(offset, parts);
+        self.advance(partition);
+    }
+
+    /// Records one document of an offset as acknowledged; unknown
+    /// partitions and offsets are ignored.
     pub fn acknowledged(&mut self, partition: &Partition, offset: i64) {
         let Some(state) = self.partitions.get_mut(partition) else { return };
-        if let Some(done) = state.outstanding.get_mut(&offset) {
-            *done = true;
+        if let Some(left) = state.outstanding.get_mut(&offset) {
+            *left = left.saturating_sub(1);
         }
-        while let Some((&first, &done)) = state.outstanding.first_key_value() {
-            if !done {
+        self.advance(partition);
+    }
+
+    fn advance(&mut self, partition: &Partition) {
+        let Some(state) = self.partitions.get_mut(partition) else { return };
+        while let Some((&first, &left)) = state.outstanding.first_key_value() {
+            if left > 0 {
                 break;
             }
             state.outstanding.remove(&first);
@@ -84,7 +98,7 @@ impl Offsets {
 
     /// Offsets dispatched and not yet acknowledged, over all partitions.
     pub fn in_flight(&self) -> usize {
-        self.partitions.values().map(|s| s.outstanding.values().filter(|d| !**d).count()).sum()
+        self.partitions.values().map(|s| s.outstanding.values().filter(|left| **left > 0).count()).sum()
     }
 }
 
@@ -110,6 +124,19 @@ mod tests {
         assert_eq!(o.to_commit(), [(p(0), 13)]);
         assert!(o.to_commit().is_empty(), "nothing new");
         assert_eq!(o.in_flight(), 2);
+    }
+
+    #[test]
+    fn a_message_of_many_documents_waits_for_them_all() {
+        let mut o = Offsets::default();
+        o.dispatched_parts(&p(0), 5, 3);
+        o.acknowledged(&p(0), 5);
+        o.acknowledged(&p(0), 5);
+        assert!(o.to_commit().is_empty());
+        o.acknowledged(&p(0), 5);
+        assert_eq!(o.to_commit(), [(p(0), 6)]);
+        o.dispatched_parts(&p(0), 6, 0);
+        assert_eq!(o.to_commit(), [(p(0), 7)], "an empty message is done at once");
     }
 
     #[test]

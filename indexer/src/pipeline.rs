@@ -286,10 +286,14 @@ fn consume(
                 Ok(message) => {
                     Metrics::add(&shared.metrics.consumed, 1);
                     let partition: Partition = (message.topic().to_owned(), message.partition());
-                    shared.offsets.lock().expect("not poisoned").dispatched(&partition, message.offset());
-                    match route(names, &partition, message.offset(), message.key(), message.payload()) {
-                        Ok(doc) => stash.push_back(doc),
-                        Err(rejected) => dead_letter_message(dead_letters, shared, rejected),
+                    let routed = route(names, &partition, message.offset(), message.key(), message.payload());
+                    let parts = u32::try_from(routed.len()).unwrap_or(u32::MAX);
+                    shared.offsets.lock().expect("not poisoned").dispatched_parts(&partition, message.offset(), parts);
+                    for result in routed {
+                        match result {
+                            Ok(doc) => stash.push_back(doc),
+                            Err(rejected) => dead_letter_message(dead_letters, shared, rejected),
+                        }
                     }
                 }
             }

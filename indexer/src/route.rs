@@ -11,6 +11,7 @@
 //! rejects goes to the dead-letter topic. A message that is not a JSON
 //! object with an id is rejected here, with its reason.
 
+use imdb_model::RawSource;
 use imdb_model::index::IndexNames;
 use imdb_model::topics::{PEOPLE, TITLES};
 use serde_json::Value;
@@ -47,38 +48,79 @@ pub struct Rejected {
     pub key: Option<String>,
 }
 
-/// Routes one message.
+/// Routes one message: one document for an enrichment topic, one per row
+/// for a raw topic (a batch of JSON lines, the raw indexes' route that
+/// Logstash takes in production; ids are the row's IMDb key columns joined
+/// by `-`, as in `logstash/`).
 pub fn route(
     names: &IndexNames,
     partition: &Partition,
     offset: i64,
     key: Option<&[u8]>,
     payload: Option<&[u8]>,
-) -> Result<Routed, Rejected> {
-    let reject = |reason: String| Rejected {
+) -> Vec<Result<Routed, Rejected>> {
+    let reject = |reason: String, record: Option<&[u8]>| Rejected {
         reason,
-        record: payload.map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default(),
+        record: record.map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default(),
         partition: partition.clone(),
         offset,
         key: key.map(|k| String::from_utf8_lossy(k).into_owned()),
     };
-    let Some(payload) = payload else { return Err(reject("message has no payload".into())) };
-    let text = std::str::from_utf8(payload).map_err(|e| reject(format!("payload is not UTF-8: {e}")))?;
-    let doc: Value = serde_json::from_str(text).map_err(|e| reject(format!("payload is not JSON: {e}")))?;
-    let Value::Object(fields) = &doc else { return Err(reject("payload is not a JSON object".into())) };
-    let (id_field, index) = match partition.0.as_str() {
+    let Some(payload) = payload else { return vec![Err(reject("message has no payload".into(), None))] };
+    let text = match std::str::from_utf8(payload) {
+        Ok(t) => t,
+        Err(e) => return vec![Err(reject(format!("payload is not UTF-8: {e}"), Some(payload)))],
+    };
+    if let Some(source) = RawSource::ALL.into_iter().find(|s| s.topic().name == partition.0) {
+        let index = names.raw_index(source);
+        return text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                parse(line)
+                    .and_then(|doc| one(&index, source.doc_id_columns(), &doc, line, partition, offset))
+                    .map_err(|why| reject(why, Some(line.as_bytes())))
+            })
+            .collect();
+    }
+    let routed = parse(text).and_then(|doc| match partition.0.as_str() {
         t if t == TITLES.name => {
-            let genre = fields.get("genres").and_then(Value::as_array).and_then(|g| g.first()).and_then(Value::as_str);
-            ("tconst", names.title_index(genre))
+            let genre = doc["genres"].as_array().and_then(|g| g.first()).and_then(Value::as_str);
+            one(&names.title_index(genre), &["tconst"], &doc, text, partition, offset)
         }
-        t if t == PEOPLE.name => ("nconst", names.people_index()),
-        other => return Err(reject(format!("no route for topic {other}"))),
-    };
-    let id = match fields.get(id_field) {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 512 => s.clone(),
-        _ => return Err(reject(format!("document has no [{id_field}] string"))),
-    };
-    Ok(Routed { index, id, source: text.to_owned(), partition: partition.clone(), offset })
+        t if t == PEOPLE.name => one(&names.people_index(), &["nconst"], &doc, text, partition, offset),
+        other => Err(format!("no route for topic {other}")),
+    });
+    vec![routed.map_err(|why| reject(why, Some(payload)))]
+}
+
+fn parse(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("payload is not JSON: {e}"))
+}
+
+/// One JSON object into a document of `index`, its id from `id_columns`;
+/// the source is sent as the text it came in.
+fn one(
+    index: &str,
+    id_columns: &[&str],
+    doc: &Value,
+    text: &str,
+    partition: &Partition,
+    offset: i64,
+) -> Result<Routed, String> {
+    let Value::Object(fields) = doc else { return Err("payload is not a JSON object".into()) };
+    let mut parts = Vec::with_capacity(id_columns.len());
+    for column in id_columns {
+        match fields.get(*column) {
+            Some(Value::String(s)) if !s.is_empty() => parts.push(s.as_str()),
+            _ => return Err(format!("document has no [{column}] string")),
+        }
+    }
+    let id = parts.join("-");
+    if id.len() > 512 {
+        return Err("document id over 512 bytes".into());
+    }
+    Ok(Routed { index: index.to_owned(), id, source: text.to_owned(), partition: partition.clone(), offset })
 }
 
 #[cfg(test)]
@@ -86,7 +128,7 @@ mod tests {
     use super::*;
 
     fn titles(offset: i64, payload: &str) -> Result<Routed, Rejected> {
-        route(&IndexNames::default(), &(TITLES.name.into(), 2), offset, Some(b"k"), Some(payload.as_bytes()))
+        route(&IndexNames::default(), &(TITLES.name.into(), 2), offset, Some(b"k"), Some(payload.as_bytes())).remove(0)
     }
 
     #[test]
@@ -96,7 +138,9 @@ mod tests {
         assert!(r.source.contains("\"Heat\""));
         assert_eq!(titles(1, r#"{"tconst":"tt1","genres":["space-opera"]}"#).unwrap().index, "imdb-titles-other");
         assert_eq!(titles(1, r#"{"tconst":"tt1"}"#).unwrap().index, "imdb-titles-other");
-        let p = route(&IndexNames::default(), &(PEOPLE.name.into(), 0), 3, None, Some(br#"{"nconst":"nm1"}"#)).unwrap();
+        let p = route(&IndexNames::default(), &(PEOPLE.name.into(), 0), 3, None, Some(br#"{"nconst":"nm1"}"#))
+            .remove(0)
+            .unwrap();
         assert_eq!(p.index, "imdb-people");
     }
 
@@ -105,8 +149,25 @@ mod tests {
         assert!(titles(1, "not json").unwrap_err().reason.contains("not JSON"));
         assert!(titles(1, "[1]").unwrap_err().reason.contains("not a JSON object"));
         assert!(titles(1, r#"{"tconst":5}"#).unwrap_err().reason.contains("[tconst]"));
-        let bad = route(&IndexNames::default(), &(TITLES.name.into(), 0), 9, None, Some(&[0xff, 0xfe])).unwrap_err();
+        let bad = route(&IndexNames::default(), &(TITLES.name.into(), 0), 9, None, Some(&[0xff, 0xfe]))
+            .remove(0)
+            .unwrap_err();
         assert!(bad.reason.contains("UTF-8") && bad.offset == 9);
-        assert!(route(&IndexNames::default(), &(TITLES.name.into(), 0), 9, None, None).is_err());
+        assert!(route(&IndexNames::default(), &(TITLES.name.into(), 0), 9, None, None).remove(0).is_err());
+    }
+
+    #[test]
+    fn raw_messages_become_one_document_per_row() {
+        let topic = RawSource::TitlePrincipals.topic().name;
+        let batch = "{\"tconst\":\"tt1\",\"ordering\":\"1\",\"nconst\":\"nm1\"}\n{\"tconst\":\"tt1\",\"ordering\":\"2\"}\n{\"tconst\":\"tt2\"}\n";
+        let routed = route(&IndexNames::default(), &(topic.into(), 4), 11, Some(b"tt1"), Some(batch.as_bytes()));
+        assert_eq!(routed.len(), 3);
+        let first = routed[0].as_ref().unwrap();
+        assert_eq!((first.index.as_str(), first.id.as_str(), first.offset), ("imdb-raw-title-principals", "tt1-1", 11));
+        assert_eq!(routed[1].as_ref().unwrap().id, "tt1-2");
+        assert!(
+            routed[2].as_ref().unwrap_err().reason.contains("[ordering]"),
+            "a row without its key is rejected alone"
+        );
     }
 }

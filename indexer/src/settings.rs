@@ -13,7 +13,7 @@ pub struct Settings {
     /// with the same id takes its partitions back at once instead of
     /// waiting for the group to notice the old process is gone.
     pub instance_id: Option<String>,
-    /// Topics to consume.
+    /// Topics to consume (enrichment topics, and raw topics for the raw route).
     pub topics: Vec<String>,
     /// The search engine's URL.
     pub es_url: String,

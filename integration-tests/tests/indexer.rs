@@ -23,6 +23,7 @@ use imdb_ingest::{LoadConfig, Stats, inspect, load};
 use imdb_integration_tests::bins::workspace_bin;
 use imdb_integration_tests::search_node::{SearchNode, free_port};
 use imdb_local_broker::{Broker, start_for_test};
+use imdb_model::RawSource;
 use imdb_model::index::IndexNames;
 use imdb_model::topics::{INDEXER_DEAD_LETTER, PEOPLE, TITLES, all_topics};
 use rdkafka::Message;
@@ -86,6 +87,11 @@ impl Drop for Indexer {
 
 /// Generates `titles` titles and loads them into the broker's topics.
 fn load_dataset(broker: &Broker, titles: u64, seed: u64) {
+    load_with_raw(broker, titles, seed, false);
+}
+
+/// The same, with the raw topics published too when `raw`.
+fn load_with_raw(broker: &Broker, titles: u64, seed: u64, raw: bool) {
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles, seed, out: dir.path().to_path_buf() }).unwrap();
     let brokers = broker.bootstrap_servers();
@@ -103,8 +109,8 @@ fn load_dataset(broker: &Broker, titles: u64, seed: u64) {
         format: Format::Auto,
         workers: 2,
         chunk_bytes: 1 << 20,
-        // Raw topics are not the indexer's: skip them to keep the test short.
-        raw: RawSettings { publish: false, max_rows: 500, max_bytes: 512 * 1024 },
+        // Raw topics only for the raw route's test: the rest is shorter without.
+        raw: RawSettings { publish: raw, max_rows: 500, max_bytes: 512 * 1024 },
     };
     load(&config, &sink, &stats).unwrap();
     sink.finish(&stats).unwrap();
@@ -270,6 +276,44 @@ fn a_second_indexer_shares_the_work_and_the_first_can_leave() {
     wait_for(&node, titles, people);
     check_exact(&node, &expected);
     second.stop();
+}
+
+#[test]
+fn the_raw_route_indexes_every_raw_row_once() {
+    let Some(broker) = start_for_test() else { return };
+    let node = SearchNode::start().unwrap();
+    load_with_raw(&broker, 1_000, 15, true);
+    let names = IndexNames::default();
+    // Expected: per raw index, the distinct row keys read from the topics.
+    let mut expected: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    for source in RawSource::ALL.into_iter().filter(|s| *s != RawSource::Json) {
+        inspect::read_topic(&broker.bootstrap_servers(), source.topic().name, Duration::from_secs(120), |m| {
+            for line in std::str::from_utf8(m.payload().unwrap_or_default()).unwrap().lines() {
+                let row: Value = serde_json::from_str(line).unwrap();
+                let id: Vec<&str> = source.doc_id_columns().iter().map(|c| row[*c].as_str().unwrap()).collect();
+                expected.entry(names.raw_index(source)).or_default().insert(id.join("-"));
+            }
+            true
+        })
+        .unwrap();
+    }
+    let indexer = Indexer::start(&broker, &node, "raw", &[("IMDB_INDEXER_RAW", "true")]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let _ = http().post(format!("{}/_refresh", node.url())).send();
+        let done = expected.iter().all(|(index, ids)| count(&node, index) == Some(ids.len() as u64));
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "raw indexes never reached their row counts");
+        thread::sleep(Duration::from_millis(500));
+    }
+    let principal: Value =
+        http().get(format!("{}/imdb-raw-title-principals/_search?size=1", node.url())).send().unwrap().json().unwrap();
+    let hit = &principal["hits"]["hits"][0];
+    let id = format!("{}-{}", hit["_source"]["tconst"].as_str().unwrap(), hit["_source"]["ordering"].as_str().unwrap());
+    assert_eq!(hit["_id"], id.as_str(), "raw ids are the row keys, as Logstash's");
+    indexer.stop();
 }
 
 #[test]
