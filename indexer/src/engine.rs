@@ -68,6 +68,63 @@ impl Engine {
         Ok(())
     }
 
+    /// Where documents with these ids are now, under `target` (an index,
+    /// alias or pattern): (index, id) pairs. A target that does not exist
+    /// yet holds nothing.
+    pub fn locate(&self, target: &str, ids: &[&str]) -> Result<Vec<(String, String)>, IndexerError> {
+        let body = json!({"size": ids.len(), "_source": false, "query": {"ids": {"values": ids}}});
+        let response = self
+            .http
+            .post(format!("{}/{target}/_search", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .map_err(|e| IndexerError::Http(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+        if status == 404 {
+            return Ok(Vec::new());
+        }
+        if status >= 300 {
+            return Err(IndexerError::Http(format!(
+                "search for existing copies answered {status}: {}",
+                truncate(&text)
+            )));
+        }
+        let parsed: Value = serde_json::from_str(&text).map_err(|e| IndexerError::Http(e.to_string()))?;
+        let hits = parsed["hits"]["hits"].as_array().cloned().unwrap_or_default();
+        Ok(hits
+            .iter()
+            .filter_map(|h| Some((h["_index"].as_str()?.to_owned(), h["_id"].as_str()?.to_owned())))
+            .collect())
+    }
+
+    /// Deletes documents by (index, id); a document already gone is fine.
+    pub fn delete(&self, docs: &[(String, String)]) -> Result<(), IndexerError> {
+        let mut body = String::new();
+        for (index, id) in docs {
+            body.push_str(&json!({"delete": {"_index": index, "_id": id}}).to_string());
+            body.push('\n');
+        }
+        let response = self
+            .http
+            .post(format!("{}/_bulk", self.base))
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .map_err(|e| IndexerError::Http(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let failed = parsed["items"].as_array().is_none_or(|items| {
+            items.iter().any(|i| i["delete"]["status"].as_u64().is_none_or(|s| s >= 300 && s != 404))
+        });
+        if status >= 300 || failed {
+            return Err(IndexerError::Http(format!("deleting stale copies answered {status}: {}", truncate(&text))));
+        }
+        Ok(())
+    }
+
     /// Sends one bulk request; one outcome per document, in order.
     pub fn bulk(&self, docs: &[&Routed]) -> Result<Vec<Outcome>, IndexerError> {
         let mut body = String::with_capacity(docs.iter().map(|d| d.source.len() + 96).sum());

@@ -421,9 +421,11 @@ impl Worker {
         // Only partitions still owned; only the newest message of an id.
         let (mut pending, superseded) = {
             let owned = shared.owned.lock().expect("not poisoned");
+            // By topic and id: a title whose genre changed within the batch
+            // is one document, not one per index.
             let mut newest: HashMap<(&str, &str), usize> = HashMap::new();
             for (i, doc) in batch.iter().enumerate() {
-                newest.insert((doc.index.as_str(), doc.id.as_str()), i);
+                newest.insert((doc.partition.0.as_str(), doc.id.as_str()), i);
             }
             let mut pending = Vec::new();
             let mut superseded = Vec::new();
@@ -431,7 +433,7 @@ impl Worker {
                 if !owned.contains(&doc.partition) {
                     continue;
                 }
-                if newest[&(doc.index.as_str(), doc.id.as_str())] == i {
+                if newest[&(doc.partition.0.as_str(), doc.id.as_str())] == i {
                     pending.push(doc.clone());
                 } else {
                     superseded.push(doc.clone());
@@ -456,6 +458,11 @@ impl Worker {
                     self.done(&pending, false);
                     break;
                 }
+            }
+            if let Err(e) = self.remove_moved(&pending) {
+                tracing::warn!(error = %e, "could not look for titles that changed genre; retrying");
+                backoff.sleep();
+                continue;
             }
             let refs: Vec<&Routed> = pending.iter().collect();
             Metrics::add(&shared.metrics.in_flight, 1);
@@ -496,6 +503,32 @@ impl Worker {
         for doc in &superseded {
             shared.acknowledge(&doc.partition, doc.offset);
         }
+    }
+
+    /// A title whose first genre changed moves index: its copy in the old
+    /// genre index is deleted before the new one is written, so the title
+    /// alias never holds it twice.
+    fn remove_moved(&self, pending: &[Routed]) -> Result<(), IndexerError> {
+        let names = IndexNames::new(&self.settings.index_prefix).unwrap_or_default();
+        let stem = names.titles_pattern();
+        let stem = stem.trim_end_matches('*');
+        let titles: HashMap<&str, &str> =
+            pending.iter().filter(|d| d.index.starts_with(stem)).map(|d| (d.id.as_str(), d.index.as_str())).collect();
+        if titles.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = titles.keys().copied().collect();
+        let stale: Vec<(String, String)> = self
+            .engine
+            .locate(&names.titles_alias(), &ids)?
+            .into_iter()
+            .filter(|(index, id)| titles.get(id.as_str()).is_some_and(|target| *target != index))
+            .collect();
+        if !stale.is_empty() {
+            tracing::info!(titles = stale.len(), "titles moved to another genre index");
+            self.engine.delete(&stale)?;
+        }
+        Ok(())
     }
 
     fn dead_letter(&self, rejected: Vec<(Routed, String)>, retry: &mut Vec<Routed>) {

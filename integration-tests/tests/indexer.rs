@@ -317,6 +317,37 @@ fn the_raw_route_indexes_every_raw_row_once() {
 }
 
 #[test]
+fn a_title_whose_genre_changes_moves_to_its_new_index() {
+    let Some(broker) = start_for_test() else { return };
+    let node = SearchNode::start().unwrap();
+    ensure_topics(&broker.bootstrap_servers(), &all_topics(), 1, Duration::from_secs(30)).unwrap();
+    let producer: BaseProducer =
+        ClientConfig::new().set("bootstrap.servers", broker.bootstrap_servers()).create().unwrap();
+    let send = |genre: &str| {
+        let doc = json!({"tconst": "tt0000042", "primary_title": "Shifting", "genres": [genre]}).to_string();
+        producer.send(BaseRecord::to(TITLES.name).key("tt0000042").payload(&doc)).unwrap();
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    let indexer = Indexer::start(&broker, &node, "moves", &[]);
+    send("drama");
+    let wait_in = |index: &str| {
+        let deadline = Instant::now() + WAIT;
+        while count(&node, index) != Some(1) {
+            assert!(Instant::now() < deadline, "the title never reached {index}");
+            let _ = http().post(format!("{}/_refresh", node.url())).send();
+            thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_in("imdb-titles-drama");
+    send("comedy");
+    wait_in("imdb-titles-comedy");
+    let _ = http().post(format!("{}/_refresh", node.url())).send();
+    assert_eq!(count(&node, "imdb-titles-drama"), Some(0), "the old copy is gone");
+    assert_eq!(count(&node, "imdb-titles"), Some(1), "the alias holds the title once");
+    indexer.stop();
+}
+
+#[test]
 fn poison_documents_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
     let Some((broker, node, expected)) = setup(2_000, 14) else { return };
     let (titles, people) = totals(&expected);
