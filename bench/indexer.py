@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""imdb-indexer benchmark: end-to-end indexing throughput, Kafka to searchable.
+
+Generates the dataset once (`imdb-ingest generate --titles N --seed 42`, in `bench/.data/gen-N`, the folder
+bench/ingest.py uses), then `--runs` times, for each variant (`--workers` x `--batch-docs`, interleaved so machine
+drift hits every variant alike), on a fresh Tansu broker and a fresh imdb-search-node:
+  load     `imdb-ingest load --no-raw` puts the title and person documents into Kafka (timed, not the measure)
+  index    `imdb-indexer` starts (instance bench-1, defaults but the variant's flags); timed from its start
+           until `_count` of `imdb-titles` and `imdb-people` (after `_refresh`) equal the documents published,
+           and from the first indexed document (first nonzero `imdb_indexer_docs_indexed_total`) to the same end
+  stop     SIGTERM to the indexer (must exit 0), SIGTERM to the node (must exit 0), `imdb-local-broker stop`
+
+and prints medians as a Markdown table ready for bench/RESULTS.md, with date, machine, build and command: docs/s,
+bulk latency p50/p99 estimated from the `imdb_indexer_bulk_duration_seconds` buckets, retried and dead-lettered
+documents (dead letters fail the run), peak RSS (VmHWM) of the indexer and the node, and CPU cores busy in the
+indexer, the node, the broker and the rest of the machine. Every run starts the same copies of the indexer and node
+binaries, taken when the session starts.
+
+Run from the repository root after `cargo build --release --workspace --bins`:
+  python3 bench/indexer.py --titles 1000000 --runs 1
+  python3 bench/indexer.py --titles 100000 --runs 3 --workers 2,4      # quick, two worker counts side by side
+Python 3 standard library only.
+"""
+import argparse
+import datetime
+import http.client
+import itertools
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release")
+DATA = os.path.join(ROOT, "bench", ".data")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_request(port, method, path, body=None, timeout=60):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {"content-type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        res = conn.getresponse()
+        return res.status, res.read()
+    finally:
+        conn.close()
+
+
+def proc_cpu(pid):
+    """utime + stime of a process in seconds, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError):
+        return None
+
+
+def machine_cpu():
+    """Busy seconds of the whole machine (all of /proc/stat's cpu line but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / TICK
+
+
+def status_mib(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return f"({path}: {e})"
+
+
+# --- metrics ---------------------------------------------------------------------------------------------------------
+
+METRIC = re.compile(r'^([a-z_]+)(?:\{([^}]*)\})? (\S+)$')
+
+
+def parse_metrics(text):
+    """{name: value} for plain series, {name: [(le, cumulative)]} for histogram buckets."""
+    out = {}
+    for line in text.splitlines():
+        m = METRIC.match(line)
+        if not m:
+            continue
+        name, labels, value = m.group(1), m.group(2), float(m.group(3))
+        if name.endswith("_bucket"):
+            le = re.search(r'le="([^"]+)"', labels).group(1)
+            out.setdefault(name, []).append((float("inf") if le == "+Inf" else float(le), value))
+        elif not labels:
+            out[name] = value
+    return out
+
+
+def histogram_quantile(buckets, q):
+    """Prometheus's estimate: linear within the bucket holding the q-th observation; the last finite bound if it
+    falls in +Inf."""
+    buckets = sorted(buckets)
+    total = buckets[-1][1]
+    if total == 0:
+        return float("nan")
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, cum in buckets:
+        if cum >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / max(cum - below, 1e-9)
+        lower, below = bound, cum
+    return lower
+
+
+# --- processes -------------------------------------------------------------------------------------------------------
+
+class Process:
+    """A child process with its output in a log file."""
+
+    def __init__(self, name, cmd, log_path, env=None):
+        self.name, self.log_path = name, log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.pid = self.proc.pid
+        self.hwm = 0.0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def sample(self):
+        v = status_mib(self.pid, "VmHWM")
+        if v is not None:
+            self.hwm = max(self.hwm, v)
+
+    def stop(self, timeout=60):
+        """SIGTERM, then the exit code (SIGKILL and None after `timeout`)."""
+        if self.alive():
+            self.sample()
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            code = None
+        self.log.close()
+        return code
+
+
+def start_node(node_bin, run_dir):
+    port = free_port()
+    node = Process("imdb-search-node", [node_bin, "--listen", f"127.0.0.1:{port}", "--data",
+                                        os.path.join(run_dir, "node")], os.path.join(run_dir, "node.log"))
+    node.port = port
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not node.alive():
+            raise BenchError(f"imdb-search-node exited with {node.proc.returncode} at start")
+        try:
+            if http_request(port, "GET", "/", timeout=2)[0] == 200:
+                return node
+        except OSError:
+            pass
+        time.sleep(0.1)
+    node.stop()
+    raise BenchError("imdb-search-node did not answer within 30 s")
+
+
+def count(port, index):
+    status, data = http_request(port, "GET", f"/{index}/_count")
+    if status == 404:
+        return 0
+    if status != 200:
+        raise BenchError(f"GET /{index}/_count: HTTP {status}: {data[:500].decode(errors='replace')}")
+    return json.loads(data)["count"]
+
+
+# --- one run ---------------------------------------------------------------------------------------------------------
+
+def one_run(label, bins, data, variant, args):
+    workers, batch = variant
+    run_dir = os.path.join(DATA, f"indexer-run-{os.getpid()}-{label}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    broker_dir = os.path.join(run_dir, "broker")
+    broker_port = free_port()
+    node = indexer = None
+    broker_started = False
+    result = {}
+    try:
+        subprocess.run([os.path.join(BIN, "imdb-local-broker"), "start", "--data", broker_dir, "--port",
+                        str(broker_port), "--storage", args.storage], check=True, stdout=subprocess.DEVNULL)
+        broker_started = True
+        with open(os.path.join(broker_dir, "tansu.pid")) as f:
+            broker_pid = int(f.read().strip())
+        node = start_node(bins["imdb-search-node"], run_dir)
+
+        # Load: documents only (the indexer does not read the raw topics).
+        summary_path = os.path.join(run_dir, "load.json")
+        start = time.monotonic()
+        load = subprocess.run([bins["imdb-ingest"], "load", "--input", data, "--brokers", f"127.0.0.1:{broker_port}",
+                               "--quiet", "--no-raw", "--summary-json", summary_path], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        result["load_seconds"] = time.monotonic() - start
+        if load.returncode != 0:
+            raise BenchError(f"imdb-ingest load exited with {load.returncode}:\n{load.stderr.decode()[-3000:]}")
+        with open(summary_path) as f:
+            summary = json.load(f)
+        if summary["messages_failed"]:
+            raise BenchError(f"imdb-ingest load: {summary['messages_failed']} messages not acknowledged")
+        titles, people = summary["titles_published"], summary["people_published"]
+        result.update(titles=titles, people=people, docs=titles + people)
+        print(f"  {label}: loaded {titles:,} titles and {people:,} people in {result['load_seconds']:.1f} s",
+              file=sys.stderr, flush=True)
+
+        # Index: from the indexer's start until both counts are exact after a refresh.
+        metrics_port = free_port()
+        env = dict(os.environ, IMDB_BROKERS=f"127.0.0.1:{broker_port}", IMDB_ES_URL=f"http://127.0.0.1:{node.port}",
+                   IMDB_INDEXER_INSTANCE_ID="bench-1", IMDB_INDEXER_METRICS_LISTEN=f"127.0.0.1:{metrics_port}")
+        cmd = [bins["imdb-indexer"]]
+        if workers is not None:
+            cmd += ["--workers", str(workers)]
+        if batch is not None:
+            cmd += ["--batch-docs", str(batch)]
+        cpu0 = {"node": proc_cpu(node.pid), "broker": proc_cpu(broker_pid), "machine": machine_cpu()}
+        start = time.monotonic()
+        indexer = Process("imdb-indexer", cmd, os.path.join(run_dir, "indexer.log"), env)
+        first_doc, metrics, last_refresh, last_progress, last_indexed = None, {}, 0.0, start, -1
+        counts = (0, 0)
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            indexer.sample()
+            node.sample()
+            if not indexer.alive():
+                raise BenchError(f"imdb-indexer exited with {indexer.proc.returncode} during the run")
+            if not node.alive():
+                raise BenchError(f"imdb-search-node exited with {node.proc.returncode} during the run")
+            try:
+                metrics = parse_metrics(http_request(metrics_port, "GET", "/metrics", timeout=5)[1].decode())
+            except OSError:
+                metrics = metrics or {}
+            indexed = metrics.get("imdb_indexer_docs_indexed_total", 0)
+            if indexed and first_doc is None:
+                first_doc = now
+            if indexed != last_indexed:
+                last_indexed, last_progress = indexed, now
+            if metrics.get("imdb_indexer_docs_dead_lettered_total", 0):
+                raise BenchError(f"{metrics['imdb_indexer_docs_dead_lettered_total']:.0f} documents dead-lettered")
+            # Refreshing costs the node work: refresh only once the indexer says it is done, or every 10 s in case
+            # its counter and the node disagree.
+            if indexed >= result["docs"] or now - last_refresh >= 10:
+                last_refresh = now
+                status, body = http_request(node.port, "POST", "/_refresh")
+                if status != 200:
+                    raise BenchError(f"POST /_refresh: HTTP {status}: {body[:500].decode(errors='replace')}")
+                counts = (count(node.port, "imdb-titles"), count(node.port, "imdb-people"))
+                if counts == (titles, people):
+                    end = time.monotonic()
+                    break
+                if counts[0] > titles or counts[1] > people:
+                    raise BenchError(f"counts {counts} exceed the documents published ({titles}, {people})")
+            if now - last_progress > args.stall_seconds:
+                raise BenchError(f"no progress for {args.stall_seconds:g} s: docs indexed {indexed:,.0f} of "
+                                 f"{result['docs']:,}, counts titles {counts[0]:,} people {counts[1]:,}")
+        seconds = end - start
+        cpu = {"indexer": proc_cpu(indexer.pid), "node": proc_cpu(node.pid) - cpu0["node"],
+               "broker": (proc_cpu(broker_pid) or 0) - (cpu0["broker"] or 0), "machine": machine_cpu() - cpu0["machine"]}
+        indexer.sample()
+        node.sample()
+        metrics = parse_metrics(http_request(metrics_port, "GET", "/metrics", timeout=5)[1].decode())
+        buckets = metrics["imdb_indexer_bulk_duration_seconds_bucket"]
+        result.update(
+            seconds=seconds, docs_s=result["docs"] / seconds, first_doc_seconds=end - first_doc,
+            docs_s_first=result["docs"] / (end - first_doc), startup_seconds=first_doc - start,
+            bulk_p50=histogram_quantile(buckets, 0.5) * 1e3, bulk_p99=histogram_quantile(buckets, 0.99) * 1e3,
+            bulks=metrics["imdb_indexer_bulk_duration_seconds_count"],
+            consumed=metrics["imdb_indexer_messages_consumed_total"],
+            indexed=metrics["imdb_indexer_docs_indexed_total"],
+            retried=metrics["imdb_indexer_docs_retried_total"],
+            dead=metrics["imdb_indexer_docs_dead_lettered_total"],
+            indexer_cpu=cpu["indexer"] / seconds, node_cpu=cpu["node"] / seconds, broker_cpu=cpu["broker"] / seconds,
+            other_cpu=max(0.0, cpu["machine"] - cpu["indexer"] - cpu["node"] - cpu["broker"]) / seconds,
+            indexer_rss=indexer.hwm, node_rss=node.hwm)
+        if result["dead"]:
+            raise BenchError(f"{result['dead']:.0f} documents dead-lettered")
+        print(f"  {label}: {result['docs']:,} docs searchable {seconds:.1f} s after the indexer's start "
+              f"({result['docs_s']:,.0f} docs/s; first document after {result['startup_seconds']:.1f} s), "
+              f"{result['bulks']:,.0f} bulks p50 {result['bulk_p50']:.0f} ms p99 {result['bulk_p99']:.0f} ms, "
+              f"consumed {result['consumed']:,.0f}, indexed {result['indexed']:,.0f}, retried {result['retried']:,.0f}, "
+              f"dead-lettered {result['dead']:,.0f}; peak RSS indexer {indexer.hwm:,.0f} MiB node {node.hwm:,.0f} "
+              f"MiB; CPU indexer {result['indexer_cpu']:.2f} node {result['node_cpu']:.2f} broker "
+              f"{result['broker_cpu']:.2f} other {result['other_cpu']:.2f}", file=sys.stderr, flush=True)
+
+        code = indexer.stop()
+        if code != 0:
+            raise BenchError(f"imdb-indexer exited with {code} on SIGTERM (None: killed after 60 s)")
+        code = node.stop()
+        if code != 0:
+            raise BenchError(f"imdb-search-node exited with {code} on SIGTERM (None: killed after 60 s)")
+    except (BenchError, OSError, subprocess.CalledProcessError, http.client.HTTPException, KeyError) as e:
+        print(f"\nFAILED ({label}): {e!r}\ncommand: {' '.join(sys.argv)}\ndata and logs kept in {run_dir}",
+              file=sys.stderr)
+        for p in (indexer, node):
+            if p:
+                state = "running" if p.alive() else f"exited with {p.proc.returncode}"
+                code = p.stop()
+                print(f"\n{p.name} ({state}; on SIGTERM now: {code}), log tail ({p.log_path}):\n{tail(p.log_path)}",
+                      file=sys.stderr)
+        if broker_started:
+            log = os.path.join(broker_dir, "tansu.log")
+            print(f"\nbroker log tail ({log}):\n{tail(log, 20)}", file=sys.stderr)
+            subprocess.run([os.path.join(BIN, "imdb-local-broker"), "stop", "--data", broker_dir],
+                           stdout=subprocess.DEVNULL)
+        sys.exit(1)
+    subprocess.run([os.path.join(BIN, "imdb-local-broker"), "stop", "--data", broker_dir], check=True,
+                   stdout=subprocess.DEVNULL)
+    if not args.keep:
+        shutil.rmtree(run_dir)
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------------------------------
+
+def dataset(titles):
+    out = os.path.join(DATA, f"gen-{titles}")
+    if not os.path.exists(os.path.join(out, "name.basics.tsv.gz")):
+        print(f"generating {titles:,} titles into {out}", file=sys.stderr, flush=True)
+        subprocess.run([os.path.join(BIN, "imdb-ingest"), "generate", "--titles", str(titles), "--seed", "42",
+                        "--out", out], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def machine():
+    mem = cpu = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 2 ** 20:.1f} GiB RAM"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} vCPU ({cpu}), {mem}, Linux {platform.release()}"
+
+
+def build_info():
+    def git(*a):
+        return subprocess.run(["git", "-C", ROOT, *a], capture_output=True, text=True).stdout.strip()
+    dirty = git("status", "--porcelain", "--", "indexer", "search-node", "ingest", "model")
+    built = datetime.datetime.fromtimestamp(
+        max(os.path.getmtime(os.path.join(BIN, b)) for b in ("imdb-indexer", "imdb-search-node", "imdb-ingest")))
+    return (f"release binaries built {built:%Y-%m-%d %H:%M}, tree at {git('rev-parse', '--short', 'HEAD')}"
+            + (" plus uncommitted changes" if dirty else ""))
+
+
+def name(variant):
+    workers, batch = variant
+    return f"{workers if workers is not None else 'default'} workers, batch {batch if batch is not None else 'default'}"
+
+
+def report(args, variants, results, build):
+    ratio = len(variants) > 1
+    first = variants[0]
+    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    load = statistics.median(r["load_seconds"] for v in variants for r in results[v])
+    print(f"\n## imdb-indexer: end-to-end indexing throughput ({datetime.date.today()})\n")
+    print(f"- Machine: {machine()}; {build}.")
+    print(f"- Command: `cargo build --release --workspace --bins && python3 bench/indexer.py "
+          f"{' '.join(sys.argv[1:])}`")
+    print(f"- Data: `imdb-ingest generate --titles {args.titles} --seed 42`, loaded with `--no-raw` into a fresh Tansu "
+          f"broker ({args.storage} storage; median load {load:.1f} s, not counted) before the indexer starts. "
+          f"Search node fresh per run, the indexer's templates (1 shard, 0 replicas). Indexer defaults but the "
+          f"flags shown (defaults: 2 workers, 1000 docs per bulk). The script, indexer, node and broker share the "
+          f"machine; CPU columns are cores busy over the indexing time. Medians of {args.runs} "
+          f"run{'s' if args.runs > 1 else ''}.\n")
+    print("| titles | workers | batch docs | docs | seconds | docs/s | from 1st doc s | docs/s from 1st doc | bulks | "
+          "bulk p50 ms | bulk p99 ms | retried | dead-lettered | indexer peak RSS MiB | node peak RSS MiB | "
+          "indexer CPU | node CPU | broker CPU | other CPU |" + (f" docs/s vs {name(first)} |" if ratio else ""))
+    print("|---:|---:|---:|---:|" + "---:|" * (15 + ratio))
+    base = med(results[first], "docs_s")
+    for v in variants:
+        rs = results[v]
+        print(f"| {args.titles:,} | {v[0] if v[0] is not None else '2 (default)'} | "
+              f"{v[1] if v[1] is not None else '1000 (default)'} | {rs[0]['docs']:,} | {med(rs, 'seconds'):.1f} | "
+              f"{med(rs, 'docs_s'):,.0f} | {med(rs, 'first_doc_seconds'):.1f} | {med(rs, 'docs_s_first'):,.0f} | "
+              f"{med(rs, 'bulks'):,.0f} | {med(rs, 'bulk_p50'):,.0f} | {med(rs, 'bulk_p99'):,.0f} | "
+              f"{max(r['retried'] for r in rs):,.0f} | {max(r['dead'] for r in rs):,.0f} | "
+              f"{med(rs, 'indexer_rss'):,.0f} | {med(rs, 'node_rss'):,.0f} | {med(rs, 'indexer_cpu'):.2f} | "
+              f"{med(rs, 'node_cpu'):.2f} | {med(rs, 'broker_cpu'):.2f} | {med(rs, 'other_cpu'):.2f} |"
+              + (f" {med(rs, 'docs_s') / base:.2f} |" if ratio else ""))
+
+
+def int_list(text):
+    return [int(x) for x in text.split(",")] if text else [None]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--titles", type=int, default=1000000, help="titles to generate (people: 1.25 per title)")
+    p.add_argument("--runs", type=int, default=1, help="repetitions; medians are reported")
+    p.add_argument("--workers", default="", help="comma-separated `imdb-indexer --workers` values compared side by "
+                   "side (default: the indexer's default)")
+    p.add_argument("--batch-docs", default="", help="comma-separated `imdb-indexer --batch-docs` values compared side "
+                   "by side (default: the indexer's default)")
+    p.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"), help="the broker's storage engine")
+    p.add_argument("--stall-seconds", type=float, default=300, help="fail when nothing is indexed for this long")
+    p.add_argument("--keep", action="store_true", help="keep the run folders (broker, node, logs) in bench/.data/")
+    args = p.parse_args()
+    names = ("imdb-indexer", "imdb-search-node", "imdb-ingest", "imdb-local-broker")
+    missing = [n for n in names if not os.access(os.path.join(BIN, n), os.X_OK)]
+    if missing:
+        sys.exit(f"{', '.join(missing)} not found in {BIN}: run `cargo build --release --workspace --bins` from the "
+                 f"repository root first")
+    variants = list(itertools.product(int_list(args.workers), int_list(args.batch_docs)))
+    build = build_info()
+    os.makedirs(DATA, exist_ok=True)
+    # Every run uses these copies: a rebuild of target/ during the session cannot mix two builds.
+    bin_dir = os.path.join(DATA, f"indexer-bin-{os.getpid()}")
+    os.makedirs(bin_dir, exist_ok=True)
+    bins = {}
+    for n in ("imdb-indexer", "imdb-search-node", "imdb-ingest"):
+        bins[n] = os.path.join(bin_dir, n)
+        shutil.copy2(os.path.join(BIN, n), bins[n])
+    data = dataset(args.titles)
+    results = {v: [] for v in variants}
+    try:
+        for run in range(args.runs):
+            for k, v in enumerate(variants):  # interleaved, so drift hits every variant alike
+                print(f"run {run + 1}/{args.runs}, {name(v)}", file=sys.stderr, flush=True)
+                results[v].append(one_run(f"v{k}-r{run + 1}", bins, data, v, args))
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
+    report(args, variants, results, build)
+
+
+if __name__ == "__main__":
+    main()
