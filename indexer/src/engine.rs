@@ -47,16 +47,29 @@ impl Engine {
         Ok(Engine { http, base: url.trim_end_matches('/').to_owned() })
     }
 
-    fn put(&self, path: &str, body: &Value) -> Result<(u16, String), IndexerError> {
+    /// Sends a request with a body of `content_type`; the status and the
+    /// answer's text.
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> Result<(u16, String), IndexerError> {
         let response = self
             .http
-            .put(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_string())
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .map_err(|e| IndexerError::Http(e.to_string()))?;
         let status = response.status().as_u16();
-        Ok((status, response.text().unwrap_or_default()))
+        let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+        Ok((status, text))
+    }
+
+    fn put(&self, path: &str, body: &Value) -> Result<(u16, String), IndexerError> {
+        self.send(reqwest::Method::PUT, path, "application/json", body.to_string())
     }
 
     /// Installs an index template (replacing one of the same name).
@@ -73,15 +86,8 @@ impl Engine {
     /// yet holds nothing.
     pub fn locate(&self, target: &str, ids: &[&str]) -> Result<Vec<(String, String)>, IndexerError> {
         let body = json!({"size": ids.len(), "_source": false, "query": {"ids": {"values": ids}}});
-        let response = self
-            .http
-            .post(format!("{}/{target}/_search", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .map_err(|e| IndexerError::Http(e.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+        let (status, text) =
+            self.send(reqwest::Method::POST, &format!("/{target}/_search"), "application/json", body.to_string())?;
         if status == 404 {
             return Ok(Vec::new());
         }
@@ -106,15 +112,7 @@ impl Engine {
             body.push_str(&json!({"delete": {"_index": index, "_id": id}}).to_string());
             body.push('\n');
         }
-        let response = self
-            .http
-            .post(format!("{}/_bulk", self.base))
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .map_err(|e| IndexerError::Http(e.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+        let (status, text) = self.send(reqwest::Method::POST, "/_bulk", "application/x-ndjson", body)?;
         let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let failed = parsed["items"].as_array().is_none_or(|items| {
             items.iter().any(|i| i["delete"]["status"].as_u64().is_none_or(|s| s >= 300 && s != 404))
@@ -134,15 +132,7 @@ impl Engine {
             body.push_str(doc.source.trim_end());
             body.push('\n');
         }
-        let response = self
-            .http
-            .post(format!("{}/_bulk", self.base))
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .map_err(|e| IndexerError::Http(e.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+        let (status, text) = self.send(reqwest::Method::POST, "/_bulk", "application/x-ndjson", body)?;
         if transient(status) {
             return Err(IndexerError::Http(format!("bulk answered {status}: {}", truncate(&text))));
         }

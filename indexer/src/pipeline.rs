@@ -178,6 +178,7 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
         senders.push(tx);
         let worker = Worker {
             rx,
+            names: names.clone(),
             engine: engine.clone(),
             dead_letters: dead_letters.clone(),
             shared: shared.clone(),
@@ -375,6 +376,7 @@ impl Backoff {
 
 struct Worker {
     rx: Receiver<Routed>,
+    names: IndexNames,
     engine: Engine,
     dead_letters: Arc<DeadLetters>,
     shared: Arc<Shared>,
@@ -509,7 +511,7 @@ impl Worker {
     /// genre index is deleted before the new one is written, so the title
     /// alias never holds it twice.
     fn remove_moved(&self, pending: &[Routed]) -> Result<(), IndexerError> {
-        let names = IndexNames::new(&self.settings.index_prefix).unwrap_or_default();
+        let names = &self.names;
         let stem = names.titles_pattern();
         let stem = stem.trim_end_matches('*');
         let titles: HashMap<&str, &str> =

@@ -1,6 +1,7 @@
 //! Support for testing imdb-search as real processes: finding the
 //! workspace's binaries ([`bins`]), running a search node as a child process
-//! ([`search_node`]) and the Elasticsearch REST YAML conformance runner
+//! ([`search_node`]), filling Kafka topics with ingest ([`kafka_load`]),
+//! and the Elasticsearch REST YAML conformance runner
 //! ([`es_yaml`]) that checks the node against the upstream test suite.
 //!
 //! The tests themselves live in `tests/`, one binary per concern; the
@@ -8,6 +9,7 @@
 
 pub mod bins;
 pub mod es_yaml;
+pub mod kafka_load;
 pub mod search_node;
 
 use std::path::PathBuf;

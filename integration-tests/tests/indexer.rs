@@ -10,17 +10,16 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use imdb_ingest::generate::{GenerateConfig, generate};
-use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
-use imdb_ingest::sink::Sink;
+use imdb_ingest::kafka::ensure_topics;
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
-use imdb_ingest::{LoadConfig, Stats, inspect, load};
+use imdb_ingest::{LoadConfig, inspect};
 use imdb_integration_tests::bins::workspace_bin;
+use imdb_integration_tests::kafka_load::load_into_kafka;
 use imdb_integration_tests::search_node::{SearchNode, free_port};
 use imdb_local_broker::{Broker, start_for_test};
 use imdb_model::RawSource;
@@ -94,16 +93,6 @@ fn load_dataset(broker: &Broker, titles: u64, seed: u64) {
 fn load_with_raw(broker: &Broker, titles: u64, seed: u64, raw: bool) {
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles, seed, out: dir.path().to_path_buf() }).unwrap();
-    let brokers = broker.bootstrap_servers();
-    let stats = Arc::new(Stats::default());
-    ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap();
-    let settings = ProducerSettings {
-        brokers,
-        message_timeout: Duration::from_secs(120),
-        flush_timeout: Duration::from_secs(180),
-        linger: Duration::from_millis(5),
-    };
-    let sink = KafkaSink::new(&settings, stats.clone()).unwrap();
     let config = LoadConfig {
         input: dir.path().to_path_buf(),
         format: Format::Auto,
@@ -112,8 +101,7 @@ fn load_with_raw(broker: &Broker, titles: u64, seed: u64, raw: bool) {
         // Raw topics only for the raw route's test: the rest is shorter without.
         raw: RawSettings { publish: raw, max_rows: 500, max_bytes: 512 * 1024 },
     };
-    load(&config, &sink, &stats).unwrap();
-    sink.finish(&stats).unwrap();
+    load_into_kafka(broker.bootstrap_servers(), &config);
 }
 
 /// What the indexes must hold: per index, the ids, read from the topics.

@@ -9,16 +9,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use flate2::read::MultiGzDecoder;
 use imdb_ingest::generate::{GenerateConfig, generate};
-use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
-use imdb_ingest::sink::Sink;
+use imdb_ingest::kafka::ensure_topics;
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
-use imdb_ingest::{LoadConfig, Stats, Summary, inspect, load};
+use imdb_ingest::{LoadConfig, Summary, inspect};
+use imdb_integration_tests::kafka_load::load_into_kafka;
 use imdb_local_broker::{Broker, start_for_test};
 use imdb_model::topics::{INGEST_DEAD_LETTER, PEOPLE, TITLES, all_topics};
 use imdb_model::{DeadLetter, PersonDoc, RawSource, TitleDoc, normalise_genres, partition_for_key};
@@ -33,15 +32,6 @@ fn run_load(broker: &Broker, input: &Path, format: Format) -> Summary {
 /// Loads `input` with small chunks and small raw batches (many chunks, many
 /// batches, several workers racing), checking that the run succeeded.
 fn load_into(brokers: String, input: std::path::PathBuf, format: Format, chunk_bytes: usize) -> Summary {
-    let stats = Arc::new(Stats::default());
-    ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap();
-    let settings = ProducerSettings {
-        brokers,
-        message_timeout: Duration::from_secs(120),
-        flush_timeout: Duration::from_secs(180),
-        linger: Duration::from_millis(5),
-    };
-    let sink = KafkaSink::new(&settings, stats.clone()).unwrap();
     let config = LoadConfig {
         input,
         format,
@@ -49,9 +39,7 @@ fn load_into(brokers: String, input: std::path::PathBuf, format: Format, chunk_b
         chunk_bytes,
         raw: RawSettings { publish: true, max_rows: 50, max_bytes: 64 * 1024 },
     };
-    load(&config, &sink, &stats).unwrap();
-    sink.finish(&stats).unwrap();
-    stats.summary(Duration::from_secs(1))
+    load_into_kafka(brokers, &config)
 }
 
 /// Every message of a topic: (partition, key, payload).

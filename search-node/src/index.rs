@@ -117,6 +117,14 @@ impl DocWrite {
     }
 }
 
+/// What the sources of a request would do to the mapping.
+struct Pending {
+    /// The grown mapping, when some source adds fields.
+    update: Option<Value>,
+    /// Per write, the error that refuses its source.
+    refused: Vec<Option<EsError>>,
+}
+
 /// One open index.
 #[derive(Debug)]
 pub struct IndexHandle {
@@ -237,12 +245,12 @@ impl IndexHandle {
             let gate = self.gate.read().expect("not poisoned");
             let context = self.context();
             match self.pending_mapping(&context, &writes) {
-                Ok(None) => return self.write_under(&context, writes),
-                Ok(Some(_)) => {
+                Ok(Pending { update: None, refused }) => return self.write_under(&context, writes, refused),
+                Ok(Pending { update: Some(_), .. }) => {
                     drop(gate);
                     let _exclusive = self.gate.write().expect("not poisoned");
                     // Another writer may have added the same fields meanwhile.
-                    if let Ok(Some(update)) = self.pending_mapping(&self.context(), &writes)
+                    if let Ok(Pending { update: Some(update), .. }) = self.pending_mapping(&self.context(), &writes)
                         && let Err(e) = self.apply_mapping(&update)
                     {
                         return writes.iter().map(|_| Err(e.clone())).collect();
@@ -255,34 +263,61 @@ impl IndexHandle {
         writes.iter().map(|_| Err(e.clone())).collect()
     }
 
-    /// The fields the sources would add, as one mapping update. Sources
-    /// refused by `dynamic: strict` or by a type clash are left for the
-    /// document build to report, item by item.
-    fn pending_mapping(&self, context: &IndexContext, writes: &[DocWrite]) -> Result<Option<Value>, EsError> {
-        let mut mapping_json = self.meta().mappings;
-        let mut mapping = context.mapping.clone();
-        let mut changed = false;
+    /// The fields the sources would add, as one mapping update, and per
+    /// write the error that refuses it (`dynamic: strict`, a field whose
+    /// type would change): each source is walked once, and the mapping is
+    /// copied only when some source adds a field.
+    fn pending_mapping(&self, context: &IndexContext, writes: &[DocWrite]) -> Result<Pending, EsError> {
+        let mut grown: Option<(Value, Mapping)> = None;
+        let mut refused: Vec<Option<EsError>> = Vec::with_capacity(writes.len());
         for write in writes {
-            let DocWrite::Index { source, .. } = write else { continue };
-            let Ok(Some(update)) = crate::document::dynamic_update(source, &mapping) else { continue };
-            if meta::merge_mappings(&mut mapping_json, &update).is_ok() {
-                mapping = Mapping::parse(&mapping_json)?;
-                changed = true;
+            let DocWrite::Index { source, .. } = write else {
+                refused.push(None);
+                continue;
+            };
+            let mapping = grown.as_ref().map_or(&context.mapping, |(_, m)| m);
+            let update = match crate::document::dynamic_update(source, mapping) {
+                Ok(Some(update)) => update,
+                Ok(None) => {
+                    refused.push(None);
+                    continue;
+                }
+                Err(e) => {
+                    refused.push(Some(e));
+                    continue;
+                }
+            };
+            let mut json = grown.as_ref().map_or_else(|| self.meta().mappings, |(j, _)| j.clone());
+            match meta::merge_mappings(&mut json, &update) {
+                Ok(()) => {
+                    let parsed = Mapping::parse(&json)?;
+                    grown = Some((json, parsed));
+                    refused.push(None);
+                }
+                Err(e) => refused.push(Some(e)),
             }
         }
-        Ok(changed.then_some(mapping_json))
+        Ok(Pending { update: grown.map(|(json, _)| json), refused })
     }
 
-    fn write_under(&self, context: &IndexContext, writes: Vec<DocWrite>) -> Vec<Result<Written, EsError>> {
-        let mut results: Vec<Option<Result<Written, EsError>>> = writes.iter().map(|_| None).collect();
+    /// Writes under a mapping that knows every field of the sources;
+    /// `refused` holds the per-write errors [`Self::pending_mapping`] found.
+    fn write_under(
+        &self,
+        context: &IndexContext,
+        writes: Vec<DocWrite>,
+        refused: Vec<Option<EsError>>,
+    ) -> Vec<Result<Written, EsError>> {
+        let mut results: Vec<Option<Result<Written, EsError>>> = refused.into_iter().map(|e| e.map(Err)).collect();
         let mut per_shard: BTreeMap<usize, (Vec<usize>, Vec<Write>)> = BTreeMap::new();
         for (i, write) in writes.into_iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
             let shard = self.shard_of(write.id(), write.routing());
             let built = match write {
                 DocWrite::Index { id, source, routing, conditions } => {
-                    match crate::document::dynamic_update(&source, &context.mapping).and_then(|_| {
-                        crate::document::build(&id, &source, &context.mapping, &context.schema, &context.analyzers)
-                    }) {
+                    match crate::document::build(&id, &source, &context.mapping, &context.schema, &context.analyzers) {
                         Ok(parsed) => {
                             let text = Value::Object(source).to_string();
                             Write::Index { id, source: text, routing, doc: parsed.doc, conditions }

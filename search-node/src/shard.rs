@@ -399,13 +399,7 @@ impl Shard {
             let written = match write {
                 Write::Index { id, source, routing, doc, .. } => {
                     add_doc(state.writer()?, ctx, &id, &source, routing.as_deref(), doc, next_version, seq_no)?;
-                    ops.push(Op::Index {
-                        id: id.clone(),
-                        seq_no,
-                        version: next_version,
-                        routing: routing.clone(),
-                        source: source.clone(),
-                    });
+                    ops.push(Op::Index { id: id.clone(), seq_no, version: next_version, routing, source });
                     state.live.insert(id, Live { exists: true, version: next_version, seq_no, at: Instant::now() });
                     Written {
                         result: if exists { "updated" } else { "created" },

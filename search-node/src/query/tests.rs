@@ -348,3 +348,37 @@ fn unrefreshed_writes_survive_a_reopen() {
     assert_eq!((b.version, b.seq_no), (1, 1));
     assert_eq!(handle.meta().mappings["properties"]["n"]["type"], "long", "dynamic mapping persisted");
 }
+
+#[test]
+fn a_source_clashing_with_the_mapping_it_grows_is_refused_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::open(dir.path()).unwrap();
+    node.create(
+        "m",
+        &json!({"mappings": {"dynamic": "strict", "properties": {"open": {"type": "object", "dynamic": true}}}}),
+    )
+    .unwrap();
+    let action = |id: &str, source: Value| Action {
+        op: OpType::Index,
+        index: "m".into(),
+        id: Some(id.into()),
+        routing: None,
+        body: Ok(source.as_object().unwrap().clone()),
+        conditions: Default::default(),
+        retry_on_conflict: 0,
+        require_alias: false,
+    };
+    let items = node.execute(vec![
+        action("1", json!({"open": {"a": 1}})),
+        action("2", json!({"open": {"a": {"b": 1}}})),
+        action("3", json!({"closed": 1})),
+        action("4", json!({"open": {"c": "x"}})),
+    ]);
+    let statuses: Vec<u16> = items.iter().map(|i| i.status).collect();
+    assert_eq!(statuses, [201, 400, 400, 201]);
+    assert!(items[1].body["error"]["reason"].as_str().unwrap().contains("[a]"), "{}", items[1].body);
+    assert_eq!(items[2].body["error"]["type"], "strict_dynamic_mapping_exception");
+    let mapping = node.handle("m").unwrap().meta().mappings;
+    assert_eq!(mapping["properties"]["open"]["properties"]["a"]["type"], "long");
+    assert_eq!(mapping["properties"]["open"]["properties"]["c"]["type"], "text");
+}

@@ -1,0 +1,28 @@
+//! Loading input into Kafka with ingest's own pipeline, as the tests that
+//! need topics filled (ingest's, the indexer's) do.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
+use imdb_ingest::sink::Sink;
+use imdb_ingest::{LoadConfig, Stats, Summary, load};
+use imdb_model::topics::all_topics;
+
+/// Creates the topics (one replica) and loads `config` into the brokers,
+/// panicking if ingest fails; returns ingest's summary. The producer waits
+/// long enough to ride out a broker restart in the middle.
+pub fn load_into_kafka(brokers: String, config: &LoadConfig) -> Summary {
+    let stats = Arc::new(Stats::default());
+    ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap();
+    let settings = ProducerSettings {
+        brokers,
+        message_timeout: Duration::from_secs(120),
+        flush_timeout: Duration::from_secs(180),
+        linger: Duration::from_millis(5),
+    };
+    let sink = KafkaSink::new(&settings, stats.clone()).unwrap();
+    load(config, &sink, &stats).unwrap();
+    sink.finish(&stats).unwrap();
+    stats.summary(Duration::from_secs(1))
+}
