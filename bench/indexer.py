@@ -119,6 +119,9 @@ def parse_metrics(text):
             out.setdefault(name, []).append((float("inf") if le == "+Inf" else float(le), value))
         elif not labels:
             out[name] = value
+        else:
+            # Labelled series (consumer lag by partition): their sum.
+            out[name + "{*}"] = out.get(name + "{*}", 0.0) + value
     return out
 
 
@@ -265,9 +268,11 @@ def one_run(label, bins, data, variant, args):
             if not node.alive():
                 raise BenchError(f"imdb-search-node exited with {node.proc.returncode} during the run")
             try:
-                metrics = parse_metrics(http_request(metrics_port, "GET", "/metrics", timeout=5)[1].decode())
-            except OSError:
-                metrics = metrics or {}
+                status, text = http_request(metrics_port, "GET", "/metrics", timeout=5)
+                if status == 200:  # else keep the last good reading
+                    metrics = parse_metrics(text.decode())
+            except (OSError, http.client.HTTPException):
+                pass
             indexed = metrics.get("imdb_indexer_docs_indexed_total", 0)
             if indexed and first_doc is None:
                 first_doc = now
@@ -288,10 +293,23 @@ def one_run(label, bins, data, variant, args):
                     break
                 if counts[0] > titles or counts[1] > people:
                     raise BenchError(f"counts {counts} exceed the documents published ({titles}, {people})")
+            # Tansu's memory engine drops messages (a fetch from an offset
+            # inside a record batch returns the next batch), so there the
+            # counts may never be exact: the run also ends when the indexer
+            # has consumed everything (no lag) and indexed nothing for 15 s,
+            # and the documents missing are reported.
+            if (args.storage == "memory" and indexed and now - last_progress > 15
+                    and metrics.get("imdb_indexer_consumer_lag{*}", 1) == 0
+                    and not metrics.get("imdb_indexer_in_flight_requests", 1)):
+                http_request(node.port, "POST", "/_refresh")
+                counts = (count(node.port, "imdb-titles"), count(node.port, "imdb-people"))
+                end = last_progress
+                break
             if now - last_progress > args.stall_seconds:
                 raise BenchError(f"no progress for {args.stall_seconds:g} s: docs indexed {indexed:,.0f} of "
                                  f"{result['docs']:,}, counts titles {counts[0]:,} people {counts[1]:,}")
         seconds = end - start
+        result["lost"] = titles + people - counts[0] - counts[1]
         cpu = {"indexer": proc_cpu(indexer.pid), "node": proc_cpu(node.pid) - cpu0["node"],
                "broker": (proc_cpu(broker_pid) or 0) - (cpu0["broker"] or 0), "machine": machine_cpu() - cpu0["machine"]}
         indexer.sample()
@@ -315,7 +333,8 @@ def one_run(label, bins, data, variant, args):
         print(f"  {label}: {result['docs']:,} docs searchable {seconds:.1f} s after the indexer's start "
               f"({result['docs_s']:,.0f} docs/s; first document after {result['startup_seconds']:.1f} s), "
               f"{result['bulks']:,.0f} bulks p50 {result['bulk_p50']:.0f} ms p99 {result['bulk_p99']:.0f} ms, "
-              f"consumed {result['consumed']:,.0f}, indexed {result['indexed']:,.0f}, retried {result['retried']:,.0f}, "
+              f"consumed {result['consumed']:,.0f}, indexed {result['indexed']:,.0f}, lost by the broker "
+              f"{result['lost']:,}, retried {result['retried']:,.0f}, "
               f"dead-lettered {result['dead']:,.0f}; peak RSS indexer {indexer.hwm:,.0f} MiB node {node.hwm:,.0f} "
               f"MiB; CPU indexer {result['indexer_cpu']:.2f} node {result['node_cpu']:.2f} broker "
               f"{result['broker_cpu']:.2f} other {result['other_cpu']:.2f}", file=sys.stderr, flush=True)
@@ -404,9 +423,9 @@ def report(args, variants, results, build):
           f"machine; CPU columns are cores busy over the indexing time. Medians of {args.runs} "
           f"run{'s' if args.runs > 1 else ''}.\n")
     print("| titles | workers | batch docs | docs | seconds | docs/s | from 1st doc s | docs/s from 1st doc | bulks | "
-          "bulk p50 ms | bulk p99 ms | retried | dead-lettered | indexer peak RSS MiB | node peak RSS MiB | "
+          "bulk p50 ms | bulk p99 ms | retried | dead-lettered | lost by the broker | indexer peak RSS MiB | node peak RSS MiB | "
           "indexer CPU | node CPU | broker CPU | other CPU |" + (f" docs/s vs {name(first)} |" if ratio else ""))
-    print("|---:|---:|---:|---:|" + "---:|" * (15 + ratio))
+    print("|---:|---:|---:|---:|" + "---:|" * (16 + ratio))
     base = med(results[first], "docs_s")
     for v in variants:
         rs = results[v]
@@ -415,6 +434,7 @@ def report(args, variants, results, build):
               f"{med(rs, 'docs_s'):,.0f} | {med(rs, 'first_doc_seconds'):.1f} | {med(rs, 'docs_s_first'):,.0f} | "
               f"{med(rs, 'bulks'):,.0f} | {med(rs, 'bulk_p50'):,.0f} | {med(rs, 'bulk_p99'):,.0f} | "
               f"{max(r['retried'] for r in rs):,.0f} | {max(r['dead'] for r in rs):,.0f} | "
+              f"{max(r['lost'] for r in rs):,} | "
               f"{med(rs, 'indexer_rss'):,.0f} | {med(rs, 'node_rss'):,.0f} | {med(rs, 'indexer_cpu'):.2f} | "
               f"{med(rs, 'node_cpu'):.2f} | {med(rs, 'broker_cpu'):.2f} | {med(rs, 'other_cpu'):.2f} |"
               + (f" {med(rs, 'docs_s') / base:.2f} |" if ratio else ""))

@@ -81,6 +81,18 @@ impl Engine {
         Ok(())
     }
 
+    /// Puts `template`'s mappings on the existing indexes of `target` (an
+    /// index or pattern), so that fields a newer indexer maps also exist in
+    /// indexes created before it; none existing yet is fine.
+    pub fn update_mappings(&self, target: &str, template: &Value) -> Result<(), IndexerError> {
+        let mappings = &template["template"]["mappings"];
+        let (status, body) = self.put(&format!("/{target}/_mapping"), mappings)?;
+        if status >= 300 && status != 404 {
+            return Err(IndexerError::Refused { what: format!("mappings of {target}"), status, body });
+        }
+        Ok(())
+    }
+
     /// Where documents with these ids are now, under `target` (an index,
     /// alias or pattern): (index, id) pairs. A target that does not exist
     /// yet holds nothing.
@@ -276,8 +288,10 @@ pub fn people_template(index: &str, shards: u32, replicas: u32) -> Value {
                         "tconst": {"type": "keyword"},
                         "title": {"type": "text", "analyzer": "folding"},
                         "start_year": {"type": "short"},
-                        "title_type": {"type": "keyword"}
-                    }}
+                        "title_type": {"type": "keyword"},
+                        "num_votes": {"type": "long"}
+                    }},
+                    "known_for_votes": {"type": "long"}
                 }
             }
         }

@@ -7,47 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// A histogram with fixed upper bounds.
-#[derive(Debug)]
-pub struct Histogram {
-    bounds: &'static [f64],
-    counts: Vec<AtomicU64>,
-    sum_micros: AtomicU64,
-    count: AtomicU64,
-}
-
-impl Histogram {
-    fn new(bounds: &'static [f64]) -> Histogram {
-        Histogram {
-            bounds,
-            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            sum_micros: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-        }
-    }
-
-    /// Records one value.
-    pub fn observe(&self, value: f64) {
-        if let Some(i) = self.bounds.iter().position(|b| value <= *b) {
-            self.counts[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.sum_micros.fetch_add((value * 1e6) as u64, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn render(&self, name: &str, help: &str, out: &mut String) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (bound, count) in self.bounds.iter().zip(&self.counts) {
-            cumulative += count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        let total = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count {total}");
-    }
-}
+use imdb_telemetry::{Histogram, histogram};
 
 const SECONDS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 const DOCS: [f64; 9] = [1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0];
@@ -140,12 +100,13 @@ impl Metrics {
             "# HELP imdb_indexer_in_flight_requests Bulk requests being sent.\n# TYPE imdb_indexer_in_flight_requests gauge\nimdb_indexer_in_flight_requests {}",
             self.in_flight.load(Ordering::Relaxed)
         );
-        self.bulk_seconds.render(
+        histogram(
+            &mut out,
             "imdb_indexer_bulk_duration_seconds",
             "Bulk request latency, retries included.",
-            &mut out,
+            &self.bulk_seconds,
         );
-        self.batch_docs.render("imdb_indexer_batch_size_docs", "Documents per bulk request.", &mut out);
+        histogram(&mut out, "imdb_indexer_batch_size_docs", "Documents per bulk request.", &self.batch_docs);
         let _ = writeln!(
             out,
             "# HELP imdb_indexer_consumer_lag Messages not yet consumed, by partition.\n# TYPE imdb_indexer_consumer_lag gauge"

@@ -36,7 +36,7 @@ use imdb_model::index::IndexNames;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
 use crate::dlq::DeadLetters;
 use crate::engine::{Engine, Outcome};
@@ -68,7 +68,21 @@ struct Context {
     shared: Arc<Shared>,
 }
 
-impl ClientContext for Context {}
+impl ClientContext for Context {
+    /// Replaces the lag gauge: partitions this consumer does not consume
+    /// (any more) have no lag known and drop out.
+    fn stats(&self, statistics: Statistics) {
+        let mut lag = std::collections::BTreeMap::new();
+        for (topic, t) in &statistics.topics {
+            // Partition -1 is librdkafka's internal unassigned queue; a lag
+            // of -1 means not known (not consumed here).
+            for (partition, p) in t.partitions.iter().filter(|(n, p)| **n >= 0 && p.consumer_lag >= 0) {
+                lag.insert((topic.clone(), *partition), p.consumer_lag);
+            }
+        }
+        *self.shared.metrics.lag.lock().expect("not poisoned") = lag;
+    }
+}
 
 fn partitions_of(list: &TopicPartitionList) -> Vec<Partition> {
     list.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect()
@@ -167,6 +181,10 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range")
         .set("session.timeout.ms", "10000")
+        // Consumer lag comes with librdkafka's statistics, computed from
+        // the watermarks its fetches already carry: asking the brokers for
+        // them would block the consumer loop for a round trip per partition.
+        .set("statistics.interval.ms", "5000")
         .create_with_context(Context { shared: shared.clone() })?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
@@ -204,7 +222,8 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
     })
 }
 
-/// Installs the index templates, waiting for the engine to answer.
+/// Installs the index templates and brings existing indexes up to their
+/// mappings, waiting for the engine to answer.
 fn install_templates(
     engine: &Engine,
     names: &IndexNames,
@@ -223,7 +242,9 @@ fn install_templates(
     loop {
         let result = engine
             .put_template(&format!("{prefix}-titles"), &titles)
-            .and_then(|()| engine.put_template(&format!("{prefix}-people"), &people));
+            .and_then(|()| engine.put_template(&format!("{prefix}-people"), &people))
+            .and_then(|()| engine.update_mappings(&names.titles_pattern(), &titles))
+            .and_then(|()| engine.update_mappings(&names.people_index(), &people));
         match result {
             Ok(()) => return Ok(()),
             Err(IndexerError::Http(e)) if !stop.load(Ordering::Relaxed) => {
@@ -305,7 +326,6 @@ fn consume(
             last_commit = Instant::now();
         }
         if last_lag.elapsed() >= Duration::from_secs(5) {
-            record_lag(consumer, &shared.metrics);
             last_lag = Instant::now();
             let m = &shared.metrics;
             tracing::info!(
@@ -329,17 +349,6 @@ fn dead_letter_message(dead_letters: &DeadLetters, shared: &Shared, rejected: Re
     if dead_letters.send(&[rejected]).is_ok() {
         Metrics::add(&shared.metrics.dead_lettered, 1);
         shared.acknowledge(&partition, offset);
-    }
-}
-
-fn record_lag(consumer: &BaseConsumer<Context>, metrics: &Metrics) {
-    let Ok(positions) = consumer.position() else { return };
-    let mut lag = metrics.lag.lock().expect("not poisoned");
-    for element in positions.elements() {
-        let Offset::Offset(position) = element.offset() else { continue };
-        if let Ok((_, high)) = consumer.fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(1)) {
-            lag.insert((element.topic().to_owned(), element.partition()), (high - position).max(0));
-        }
     }
 }
 

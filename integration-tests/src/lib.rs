@@ -1,6 +1,7 @@
 //! Support for testing imdb-search as real processes: finding the
 //! workspace's binaries ([`bins`]), running a search node as a child process
-//! ([`search_node`]), filling Kafka topics with ingest ([`kafka_load`]),
+//! ([`search_node`]), the indexer and API nodes ([`services`]), filling
+//! Kafka topics with ingest ([`kafka_load`]),
 //! and the Elasticsearch REST YAML conformance runner
 //! ([`es_yaml`]) that checks the node against the upstream test suite.
 //!
@@ -11,6 +12,7 @@ pub mod bins;
 pub mod es_yaml;
 pub mod kafka_load;
 pub mod search_node;
+pub mod services;
 
 use std::path::PathBuf;
 

@@ -9,7 +9,6 @@
 //! `IMDB_REQUIRE_TANSU=1` (set by scripts/test.sh).
 
 use std::collections::{BTreeMap, HashSet};
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,9 +17,9 @@ use imdb_ingest::kafka::ensure_topics;
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{LoadConfig, inspect};
-use imdb_integration_tests::bins::workspace_bin;
 use imdb_integration_tests::kafka_load::load_into_kafka;
-use imdb_integration_tests::search_node::{SearchNode, free_port};
+use imdb_integration_tests::search_node::SearchNode;
+use imdb_integration_tests::services::{Indexer, index_count, wait_for_counts};
 use imdb_local_broker::{Broker, start_for_test};
 use imdb_model::RawSource;
 use imdb_model::index::IndexNames;
@@ -32,56 +31,9 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(240);
 
-/// An `imdb-indexer` process.
-struct Indexer {
-    child: Child,
-}
-
-impl Indexer {
-    fn start(broker: &Broker, node: &SearchNode, group: &str, extra: &[(&str, &str)]) -> Indexer {
-        let mut command = Command::new(workspace_bin("imdb-indexer"));
-        command
-            .env("IMDB_BROKERS", broker.bootstrap_servers())
-            .env("IMDB_ES_URL", node.url())
-            .env("IMDB_INDEXER_GROUP", group)
-            .env("IMDB_INDEXER_METRICS_LISTEN", format!("127.0.0.1:{}", free_port().unwrap()))
-            .env("IMDB_INDEXER_COMMIT_INTERVAL", "200ms")
-            .env("IMDB_INDEXER_LINGER", "100ms")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in extra {
-            command.env(k, v);
-        }
-        Indexer { child: command.spawn().expect("imdb-indexer starts (cargo build --workspace --bins first)") }
-    }
-
-    fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, and the exit status must be success.
-    fn stop(mut self) {
-        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "the indexer exits 0 on SIGTERM, got {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "the indexer did not stop on SIGTERM");
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Indexer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// An indexer of `group` between this test's broker and node.
+fn start_indexer(broker: &Broker, node: &SearchNode, group: &str, extra: &[(&str, &str)]) -> Indexer {
+    Indexer::start(&broker.bootstrap_servers(), &node.url(), group, extra)
 }
 
 /// Generates `titles` titles and loads them into the broker's topics.
@@ -130,26 +82,11 @@ fn http() -> reqwest::blocking::Client {
 }
 
 fn count(node: &SearchNode, target: &str) -> Option<u64> {
-    let r = http().get(format!("{}/{target}/_count", node.url())).send().ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    r.json::<Value>().ok()?["count"].as_u64()
+    index_count(&node.url(), target)
 }
 
-/// Waits until the title alias and the people index hold `titles` and
-/// `people` documents (refreshing, since writes show at the next refresh).
 fn wait_for(node: &SearchNode, titles: u64, people: u64) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let _ = http().post(format!("{}/_refresh", node.url())).send();
-        let got = (count(node, "imdb-titles"), count(node, "imdb-people"));
-        if got == (Some(titles), Some(people)) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "indexes never reached {titles} titles and {people} people: {got:?}");
-        thread::sleep(Duration::from_millis(500));
-    }
+    wait_for_counts(&node.url(), titles, people, WAIT);
 }
 
 /// Every index holds exactly the expected ids.
@@ -199,7 +136,7 @@ fn setup(titles: u64, seed: u64) -> Option<(Broker, SearchNode, BTreeMap<String,
 fn generated_titles_are_indexed_exactly_and_searchable() {
     let Some((broker, node, expected)) = setup(50_000, 11) else { return };
     let (titles, people) = totals(&expected);
-    let indexer = Indexer::start(&broker, &node, "e2e", &[]);
+    let indexer = start_indexer(&broker, &node, "e2e", &[]);
     wait_for(&node, titles, people);
     check_exact(&node, &expected);
     // Searching works through the alias, with the template's analyzers.
@@ -231,7 +168,7 @@ fn kill_9_and_an_engine_outage_lose_and_duplicate_nothing() {
     for _ in 0..3 {
         // Killed in the middle: once it has indexed another 3,000 documents.
         let before = indexed(&node);
-        let indexer = Indexer::start(&broker, &node, "crash", &slow);
+        let indexer = start_indexer(&broker, &node, "crash", &slow);
         let deadline = Instant::now() + WAIT;
         while indexed(&node) < before + 3_000 {
             assert!(Instant::now() < deadline, "the indexer made no progress");
@@ -241,7 +178,7 @@ fn kill_9_and_an_engine_outage_lose_and_duplicate_nothing() {
         indexer.kill9();
     }
     // The engine goes away for 20 s in the middle of a run.
-    let indexer = Indexer::start(&broker, &node, "crash", &slow);
+    let indexer = start_indexer(&broker, &node, "crash", &slow);
     thread::sleep(Duration::from_secs(2));
     node.kill9().unwrap();
     thread::sleep(Duration::from_secs(20));
@@ -256,9 +193,9 @@ fn a_second_indexer_shares_the_work_and_the_first_can_leave() {
     let Some((broker, node, expected)) = setup(20_000, 13) else { return };
     let (titles, people) = totals(&expected);
     let slow = [("IMDB_INDEXER_BATCH_DOCS", "100"), ("IMDB_INDEXER_WORKERS", "1")];
-    let first = Indexer::start(&broker, &node, "rebalance", &slow);
+    let first = start_indexer(&broker, &node, "rebalance", &slow);
     thread::sleep(Duration::from_secs(2));
-    let second = Indexer::start(&broker, &node, "rebalance", &slow);
+    let second = start_indexer(&broker, &node, "rebalance", &slow);
     thread::sleep(Duration::from_secs(3));
     first.stop();
     wait_for(&node, titles, people);
@@ -285,7 +222,7 @@ fn the_raw_route_indexes_every_raw_row_once() {
         })
         .unwrap();
     }
-    let indexer = Indexer::start(&broker, &node, "raw", &[("IMDB_INDEXER_RAW", "true")]);
+    let indexer = start_indexer(&broker, &node, "raw", &[("IMDB_INDEXER_RAW", "true")]);
     let deadline = Instant::now() + WAIT;
     loop {
         let _ = http().post(format!("{}/_refresh", node.url())).send();
@@ -316,7 +253,7 @@ fn a_title_whose_genre_changes_moves_to_its_new_index() {
         producer.send(BaseRecord::to(TITLES.name).key("tt0000042").payload(&doc)).unwrap();
         producer.flush(Duration::from_secs(30)).unwrap();
     };
-    let indexer = Indexer::start(&broker, &node, "moves", &[]);
+    let indexer = start_indexer(&broker, &node, "moves", &[]);
     send("drama");
     let wait_in = |index: &str| {
         let deadline = Instant::now() + WAIT;
@@ -356,7 +293,7 @@ fn poison_documents_go_to_the_dead_letter_topic_and_the_rest_is_indexed() {
         producer.send(BaseRecord::to(TITLES.name).key(key).payload(payload)).unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
-    let indexer = Indexer::start(&broker, &node, "poison", &[]);
+    let indexer = start_indexer(&broker, &node, "poison", &[]);
     wait_for(&node, titles, people);
     check_exact(&node, &expected);
     // Every poison message is in the dead-letter topic with its reason.

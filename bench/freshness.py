@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""imdb-indexer benchmark: freshness, the time from producing a title to Kafka until it is searchable.
+
+For each run and each variant (`--rates` x `--linger`, interleaved so machine drift hits every variant alike), on a
+fresh Tansu broker, a fresh imdb-search-node and a fresh imdb-indexer (instance bench-1, defaults but the variant's
+`--linger`):
+  probe    `freshness-probe` (integration-tests) produces titles at the variant's rate for `--duration`, each with a new
+           id, and polls the node's `imdb-titles` alias every 20 ms with an `ids` query for the ones not seen yet;
+           the first 5 s are warm-up (they create the genre indexes) and not measured
+  stop     SIGTERM to the indexer (must exit 0), SIGTERM to the node (must exit 0), `imdb-local-broker stop`
+
+and prints medians over runs as a Markdown table ready for bench/RESULTS.md, with date, machine, build and command:
+produce-to-searchable p50/p90/p99/max (ms), documents measured and missing (missing fails the run), peak RSS (VmHWM)
+of the indexer and the node, and CPU cores busy in the indexer, node and broker. The node refreshes every second (its
+default, as Elasticsearch's), so that second bounds freshness from below on average by half of it.
+
+Run from the repository root after `cargo build --release --workspace --bins`:
+  python3 bench/freshness.py --rates 100,1000 --runs 3
+  python3 bench/freshness.py --rates 500 --linger 500ms,50ms --runs 3    # the indexer's batch linger side by side
+Python 3 standard library only; shares its process helpers with bench/indexer.py.
+"""
+import argparse
+import datetime
+import itertools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+from indexer import (BIN, DATA, BenchError, Process, build_info, free_port, machine, proc_cpu, start_node,
+                     tail)
+
+
+def one_run(label, bins, rate, linger, args):
+    run_dir = os.path.join(DATA, f"freshness-run-{os.getpid()}-{label}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    broker_dir = os.path.join(run_dir, "broker")
+    broker_port = free_port()
+    node = indexer = None
+    broker_started = False
+    try:
+        subprocess.run([os.path.join(BIN, "imdb-local-broker"), "start", "--data", broker_dir, "--port",
+                        str(broker_port), "--storage", args.storage], check=True, stdout=subprocess.DEVNULL)
+        broker_started = True
+        with open(os.path.join(broker_dir, "tansu.pid")) as f:
+            broker_pid = int(f.read().strip())
+        node = start_node(bins["imdb-search-node"], run_dir)
+        env = dict(os.environ, IMDB_BROKERS=f"127.0.0.1:{broker_port}", IMDB_ES_URL=f"http://127.0.0.1:{node.port}",
+                   IMDB_INDEXER_INSTANCE_ID="bench-1", IMDB_INDEXER_METRICS_LISTEN=f"127.0.0.1:{free_port()}")
+        cmd = [bins["imdb-indexer"]] + (["--linger", linger] if linger else [])
+        indexer = Process("imdb-indexer", cmd, os.path.join(run_dir, "indexer.log"), env)
+        cpu0 = {"node": proc_cpu(node.pid), "broker": proc_cpu(broker_pid)}
+        start = time.monotonic()
+        probe_log = open(os.path.join(run_dir, "probe.log"), "wb")
+        probe = subprocess.Popen([bins["freshness-probe"], "--brokers", f"127.0.0.1:{broker_port}", "--es-url",
+                                  f"http://127.0.0.1:{node.port}", "--rate", str(rate), "--duration",
+                                  f"{args.duration}s"], stdout=subprocess.PIPE, stderr=probe_log)
+        while probe.poll() is None:
+            time.sleep(0.25)
+            indexer.sample()
+            node.sample()
+            if not indexer.alive():
+                raise BenchError(f"imdb-indexer exited with {indexer.proc.returncode} during the run")
+            if not node.alive():
+                raise BenchError(f"imdb-search-node exited with {node.proc.returncode} during the run")
+        out = probe.stdout.read().decode()
+        probe_log.close()
+        if probe.returncode != 0:
+            raise BenchError(f"freshness-probe exited with {probe.returncode}: {out}\n"
+                             f"{tail(os.path.join(run_dir, 'probe.log'))}")
+        result = json.loads(out)
+        seconds = time.monotonic() - start
+        result.update(indexer_cpu=proc_cpu(indexer.pid) / seconds,
+                      node_cpu=(proc_cpu(node.pid) - cpu0["node"]) / seconds,
+                      broker_cpu=((proc_cpu(broker_pid) or 0) - (cpu0["broker"] or 0)) / seconds)
+        indexer.sample()
+        node.sample()
+        result.update(indexer_rss=indexer.hwm, node_rss=node.hwm)
+        print(f"  {label}: {result['measured']:,} titles at {rate}/s: p50 {result['p50_ms']:.0f} ms, p90 "
+              f"{result['p90_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, max {result['max_ms']:.0f} ms; peak RSS "
+              f"indexer {indexer.hwm:,.0f} MiB node {node.hwm:,.0f} MiB; CPU indexer {result['indexer_cpu']:.2f} "
+              f"node {result['node_cpu']:.2f} broker {result['broker_cpu']:.2f}", file=sys.stderr, flush=True)
+        for p in (indexer, node):
+            code = p.stop()
+            if code != 0:
+                raise BenchError(f"{p.name} exited with {code} on SIGTERM (None: killed after 60 s)")
+    except (BenchError, OSError, ValueError, subprocess.CalledProcessError) as e:
+        print(f"\nFAILED ({label}): {e!r}\ncommand: {' '.join(sys.argv)}\ndata and logs kept in {run_dir}",
+              file=sys.stderr)
+        for p in (indexer, node):
+            if p:
+                code = p.stop()
+                print(f"\n{p.name} (on SIGTERM: {code}), log tail ({p.log_path}):\n{tail(p.log_path)}",
+                      file=sys.stderr)
+        if broker_started:
+            subprocess.run([os.path.join(BIN, "imdb-local-broker"), "stop", "--data", broker_dir],
+                           stdout=subprocess.DEVNULL)
+        sys.exit(1)
+    subprocess.run([os.path.join(BIN, "imdb-local-broker"), "stop", "--data", broker_dir], check=True,
+                   stdout=subprocess.DEVNULL)
+    if not args.keep:
+        shutil.rmtree(run_dir)
+    return result
+
+
+def report(args, variants, results, build):
+    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    print(f"\n## imdb-indexer: freshness, produce to searchable ({datetime.date.today()})\n")
+    print(f"- Machine: {machine()}; {build}.")
+    print(f"- Command: `cargo build --release --workspace --bins && python3 bench/freshness.py "
+          f"{' '.join(sys.argv[1:])}`")
+    print(f"- Fresh Tansu broker ({args.storage} storage), search node and indexer per run; titles produced at a "
+          f"steady rate for {args.duration:g} s (first 5 s not measured), visibility polled every 20 ms through the "
+          f"`imdb-titles` alias. The node refreshes every 1 s (default). Indexer defaults (2 workers, 1000 docs or "
+          f"5 MiB per bulk, linger 500ms) but the linger shown. Medians of {args.runs} run"
+          f"{'s' if args.runs > 1 else ''}; p99 and max are each run's.\n")
+    print("| rate docs/s | indexer linger | measured | missing | p50 ms | p90 ms | p99 ms | max ms | "
+          "indexer peak RSS MiB | node peak RSS MiB | indexer CPU | node CPU | broker CPU |")
+    print("|---:|---:|" + "---:|" * 11)
+    for v in variants:
+        rs = results[v]
+        print(f"| {v[0]:,} | {v[1] or '500ms (default)'} | {med(rs, 'measured'):,.0f} | "
+              f"{max(r['missing'] for r in rs)} | {med(rs, 'p50_ms'):,.0f} | {med(rs, 'p90_ms'):,.0f} | "
+              f"{med(rs, 'p99_ms'):,.0f} | {med(rs, 'max_ms'):,.0f} | {med(rs, 'indexer_rss'):,.0f} | "
+              f"{med(rs, 'node_rss'):,.0f} | {med(rs, 'indexer_cpu'):.2f} | {med(rs, 'node_cpu'):.2f} | "
+              f"{med(rs, 'broker_cpu'):.2f} |")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rates", default="200,1000", help="comma-separated titles per second, compared side by side")
+    p.add_argument("--linger", default="", help="comma-separated `imdb-indexer --linger` values compared side by "
+                   "side (default: the indexer's default)")
+    p.add_argument("--duration", type=float, default=60, help="seconds of producing per run, warm-up included")
+    p.add_argument("--runs", type=int, default=1, help="repetitions; medians are reported")
+    p.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"), help="the broker's storage engine")
+    p.add_argument("--keep", action="store_true", help="keep the run folders (broker, node, logs) in bench/.data/")
+    args = p.parse_args()
+    names = ("imdb-indexer", "imdb-search-node", "imdb-local-broker", "freshness-probe")
+    missing = [n for n in names if not os.access(os.path.join(BIN, n), os.X_OK)]
+    if missing:
+        sys.exit(f"{', '.join(missing)} not found in {BIN}: run `cargo build --release --workspace --bins` from the "
+                 f"repository root first")
+    rates = [int(x) for x in args.rates.split(",")]
+    lingers = args.linger.split(",") if args.linger else [None]
+    variants = list(itertools.product(rates, lingers))
+    build = build_info()
+    os.makedirs(DATA, exist_ok=True)
+    # Every run uses these copies: a rebuild of target/ during the session cannot mix two builds.
+    bin_dir = os.path.join(DATA, f"freshness-bin-{os.getpid()}")
+    os.makedirs(bin_dir, exist_ok=True)
+    bins = {}
+    for n in ("imdb-indexer", "imdb-search-node", "freshness-probe"):
+        bins[n] = os.path.join(bin_dir, n)
+        shutil.copy2(os.path.join(BIN, n), bins[n])
+    results = {v: [] for v in variants}
+    try:
+        for run in range(args.runs):
+            for k, v in enumerate(variants):  # interleaved, so drift hits every variant alike
+                print(f"run {run + 1}/{args.runs}, {v[0]} docs/s, linger {v[1] or 'default'}", file=sys.stderr,
+                      flush=True)
+                results[v].append(one_run(f"v{k}-r{run + 1}", bins, v[0], v[1], args))
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
+    report(args, variants, results, build)
+
+
+if __name__ == "__main__":
+    main()
