@@ -8,6 +8,7 @@
 
 pub mod aggs;
 pub mod collector;
+pub mod dfs;
 pub mod highlight;
 pub mod request;
 
@@ -22,6 +23,7 @@ use tantivy::query::{BooleanQuery, BoostQuery, Occur};
 use tantivy::{DocAddress, Searcher};
 
 use self::collector::{Collected, Criterion, Hit, Key, TopCollector};
+use self::dfs::GlobalStats;
 pub use self::request::{SearchRequest, TrackTotal};
 use crate::error::EsError;
 use crate::index::{IndexContext, IndexHandle};
@@ -82,6 +84,7 @@ fn run_shard(
     req: &SearchRequest,
     after: Option<Vec<Key>>,
     clock: &Clock,
+    stats: Option<&GlobalStats<'_>>,
 ) -> Result<ShardResult, EsError> {
     let searcher = &target.searchers[shard];
     let k = req.from + req.size;
@@ -105,14 +108,14 @@ fn run_shard(
         let top = TopDocs::with_limit(k.max(1)).order_by_score();
         let (docs, total, shard_aggs) = match (agg_collector(), count_wanted, separate_aggs) {
             (Some(a), true, false) => {
-                let (docs, total, r) = searcher.search(target.hits_query.as_ref(), &(top, Count, a))?;
+                let (docs, total, r) = collect(searcher, target.hits_query.as_ref(), &(top, Count, a), stats)?;
                 (docs, total, Some(r))
             }
             (_, true, _) => {
-                let (docs, total) = searcher.search(target.hits_query.as_ref(), &(top, Count))?;
+                let (docs, total) = collect(searcher, target.hits_query.as_ref(), &(top, Count), stats)?;
                 (docs, total, None)
             }
-            (_, false, _) => (searcher.search(target.hits_query.as_ref(), &top)?, 0, None),
+            (_, false, _) => (collect(searcher, target.hits_query.as_ref(), &top, stats)?, 0, None),
         };
         aggs = shard_aggs;
         let hits = docs
@@ -137,11 +140,11 @@ fn run_shard(
         };
         match (agg_collector(), separate_aggs) {
             (Some(a), false) => {
-                let (c, r) = searcher.search(target.hits_query.as_ref(), &(top, a))?;
+                let (c, r) = collect(searcher, target.hits_query.as_ref(), &(top, a), stats)?;
                 aggs = Some(r);
                 c
             }
-            _ => searcher.search(target.hits_query.as_ref(), &top)?,
+            _ => collect(searcher, target.hits_query.as_ref(), &top, stats)?,
         }
     };
     if aggs.is_none()
@@ -150,6 +153,19 @@ fn run_shard(
         aggs = Some(searcher.search(target.query.as_ref(), &a)?);
     }
     Ok(ShardResult { collected, aggs })
+}
+
+/// Runs `collector` on `searcher`, scoring with `stats` when given.
+fn collect<C: tantivy::collector::Collector>(
+    searcher: &Searcher,
+    query: &dyn tantivy::query::Query,
+    collector: &C,
+    stats: Option<&GlobalStats<'_>>,
+) -> tantivy::Result<C::Fruit> {
+    match stats {
+        Some(stats) => searcher.search_with_statistics_provider(query, collector, stats),
+        None => searcher.search(query, collector),
+    }
 }
 
 /// Runs a search over indexes; returns the response body.
@@ -186,13 +202,18 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
     let clock = Clock { deadline: req.timeout.map(|t| started + t), timed_out: Arc::default() };
     let jobs: Vec<(usize, usize)> =
         targets.iter().enumerate().flat_map(|(i, t)| (0..t.searchers.len()).map(move |s| (i, s))).collect();
+    let all_shards: Vec<&Searcher> =
+        if req.dfs { targets.iter().flat_map(|t| t.searchers.iter()).collect() } else { Vec::new() };
     let results: Vec<Result<ShardResult, EsError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .iter()
             .map(|&(i, s)| {
                 let (targets, after) = (&targets, after.clone());
-                let clock = &clock;
-                scope.spawn(move || run_shard(&targets[i], s, (i, s), req, after, clock))
+                let (clock, all_shards) = (&clock, &all_shards);
+                scope.spawn(move || {
+                    let stats = req.dfs.then(|| GlobalStats { own: &targets[i].searchers[s], shards: all_shards });
+                    run_shard(&targets[i], s, (i, s), req, after, clock, stats.as_ref())
+                })
             })
             .collect();
         handles

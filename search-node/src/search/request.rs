@@ -94,6 +94,9 @@ pub struct SearchRequest {
     pub total_as_int: bool,
     /// Fields to return from `_source` in `fields`.
     pub fields: Vec<String>,
+    /// `search_type=dfs_query_then_fetch`: score with term statistics of
+    /// every shard searched, not each shard's own.
+    pub dfs: bool,
 }
 
 impl Default for SearchRequest {
@@ -118,6 +121,7 @@ impl Default for SearchRequest {
             typed_keys: false,
             total_as_int: false,
             fields: Vec::new(),
+            dfs: false,
         }
     }
 }
@@ -371,6 +375,13 @@ impl SearchRequest {
         if let Some(v) = get("terminate_after") {
             self.terminate_after = Some(number(&Value::String(v.to_owned()), "terminate_after")?).filter(|n| *n > 0);
         }
+        self.dfs = match get("search_type") {
+            None | Some("query_then_fetch") => false,
+            Some("dfs_query_then_fetch") => true,
+            Some(other) => {
+                return Err(EsError::illegal_argument(format!("No search type for [{other}]")));
+            }
+        };
         self.typed_keys = crate::util::is_true(get("typed_keys"));
         self.total_as_int = crate::util::is_true(get("rest_total_hits_as_int"));
         if self.total_as_int {

@@ -1,0 +1,123 @@
+//! `dfs_query_then_fetch`: BM25 statistics (document count, tokens per
+//! field, document frequency per term) summed over every shard of a search
+//! instead of each shard's own, so that scores compare across shards and
+//! across indexes. Without it a title in a small index (a rare genre) can
+//! outscore a better match in a big one, because its words look rarer
+//! there.
+//!
+//! Each index has its own tantivy schema, so a field is matched across
+//! shards by its name (the Elasticsearch path), and a term is rebuilt with
+//! the other shard's field. Shards lacking the field contribute nothing.
+
+use tantivy::query::Bm25StatisticsProvider;
+use tantivy::schema::{Field, Type};
+use tantivy::{Searcher, Term};
+
+/// The statistics of all `shards`, seen from `own` (the shard being
+/// searched, whose schema the fields and terms asked about belong to).
+#[derive(Clone, Copy)]
+pub struct GlobalStats<'a> {
+    /// The shard being searched.
+    pub own: &'a Searcher,
+    /// Every shard of the search, `own` included.
+    pub shards: &'a [&'a Searcher],
+}
+
+impl std::fmt::Debug for GlobalStats<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalStats").field("shards", &self.shards.len()).finish()
+    }
+}
+
+impl GlobalStats<'_> {
+    /// `field` of `own` as a field of `other`, by name.
+    fn field_in(&self, field: Field, other: &Searcher) -> Option<Field> {
+        let name = self.own.schema().get_field_name(field);
+        other.schema().get_field(name).ok()
+    }
+
+    /// `term` rebuilt on `field`; `None` for value types scoring never asks about.
+    fn term_on(term: &Term, field: Field) -> Option<Term> {
+        let value = term.value();
+        Some(match value.typ() {
+            Type::Str => Term::from_field_text(field, value.as_str()?),
+            Type::U64 => Term::from_field_u64(field, value.as_u64()?),
+            Type::I64 => Term::from_field_i64(field, value.as_i64()?),
+            Type::F64 => Term::from_field_f64(field, value.as_f64()?),
+            Type::Bool => Term::from_field_bool(field, value.as_bool()?),
+            _ => return None,
+        })
+    }
+}
+
+impl Bm25StatisticsProvider for GlobalStats<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let mut total = 0;
+        for shard in self.shards {
+            if let Some(f) = self.field_in(field, shard) {
+                total += shard.total_num_tokens(f)?;
+            }
+        }
+        Ok(total)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        let mut total = 0;
+        for shard in self.shards {
+            total += Bm25StatisticsProvider::total_num_docs(*shard)?;
+        }
+        Ok(total)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let Some(_) = Self::term_on(term, term.field()) else {
+            // A value type outside scoring: this shard's own figure.
+            return self.own.doc_freq(term);
+        };
+        let mut total = 0;
+        for shard in self.shards {
+            if let Some(t) = self.field_in(term.field(), shard).and_then(|f| Self::term_on(term, f)) {
+                total += shard.doc_freq(&t)?;
+            }
+        }
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy::schema::{STORED, Schema, TEXT};
+    use tantivy::{Index, doc};
+
+    /// An index whose schema has `extra` fields before `title`, so the
+    /// field ids differ between indexes.
+    fn index(extra: usize, titles: &[&str]) -> Searcher {
+        let mut builder = Schema::builder();
+        for i in 0..extra {
+            builder.add_text_field(&format!("pad{i}"), STORED);
+        }
+        let title = builder.add_text_field("title", TEXT);
+        let index = Index::create_in_ram(builder.build());
+        let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        for t in titles {
+            writer.add_document(doc!(title => *t)).unwrap();
+        }
+        writer.commit().unwrap();
+        index.reader().unwrap().searcher()
+    }
+
+    #[test]
+    fn statistics_add_up_across_schemas_by_field_name() {
+        let small = index(0, &["bride wars"]);
+        let big = index(2, &["star wars", "star trek", "wars of the worlds", "the star"]);
+        let shards = [&small, &big];
+        let stats = GlobalStats { own: &small, shards: &shards };
+        let field = small.schema().get_field("title").unwrap();
+        assert_eq!(stats.total_num_docs().unwrap(), 5);
+        assert_eq!(stats.total_num_tokens(field).unwrap(), 2 + 2 + 2 + 4 + 2);
+        assert_eq!(stats.doc_freq(&Term::from_field_text(field, "wars")).unwrap(), 3);
+        assert_eq!(stats.doc_freq(&Term::from_field_text(field, "star")).unwrap(), 3);
+        assert_eq!(stats.doc_freq(&Term::from_field_text(field, "bride")).unwrap(), 1);
+    }
+}
