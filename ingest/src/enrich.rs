@@ -231,8 +231,12 @@ pub fn process_titles(ctx: &Ctx<'_>, work: &TitleWork) -> Result<TitleTable, Ing
         let mut sink_error = None;
         for_each_row(ctx, RawSource::TitleBasics, basics, |f, _| {
             let row = Basics::parse(f)?;
-            table.push(row.id.number, row.primary_title, TitleMeta::new(row.start_year, row.title_type))?;
             let doc = title_doc(ctx, &row, &mut secondary);
+            table.push(
+                row.id.number,
+                row.primary_title,
+                TitleMeta::new(row.start_year, row.title_type, doc.num_votes),
+            )?;
             publish(ctx.publish_doc(TITLES, MessageKind::Title, &doc.tconst, &doc, &mut buf), &mut sink_error)
         })?;
         if let Some(error) = sink_error {
@@ -271,9 +275,15 @@ fn known_for(titles: &TitleTable, list: Option<&str>) -> Vec<KnownFor> {
                 title: entry.map(|(t, _)| t.to_owned()),
                 start_year: entry.and_then(|(_, m)| m.year()),
                 title_type: entry.and_then(|(_, m)| m.title_type()).map(str::to_owned),
+                num_votes: entry.and_then(|(_, m)| m.votes()),
             }
         })
         .collect()
+}
+
+/// The votes of `titles` added up; `None` when none is rated.
+fn total_votes(titles: &[KnownFor]) -> Option<u64> {
+    titles.iter().filter_map(|k| k.num_votes).reduce(u64::saturating_add)
 }
 
 /// Pass C: person documents from a chunk of `name.basics`.
@@ -288,7 +298,9 @@ pub fn process_names(ctx: &Ctx<'_>, chunk: &Chunk) -> Result<(), IngestError> {
             death_year: row.death_year,
             professions: row.professions.map(|p| p.split(',').map(str::to_owned).collect()).unwrap_or_default(),
             known_for: known_for(ctx.titles, row.known_for),
+            known_for_votes: None,
         };
+        let doc = PersonDoc { known_for_votes: total_votes(&doc.known_for), ..doc };
         publish(ctx.publish_doc(PEOPLE, MessageKind::Person, &doc.nconst, &doc, &mut buf), &mut sink_error)
     })?;
     sink_error.map_or(Ok(()), Err)

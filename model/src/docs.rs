@@ -149,6 +149,10 @@ pub struct PersonDoc {
     /// The titles they are known for, with what is known of each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub known_for: Vec<KnownFor>,
+    /// The votes of their known-for titles added up: how popular their work
+    /// is, which ranks people in search and suggestions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_for_votes: Option<u64>,
 }
 
 /// A title a person is known for.
@@ -166,6 +170,9 @@ pub struct KnownFor {
     /// Its type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title_type: Option<String>,
+    /// Its number of votes, when rated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_votes: Option<u64>,
 }
 
 /// A record that could not be accepted, with why and where it came from.
