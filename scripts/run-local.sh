@@ -8,9 +8,10 @@
 # Starts a durable local Kafka broker (Tansu, SQLite storage in
 # .local/kafka, port 19092) and the search node (imdb-search-node, data in
 # .local/search-node, port 9200) unless they already answer, loads the data
-# with imdb-ingest, lists the topics, and starts the indexer, which moves the
-# title and person documents into per-genre indexes. All keep running
-# afterwards; stop them with scripts/stop-local.sh.
+# with imdb-ingest, lists the topics, starts the indexer, which moves the
+# title and person documents into per-genre indexes, and two API nodes
+# (ports 8081, 8082) behind HAProxy at http://127.0.0.1:8080. All keep
+# running afterwards; stop them with scripts/stop-local.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,6 +85,35 @@ else
   echo $! >.local/indexer.pid
   echo "indexer started (log: .local/indexer.log, metrics: http://127.0.0.1:9464/metrics)"
 fi
+# Two stateless API nodes and the load balancer in front of them: the one
+# address for apps and people.
+start_api() {
+  local n="$1" port="$2"
+  if [ -f ".local/api-$n.pid" ] && kill -0 "$(cat ".local/api-$n.pid")" 2>/dev/null; then
+    echo "api node $n already running (pid $(cat ".local/api-$n.pid"))"
+    return
+  fi
+  IMDB_ES_URL="$search_url" IMDB_API_LISTEN="127.0.0.1:$port" IMDB_API_NODE_NAME="api-$n" \
+    nohup "$bin/imdb-api" >>".local/api-$n.log" 2>&1 &
+  echo $! >".local/api-$n.pid"
+}
+start_api 1 "${IMDB_API_PORT_1:-8081}"
+start_api 2 "${IMDB_API_PORT_2:-8082}"
+api_url="http://127.0.0.1:${IMDB_LB_PORT:-8080}"
+if [ -f .local/haproxy.pid ] && kill -0 "$(cat .local/haproxy.pid)" 2>/dev/null; then
+  echo "load balancer already running (pid $(cat .local/haproxy.pid))"
+else
+  IMDB_LB_BIND="127.0.0.1:${IMDB_LB_PORT:-8080}" IMDB_API_1="127.0.0.1:${IMDB_API_PORT_1:-8081}" \
+    IMDB_API_2="127.0.0.1:${IMDB_API_PORT_2:-8082}" \
+    nohup /usr/sbin/haproxy -db -f deploy/haproxy/haproxy.cfg >>.local/haproxy.log 2>&1 &
+  echo $! >.local/haproxy.pid
+fi
+for _ in $(seq 1 100); do
+  curl -fsS "$api_url/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "$api_url/healthz" >/dev/null || { echo "the API did not start; see .local/api-*.log" >&2; exit 1; }
+
 cat <<EOT
 
 The topics above are in the local broker at $IMDB_BROKERS (data in .local/kafka).
@@ -94,5 +124,10 @@ The indexer moves the documents into the search node at $search_url (data in .lo
   a search:           curl -s '$search_url/imdb-titles/_search?q=primary_title:love&size=3&pretty'
   cluster health:     curl -s '$search_url/_cluster/health?pretty'
   indexes:            curl -s '$search_url/_cat/indices?v'
+The API (two nodes behind HAProxy) at $api_url:
+  search:             curl -s '$api_url/api/v1/search?q=godfather&size=3'
+  as you type:        curl -s '$api_url/api/v1/suggest?q=matr'
+  a title:            curl -s '$api_url/api/v1/titles/tt0000001'
+  described:          $api_url/api/v1/openapi.json    metrics: $api_url/metrics
   stop everything:    scripts/stop-local.sh
 EOT

@@ -14,14 +14,17 @@ TANSU_FEATURES=dynostore,libsql
 VEGA_DATASETS_VERSION=3.2.1
 # The official Python client, newest 8.x: the node speaks the 8.x API.
 ES_PY_VERSION=8.19.3
+# Property-based fuzzing of the API from its OpenAPI document.
+SCHEMATHESIS_VERSION=4.32.5
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: a C toolchain and zlib for librdkafka (built from the
 # bundled sources by rdkafka-sys), python3 for the benchmark scripts and,
-# with python3-venv, the Python client test's virtualenv.
+# with python3-venv, the Python client test's virtualenv; HAProxy, the load
+# balancer in front of the API nodes.
 need=()
-for pkg in build-essential pkg-config zlib1g-dev python3 python3-venv curl; do
+for pkg in build-essential pkg-config zlib1g-dev python3 python3-venv curl haproxy; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -65,5 +68,11 @@ else
   log "installing python elasticsearch $ES_PY_VERSION into $venv"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "elasticsearch==$ES_PY_VERSION"
+fi
+if "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  log "schemathesis $SCHEMATHESIS_VERSION present"
+else
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 log "done"

@@ -7,6 +7,13 @@ if [ -x target/release/imdb-local-broker ]; then
 elif [ -f .local/kafka/tansu.pid ]; then
   kill "$(cat .local/kafka/tansu.pid)" && rm -f .local/kafka/tansu.pid
 fi
+# The load balancer first, then the API nodes (SIGTERM: requests finish).
+for name in haproxy api-1 api-2; do
+  if [ -f ".local/$name.pid" ]; then
+    kill "$(cat ".local/$name.pid")" 2>/dev/null || true
+    rm -f ".local/$name.pid"
+  fi
+done
 if [ -f .local/indexer.pid ]; then
   # SIGTERM: the indexer finishes its bulks and commits its offsets.
   kill "$(cat .local/indexer.pid)" 2>/dev/null || true

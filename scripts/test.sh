@@ -13,5 +13,7 @@ export IMDB_REQUIRE_TANSU=1
 # The official Python client is installed by setup.sh: its test must run.
 export IMDB_REQUIRE_PYCLIENT=1
 export IMDB_MOVIES_JSON="$PWD/.local/data/movies.json"
+# HAProxy is installed by setup.sh: the load-balancer test must run.
+export IMDB_REQUIRE_HAPROXY=1
 cargo build --workspace --bins
 cargo test --workspace "$@"

@@ -1,20 +1,40 @@
-//! `imdb-api`: Stateless HTTP search API over the search cluster, for apps and the web UI.
-//!
-//! Only the command line exists so far; the service itself is built by its
-//! own issue. Running it prints the help and exits 0, so that scripts and
-//! packaging can already refer to the binary.
+//! `imdb-api`: runs one API node. SIGTERM or SIGINT stops it gracefully:
+//! it stops accepting, lets in-flight requests finish (up to
+//! `--shutdown-timeout`), and exits 0.
 
-use clap::{CommandFactory, Parser};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use clap::Parser;
+use imdb_api::{Settings, State, service};
 
-/// Stateless HTTP search API over the search cluster, for apps and the web UI.
-///
-/// Not built yet: this binary only describes itself.
-#[derive(Debug, Parser)]
-#[command(name = "imdb-api", version)]
-struct Cli {}
-
-fn main() {
-    let _cli = Cli::parse();
-    Cli::command().print_help().expect("stdout is writable");
-    println!();
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let settings = Settings::parse().resolve();
+    let state = web::Data::new(State::new(&settings)?);
+    let ui_dir = settings.ui_dir.join("index.html").is_file().then(|| settings.ui_dir.clone());
+    let listener =
+        std::net::TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+    tracing::info!(
+        listen = %settings.listen,
+        node = %settings.node_name,
+        cluster = ?settings.es_url,
+        ui = ?ui_dir,
+        "api node listening"
+    );
+    actix_web::rt::System::new().block_on(async move {
+        HttpServer::new(move || {
+            App::new().wrap(from_fn(service::middleware)).configure(service::configure(state.clone(), ui_dir.clone()))
+        })
+        .workers(settings.workers.max(1))
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run()
+        .await
+    })?;
+    tracing::info!("api node stopped");
+    Ok(())
 }

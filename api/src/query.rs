@@ -1,0 +1,421 @@
+//! From typed parameters to Elasticsearch request bodies: the title search
+//! (relevance, filters, sorts, facets, highlight), suggestions and the
+//! people search.
+//!
+//! How a title search ranks, for text `q`:
+//! - A title must match `q` in one of: its titles (primary, original,
+//!   alternative; accents folded; fuzzy for words of 5+ letters, one edit,
+//!   two from 8 letters, first letter exact), as you type (every word, the
+//!   last one as a prefix, on the edge-n-gram field), or the names of its
+//!   directors, writers and top cast (all words).
+//! - Among matches, an exact title (whole title equal, folded) scores far
+//!   above a phrase match, which scores above scattered words; the weights
+//!   are set so each step outweighs the next.
+//! - Popularity (`log10(1 + votes)`) is added last: small beside the text
+//!   steps, it orders titles whose text matches equally ("godfather" ->
+//!   The Godfather, then Part II, then Part III).
+//!
+//! The cluster computes term statistics across all title indexes
+//! (`search_type=dfs_query_then_fetch`, see `upstream.rs`), so a title in a
+//! small genre index does not outscore a better match in a big one.
+
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::params::{self, Cursor, Query};
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Text relevance, then votes (votes alone without `q`).
+    Relevance,
+    /// Rating, highest first.
+    Rating,
+    /// Number of votes, highest first.
+    Votes,
+    /// Year, newest first.
+    Year,
+    /// Title, A to Z.
+    Title,
+}
+
+impl Sort {
+    /// The `sort=` names.
+    pub const NAMES: [&'static str; 5] = ["relevance", "rating", "votes", "year", "title"];
+
+    fn parse(text: &str) -> Result<Sort, ApiError> {
+        Ok(match text {
+            "relevance" => Sort::Relevance,
+            "rating" => Sort::Rating,
+            "votes" => Sort::Votes,
+            "year" => Sort::Year,
+            "title" => Sort::Title,
+            other => {
+                return Err(ApiError::invalid(
+                    "sort",
+                    format!("`{other}` is not a sort; known: {}", Sort::NAMES.join(", ")),
+                ));
+            }
+        })
+    }
+
+    fn name(self) -> &'static str {
+        Sort::NAMES[self as usize]
+    }
+
+    /// Sort clauses; always ending in the unique `tconst` so that paging by
+    /// cursor never skips or repeats a title.
+    fn clauses(self, has_text: bool) -> Value {
+        // `unmapped_type`: an index created before a field existed sorts
+        // its documents last instead of failing the search.
+        let desc = |field: &str, ty: &str| json!({field: {"order": "desc", "missing": "_last", "unmapped_type": ty}});
+        let id = json!({"tconst": "asc"});
+        match self {
+            Sort::Relevance if has_text => json!(["_score", desc("num_votes", "long"), id]),
+            Sort::Relevance | Sort::Votes => json!([desc("num_votes", "long"), id]),
+            Sort::Rating => json!([desc("average_rating", "float"), desc("num_votes", "long"), id]),
+            Sort::Year => json!([desc("start_year", "short"), desc("num_votes", "long"), id]),
+            Sort::Title => json!([{"primary_title.keyword": {"order": "asc"}}, id]),
+        }
+    }
+}
+
+/// A title search, validated.
+#[derive(Debug, Clone)]
+pub struct TitleSearch {
+    /// Search text.
+    pub text: Option<String>,
+    /// Genre slugs; a title matches if it has any of them.
+    pub genres: Vec<String>,
+    /// Title types; any of them.
+    pub types: Vec<&'static str>,
+    /// First year, inclusive.
+    pub year_from: Option<i64>,
+    /// Last year, inclusive.
+    pub year_to: Option<i64>,
+    /// Lowest rating.
+    pub rating_min: Option<f64>,
+    /// Fewest votes.
+    pub votes_min: Option<i64>,
+    /// Include adult titles.
+    pub adult: bool,
+    /// Order.
+    pub sort: Sort,
+    /// Page number, from 1 (ignored with a cursor).
+    pub page: u32,
+    /// Hits per page.
+    pub size: u32,
+    /// Position to continue from.
+    pub cursor: Option<Cursor>,
+    /// Compute facets.
+    pub facets: bool,
+}
+
+impl TitleSearch {
+    /// The parameters `GET /search` accepts.
+    pub const PARAMS: [&'static str; 14] = [
+        "q",
+        "genre",
+        "type",
+        "year_from",
+        "year_to",
+        "rating_min",
+        "votes_min",
+        "adult",
+        "sort",
+        "page",
+        "size",
+        "cursor",
+        "facets",
+        "highlight",
+    ];
+
+    /// Reads and checks the parameters.
+    pub fn from_query(query: &Query) -> Result<TitleSearch, ApiError> {
+        let (page, size) = query.paging(20)?;
+        let sort = query.one("sort")?.map_or(Ok(Sort::Relevance), Sort::parse)?;
+        let cursor = query.one("cursor")?.map(Cursor::decode).transpose()?;
+        if let Some(c) = &cursor
+            && c.sort != sort.name()
+        {
+            return Err(ApiError::invalid("cursor", format!("made for sort={}, not sort={}", c.sort, sort.name())));
+        }
+        let search = TitleSearch {
+            text: query.text("q")?,
+            genres: query.all("genre")?.iter().map(|g| params::genre(g)).collect::<Result<_, _>>()?,
+            types: query.all("type")?.iter().map(|t| params::title_type(t)).collect::<Result<_, _>>()?,
+            year_from: query.int("year_from", 1850, 2100)?,
+            year_to: query.int("year_to", 1850, 2100)?,
+            rating_min: query.number("rating_min", 0.0, 10.0)?,
+            votes_min: query.int("votes_min", 0, 10_000_000_000)?,
+            adult: query.boolean("adult")?.unwrap_or(false),
+            sort,
+            page,
+            size,
+            cursor,
+            facets: query.boolean("facets")?.unwrap_or(true),
+        };
+        if let (Some(from), Some(to)) = (search.year_from, search.year_to)
+            && from > to
+        {
+            return Err(ApiError::invalid("year_to", format!("{to} is before year_from {from}")));
+        }
+        Ok(search)
+    }
+
+    /// The `_search` body.
+    pub fn body(&self) -> Value {
+        let filters = self.filters();
+        let query = match &self.text {
+            Some(text) => text_query(text, filters),
+            None => json!({"bool": {"filter": filters}}),
+        };
+        let mut body = json!({
+            "query": query,
+            "size": self.size,
+            "sort": self.sort.clauses(self.text.is_some()),
+            "track_total_hits": true,
+            "_source": HIT_FIELDS,
+        });
+        match &self.cursor {
+            Some(cursor) => body["search_after"] = json!(cursor.after),
+            None => body["from"] = json!((self.page - 1) * self.size),
+        }
+        if self.text.is_some() {
+            body["highlight"] = json!({
+                "pre_tags": ["<em>"], "post_tags": ["</em>"], "number_of_fragments": 0,
+                "fields": {"primary_title": {}, "original_title": {}}
+            });
+        }
+        if self.facets {
+            body["aggs"] = facets();
+        }
+        body
+    }
+
+    /// The cursor after a page whose last hit has these sort values.
+    pub fn next_cursor(&self, last_sort: &[Value]) -> String {
+        Cursor { sort: self.sort.name().to_owned(), after: last_sort.to_vec() }.encode()
+    }
+
+    fn filters(&self) -> Vec<Value> {
+        let mut filters = Vec::new();
+        if !self.adult {
+            filters.push(json!({"bool": {"must_not": {"term": {"is_adult": true}}}}));
+        }
+        if !self.genres.is_empty() {
+            filters.push(json!({"terms": {"genres": self.genres}}));
+        }
+        if !self.types.is_empty() {
+            filters.push(json!({"terms": {"title_type": self.types}}));
+        }
+        if self.year_from.is_some() || self.year_to.is_some() {
+            let mut range = json!({});
+            if let Some(from) = self.year_from {
+                range["gte"] = json!(from);
+            }
+            if let Some(to) = self.year_to {
+                range["lte"] = json!(to);
+            }
+            filters.push(json!({"range": {"start_year": range}}));
+        }
+        if let Some(rating) = self.rating_min {
+            filters.push(json!({"range": {"average_rating": {"gte": rating}}}));
+        }
+        if let Some(votes) = self.votes_min {
+            filters.push(json!({"range": {"num_votes": {"gte": votes}}}));
+        }
+        filters
+    }
+}
+
+/// The source fields a hit needs: not akas or the whole cast.
+const HIT_FIELDS: [&str; 13] = [
+    "tconst",
+    "title_type",
+    "primary_title",
+    "original_title",
+    "is_adult",
+    "start_year",
+    "end_year",
+    "runtime_minutes",
+    "genres",
+    "average_rating",
+    "num_votes",
+    "directors",
+    "cast",
+];
+
+/// Score weights: each step must outweigh everything below it (a BM25
+/// score on a short title field is a few units).
+const EXACT_BOOST: f64 = 50.0;
+const PHRASE_BOOST: f64 = 8.0;
+const ORIGINAL_PHRASE_BOOST: f64 = 4.0;
+
+/// The relevance query for `text`, restricted by `filters`.
+fn text_query(text: &str, filters: Vec<Value>) -> Value {
+    let titles = ["primary_title^3", "original_title^2", "akas.title", "primary_title.english"];
+    let must = json!({"bool": {"minimum_should_match": 1, "should": [
+        // Every word, fuzzily, across the title fields.
+        {"multi_match": {"query": text, "type": "best_fields", "fields": titles, "operator": "and",
+                          "fuzziness": "AUTO", "prefix_length": 1, "max_expansions": 20}},
+        // As you type: the last word is a prefix.
+        {"match": {"primary_title.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}},
+        // People: a director's or actor's full name finds their titles.
+        {"multi_match": {"query": text, "type": "cross_fields", "operator": "and", "boost": 0.8,
+                          "fields": ["directors.name", "writers.name^0.5", "cast.name"]}}
+    ]}});
+    json!({"function_score": {
+        "query": {"bool": {
+            "must": [must],
+            "should": [
+                {"match": {"primary_title.keyword": {"query": text, "boost": EXACT_BOOST}}},
+                {"match": {"original_title.keyword": {"query": text, "boost": EXACT_BOOST / 2.0}}},
+                {"match_phrase": {"primary_title": {"query": text, "boost": PHRASE_BOOST}}},
+                {"match_phrase": {"original_title": {"query": text, "boost": ORIGINAL_PHRASE_BOOST}}}
+            ],
+            "filter": filters
+        }},
+        "functions": [{"field_value_factor": {"field": "num_votes", "modifier": "log1p", "missing": 0}}],
+        "score_mode": "sum",
+        "boost_mode": "sum"
+    }})
+}
+
+/// Genre and type counts, a decade histogram and rating bands.
+fn facets() -> Value {
+    json!({
+        "genres": {"terms": {"field": "genres", "size": 40}},
+        "types": {"terms": {"field": "title_type", "size": 20}},
+        "decades": {"histogram": {"field": "start_year", "interval": 10, "min_doc_count": 1}},
+        "ratings": {"range": {"field": "average_rating", "ranges": [
+            {"key": "0-5", "to": 5.0}, {"key": "5-6", "from": 5.0, "to": 6.0}, {"key": "6-7", "from": 6.0, "to": 7.0},
+            {"key": "7-8", "from": 7.0, "to": 8.0}, {"key": "8-10", "from": 8.0}
+        ]}}
+    })
+}
+
+/// Title completions for a prefix: every word must match, the last as a
+/// prefix; the most voted first.
+pub fn suggest_titles(prefix: &str, size: u32) -> Value {
+    json!({
+        "size": size,
+        "query": {"bool": {
+            "must": {"match": {"primary_title.autocomplete": {"query": prefix, "operator": "and"}}},
+            "filter": {"bool": {"must_not": {"term": {"is_adult": true}}}}
+        }},
+        "sort": [{"num_votes": {"order": "desc", "missing": "_last", "unmapped_type": "long"}}, {"tconst": "asc"}],
+        "_source": ["tconst", "primary_title", "start_year", "title_type", "num_votes"]
+    })
+}
+
+/// People completions for a prefix, the most voted body of work first.
+pub fn suggest_people(prefix: &str, size: u32) -> Value {
+    json!({
+        "size": size,
+        "query": {"match": {"primary_name.autocomplete": {"query": prefix, "operator": "and"}}},
+        "sort": [{"known_for_votes": {"order": "desc", "missing": "_last", "unmapped_type": "long"}}, {"nconst": "asc"}],
+        "_source": ["nconst", "primary_name", "professions", "birth_year", "known_for_votes"]
+    })
+}
+
+/// A people search by name (fuzzy, folded; the last word may be a prefix),
+/// optionally only people with `profession`.
+pub fn people_search(text: &str, profession: Option<&str>, from: u32, size: u32) -> Value {
+    let mut filter = Vec::new();
+    if let Some(p) = profession {
+        filter.push(json!({"term": {"professions": p}}));
+    }
+    json!({
+        "from": from,
+        "size": size,
+        "track_total_hits": true,
+        "query": {"function_score": {
+            "query": {"bool": {
+                "must": {"bool": {"minimum_should_match": 1, "should": [
+                    {"match": {"primary_name": {"query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 1}}},
+                    {"match": {"primary_name.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}}
+                ]}},
+                "should": [
+                    {"match": {"primary_name.keyword": {"query": text, "boost": EXACT_BOOST}}},
+                    {"match_phrase": {"primary_name": {"query": text, "boost": PHRASE_BOOST}}}
+                ],
+                "filter": filter
+            }},
+            "functions": [{"field_value_factor": {"field": "known_for_votes", "modifier": "log1p", "missing": 0}}],
+            "score_mode": "sum",
+            "boost_mode": "sum"
+        }},
+        "sort": ["_score", {"nconst": "asc"}]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(raw: &str) -> Result<TitleSearch, ApiError> {
+        TitleSearch::from_query(&Query::parse(raw, &TitleSearch::PARAMS)?)
+    }
+
+    #[test]
+    fn user_text_only_ever_lands_in_query_strings() {
+        let hostile = r#"{"script":{"source":"x"}} _all imdb-people/_delete"#;
+        let body = search(&format!("q={}", form_urlencoded::byte_serialize(hostile.as_bytes()).collect::<String>()))
+            .unwrap()
+            .body();
+        let text = body.to_string();
+        // Present only as string values of `query` keys.
+        fn walk(v: &Value, key: &str, hostile: &str) {
+            match v {
+                Value::String(s) if s.contains("script") => assert_eq!((key, s.as_str()), ("query", hostile)),
+                Value::Object(m) => m.iter().for_each(|(k, v)| {
+                    assert!(!k.contains("script"), "user text became a key");
+                    walk(v, k, hostile)
+                }),
+                Value::Array(a) => a.iter().for_each(|v| walk(v, key, hostile)),
+                _ => {}
+            }
+        }
+        walk(&body, "", hostile);
+        assert!(text.contains("\"query\""));
+    }
+
+    #[test]
+    fn filters_are_built_from_typed_values() {
+        let body =
+            search("genre=Sci-Fi&genre=drama&type=movie&year_from=1990&year_to=1999&rating_min=7&votes_min=1000")
+                .unwrap()
+                .body();
+        let filters = body["query"]["bool"]["filter"].as_array().unwrap();
+        assert!(filters.contains(&json!({"terms": {"genres": ["sci-fi", "drama"]}})));
+        assert!(filters.contains(&json!({"terms": {"title_type": ["movie"]}})));
+        assert!(filters.contains(&json!({"range": {"start_year": {"gte": 1990, "lte": 1999}}})));
+        assert!(filters.contains(&json!({"range": {"average_rating": {"gte": 7.0}}})));
+        assert!(filters.contains(&json!({"bool": {"must_not": {"term": {"is_adult": true}}}})));
+        let adult = search("adult=true").unwrap().body();
+        assert_eq!(adult["query"]["bool"]["filter"], json!([]));
+    }
+
+    #[test]
+    fn bad_combinations_are_refused() {
+        assert!(search("year_from=2000&year_to=1990").is_err());
+        assert!(search("sort=random").is_err());
+        let cursor = Cursor { sort: "rating".into(), after: vec![json!(8.0), json!("tt1")] }.encode();
+        assert!(search(&format!("sort=votes&cursor={cursor}")).is_err(), "cursor of another sort");
+        let ok = search(&format!("sort=rating&cursor={cursor}")).unwrap().body();
+        assert_eq!(ok["search_after"], json!([8.0, "tt1"]));
+        assert!(ok.get("from").is_none());
+    }
+
+    #[test]
+    fn paging_and_sorts_end_in_a_unique_key() {
+        let body = search("q=matrix&page=3&size=10").unwrap().body();
+        assert_eq!(body["from"], 20);
+        assert_eq!(body["size"], 10);
+        for sort in Sort::NAMES {
+            let body = search(&format!("sort={sort}")).unwrap().body();
+            assert_eq!(body["sort"].as_array().unwrap().last().unwrap(), &json!({"tconst": "asc"}), "{sort}");
+        }
+    }
+}

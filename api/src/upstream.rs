@@ -1,0 +1,221 @@
+//! The search cluster, through the official `elasticsearch` client: one
+//! client per process (it pools connections), round-robin over the
+//! configured nodes.
+//!
+//! Every call waits for a permit of a semaphore (at most
+//! `max_concurrency` calls in flight; a call that cannot get one within the
+//! queue timeout fails fast with 503 instead of piling up), then runs under
+//! the request timeout (504 past it). Nothing is retried here: searches
+//! are cheap to repeat, and the client decides. Upstream latency and
+//! outcome are recorded in the metrics.
+//!
+//! Title searches use `dfs_query_then_fetch`: term statistics are gathered
+//! over every index behind the alias first, so scores compare across the
+//! per-genre indexes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use elasticsearch::http::headers::HeaderMap;
+use elasticsearch::http::response::Response;
+use elasticsearch::http::transport::{MultiNodeConnectionPool, TransportBuilder};
+use elasticsearch::http::{Method, Url};
+use elasticsearch::params::SearchType;
+use elasticsearch::{CountParts, Elasticsearch, GetParts, MsearchParts, SearchParts};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Connection settings for the cluster.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Node base URLs.
+    pub urls: Vec<String>,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// Calls in flight at most.
+    pub max_concurrency: usize,
+    /// How long a call may wait for a free slot.
+    pub queue_timeout: Duration,
+}
+
+/// The cluster client with its limits.
+#[derive(Clone)]
+pub struct Upstream {
+    client: Elasticsearch,
+    permits: Arc<Semaphore>,
+    settings: UpstreamSettings,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Upstream {
+    /// A client for `settings`; fails on a malformed URL.
+    pub fn new(settings: UpstreamSettings, metrics: Arc<Metrics>) -> Result<Upstream, ApiError> {
+        let urls = settings
+            .urls
+            .iter()
+            .map(|u| Url::parse(u).map_err(|e| ApiError::BadSetting(format!("search cluster url `{u}`: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if urls.is_empty() {
+            return Err(ApiError::BadSetting("no search cluster url".into()));
+        }
+        let pool = MultiNodeConnectionPool::round_robin(urls, None);
+        let transport = TransportBuilder::new(pool)
+            .timeout(settings.timeout)
+            .disable_proxy()
+            .build()
+            .map_err(|e| ApiError::BadSetting(format!("search cluster client: {e}")))?;
+        Ok(Upstream {
+            client: Elasticsearch::new(transport),
+            permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
+            settings,
+            metrics,
+        })
+    }
+
+    /// `POST /{index}/_search`; `dfs` for global term statistics.
+    pub async fn search(&self, index: &str, body: Value, dfs: bool) -> Result<Value, ApiError> {
+        let indexes = [index];
+        self.call("search", async {
+            let mut request = self.client.search(SearchParts::Index(&indexes)).body(body);
+            if dfs {
+                request = request.search_type(SearchType::DfsQueryThenFetch);
+            }
+            request.request_timeout(self.settings.timeout).send().await
+        })
+        .await
+    }
+
+    /// `POST /_msearch` of (index, body) pairs; each answer in order, as
+    /// the cluster gave it (an error answer has `error`).
+    pub async fn msearch(&self, searches: Vec<(&str, Value)>) -> Result<Vec<Value>, ApiError> {
+        let mut lines: Vec<Value> = Vec::with_capacity(searches.len() * 2);
+        for (index, body) in searches {
+            lines.push(serde_json::json!({"index": index}));
+            lines.push(body);
+        }
+        let lines: Vec<elasticsearch::http::request::JsonBody<Value>> = lines.into_iter().map(Into::into).collect();
+        let answer = self
+            .call("msearch", async {
+                self.client.msearch(MsearchParts::None).body(lines).request_timeout(self.settings.timeout).send().await
+            })
+            .await?;
+        let responses = answer["responses"].as_array().cloned().unwrap_or_default();
+        for r in &responses {
+            if let Some(error) = r.get("error") {
+                return Err(ApiError::Upstream(format!("msearch item: {error}")));
+            }
+        }
+        Ok(responses)
+    }
+
+    /// `GET /{index}/_doc/{id}`: the source, or `None` if there is none.
+    pub async fn get(&self, index: &str, id: &str) -> Result<Option<Value>, ApiError> {
+        let started = Instant::now();
+        let _permit = self.permit().await?;
+        let sent = self.client.get(GetParts::IndexId(index, id)).request_timeout(self.settings.timeout).send();
+        let response = self.finish("get", started, sent.await)?;
+        if response.status_code().as_u16() == 404 {
+            return Ok(None);
+        }
+        let body = read("get", response).await?;
+        Ok(body.get("_source").cloned())
+    }
+
+    /// `GET /{index}/_count`.
+    pub async fn count(&self, index: &str) -> Result<u64, ApiError> {
+        let indexes = [index];
+        let answer = self
+            .call("count", async {
+                self.client.count(CountParts::Index(&indexes)).request_timeout(self.settings.timeout).send().await
+            })
+            .await?;
+        answer["count"].as_u64().ok_or_else(|| ApiError::Upstream(format!("count without a count: {answer}")))
+    }
+
+    /// `GET /_cluster/health`: the status (`green`, `yellow`, `red`).
+    pub async fn health(&self) -> Result<String, ApiError> {
+        let answer = self
+            .call("health", async {
+                self.client
+                    .send::<(), ()>(
+                        Method::Get,
+                        "/_cluster/health",
+                        HeaderMap::new(),
+                        None,
+                        None,
+                        Some(self.settings.timeout),
+                    )
+                    .await
+            })
+            .await?;
+        Ok(answer["status"].as_str().unwrap_or("unknown").to_owned())
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        match tokio::time::timeout(self.settings.queue_timeout, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                self.metrics.upstream_rejected.inc();
+                Err(ApiError::Overloaded)
+            }
+        }
+    }
+
+    /// Runs one call under a permit; a 2xx JSON answer is returned.
+    async fn call(
+        &self,
+        what: &'static str,
+        send: impl Future<Output = Result<Response, elasticsearch::Error>>,
+    ) -> Result<Value, ApiError> {
+        let started = Instant::now();
+        let _permit = self.permit().await?;
+        let response = self.finish(what, started, send.await)?;
+        read(what, response).await
+    }
+
+    /// Records the call and maps transport failures.
+    fn finish(
+        &self,
+        what: &'static str,
+        started: Instant,
+        result: Result<Response, elasticsearch::Error>,
+    ) -> Result<Response, ApiError> {
+        let outcome = match &result {
+            Ok(r) => r.status_code().as_str().to_owned(),
+            Err(e) if e.is_timeout() => "timeout".to_owned(),
+            Err(_) => "unreachable".to_owned(),
+        };
+        self.metrics.observe_upstream(what, &outcome, started.elapsed());
+        result.map_err(|e| {
+            if e.is_timeout() {
+                ApiError::UpstreamTimeout(self.settings.timeout)
+            } else {
+                tracing::warn!(call = what, error = %e, "search cluster unreachable");
+                ApiError::Unavailable(e.to_string())
+            }
+        })
+    }
+}
+
+/// The JSON body of a 2xx answer; anything else is an upstream error.
+async fn read(what: &str, response: Response) -> Result<Value, ApiError> {
+    let status = response.status_code();
+    let text = response.text().await.map_err(|e| ApiError::Upstream(format!("{what}: reading the answer: {e}")))?;
+    if status.as_u16() == 404 && text.contains("index_not_found_exception") {
+        return Err(ApiError::NoIndex);
+    }
+    if !status.is_success() {
+        tracing::error!(call = what, status = status.as_u16(), answer = %text.chars().take(2000).collect::<String>(), "search cluster refused a call");
+        return Err(ApiError::Upstream(format!("{what}: HTTP {status}")));
+    }
+    serde_json::from_str(&text).map_err(|e| ApiError::Upstream(format!("{what}: answer is not JSON: {e}")))
+}
