@@ -317,8 +317,9 @@ def one_run(label, bins, data, variant, args):
         metrics = parse_metrics(http_request(metrics_port, "GET", "/metrics", timeout=5)[1].decode())
         buckets = metrics["imdb_indexer_bulk_duration_seconds_bucket"]
         result.update(
-            seconds=seconds, docs_s=result["docs"] / seconds, first_doc_seconds=end - first_doc,
-            docs_s_first=result["docs"] / (end - first_doc), startup_seconds=first_doc - start,
+            # Rates count the documents that arrived (all of them unless the broker lost some).
+            seconds=seconds, docs_s=(result["docs"] - result["lost"]) / seconds, first_doc_seconds=end - first_doc,
+            docs_s_first=(result["docs"] - result["lost"]) / (end - first_doc), startup_seconds=first_doc - start,
             bulk_p50=histogram_quantile(buckets, 0.5) * 1e3, bulk_p99=histogram_quantile(buckets, 0.99) * 1e3,
             bulks=metrics["imdb_indexer_bulk_duration_seconds_count"],
             consumed=metrics["imdb_indexer_messages_consumed_total"],
