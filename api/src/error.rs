@@ -29,6 +29,9 @@ pub enum ApiError {
     /// A resource that does not exist (a title or person id, a route).
     #[error("{0}")]
     NotFound(String),
+    /// A method the resource does not answer.
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(String),
     /// The client sent more requests than its rate allows.
     #[error("rate limit exceeded: retry in {retry_after_secs} s")]
     RateLimited {
@@ -66,6 +69,7 @@ impl ApiError {
         match self {
             ApiError::InvalidParameter { .. } => "invalid-parameter",
             ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Overloaded => "overloaded",
             ApiError::NoIndex => "no-index",
@@ -80,6 +84,7 @@ impl ApiError {
         match self {
             ApiError::InvalidParameter { .. } => "Invalid request parameter",
             ApiError::NotFound(_) => "Not found",
+            ApiError::MethodNotAllowed(_) => "Method not allowed",
             ApiError::RateLimited { .. } => "Too many requests",
             ApiError::Overloaded => "Service overloaded",
             ApiError::NoIndex => "No data indexed yet",
@@ -96,6 +101,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded | ApiError::NoIndex | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -106,6 +112,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        // Every server-side failure is logged here, once, with what the
+        // client is not told.
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %self, "request failed");
+        }
         let detail = match self {
             // The cluster's own words stay in the log.
             ApiError::Upstream(_) => "the search cluster answered with an error; it has been logged".to_owned(),

@@ -52,6 +52,12 @@ impl State {
     /// The shared state for `settings`.
     pub fn new(settings: &Settings) -> Result<State, ApiError> {
         let metrics = Arc::new(metrics::Metrics::default());
+        if !settings.rate_limit.is_finite() || settings.rate_limit < 0.0 {
+            return Err(ApiError::BadSetting(format!(
+                "rate limit {} is not a rate (0 disables it)",
+                settings.rate_limit
+            )));
+        }
         let names = IndexNames::new(&settings.index_prefix).ok_or_else(|| {
             ApiError::BadSetting(format!("index prefix `{}` is not a valid index name", settings.index_prefix))
         })?;
@@ -62,7 +68,7 @@ impl State {
             limiter: ratelimit::RateLimiter::new(settings.rate_limit, settings.rate_burst),
             metrics,
             node_name: settings.node_name.clone(),
-            trusted_proxies: settings.trusted_proxies.clone(),
+            trusted_proxies: settings.trusted_proxies.iter().map(|ip| ip.to_canonical()).collect(),
         })
     }
 }

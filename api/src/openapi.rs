@@ -8,8 +8,9 @@
 use actix_web::HttpResponse;
 use serde_json::{Value, json};
 
-use crate::params::{MAX_PAGE_DEPTH, MAX_PAGE_SIZE, MAX_QUERY_CHARS, TITLE_TYPES};
+use crate::params::{MAX_PAGE_DEPTH, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_QUERY_WORDS, TITLE_TYPES};
 use crate::query::Sort;
+use crate::routes::MAX_SUGGEST_CHARS;
 
 fn param(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
@@ -39,8 +40,9 @@ fn paging() -> [Value; 2] {
     ]
 }
 
-fn id_path(name: &str, example: &str) -> Value {
-    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "example": example}})
+fn id_path(name: &str, example: &str, pattern: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true,
+           "schema": {"type": "string", "example": example, "pattern": pattern}})
 }
 
 /// Responses every operation can give besides its 200.
@@ -49,6 +51,7 @@ fn responses(ok: &str, not_found: bool) -> Value {
     let mut r = json!({
         "200": {"description": ok, "content": {"application/json": {"schema": {"type": "object"}}}},
         "400": problem("Invalid parameter: `invalid_params` names it and says why."),
+        "405": problem("Only GET is answered."),
         "429": problem("Rate limit exceeded; see Retry-After."),
         "502": problem("The search cluster failed."),
         "503": problem("At capacity, nothing indexed yet, or the cluster is unreachable."),
@@ -69,7 +72,11 @@ pub fn document() -> Value {
     let search_params = vec![
         param(
             "q",
-            "Search text: titles (original and alternative too), directors, writers, cast; typos, accents and a partial last word are fine.",
+            &format!(
+                "Search text: titles (original and alternative too), directors, writers, cast; typos, accents and \
+                 partial words are fine. At most {MAX_QUERY_CHARS} characters and {MAX_QUERY_WORDS} words, no control \
+                 characters, at least one letter or digit."
+            ),
             text(MAX_QUERY_CHARS),
         ),
         param(
@@ -118,12 +125,12 @@ pub fn document() -> Value {
         "paths": {
             "/search": get("Search titles", search_params, "Hits, total, facets, took_ms and next_cursor.", false),
             "/suggest": get("Complete titles and people as the user types", vec![
-                required(param("q", "The characters typed so far.", text(100))),
+                required(param("q", "The characters typed so far.", text(MAX_SUGGEST_CHARS))),
                 param("size", "Suggestions of each kind.", int(1, 20)),
             ], "Titles and people, the most popular first.", false),
-            "/titles/{tconst}": get("A title with cast, crew and alternative titles", vec![id_path("tconst", "tt0111161")], "The title.", true),
+            "/titles/{tconst}": get("A title with cast, crew and alternative titles", vec![id_path("tconst", "tt0111161", "^(tt[0-9]{1,12}|x[0-9a-fA-F]{1,39})$")], "The title.", true),
             "/people/search": get("Search people by name", people_params, "Hits and total.", false),
-            "/people/{nconst}": get("A person with their known-for titles", vec![id_path("nconst", "nm0000151")], "The person.", true),
+            "/people/{nconst}": get("A person with their known-for titles", vec![id_path("nconst", "nm0000151", "^nm[0-9]{1,12}$")], "The person.", true),
             "/genres": get("Genres with their number of titles", vec![], "Genres.", false),
             "/stats": get("What is indexed", vec![], "Counts.", false),
         },

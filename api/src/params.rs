@@ -128,7 +128,10 @@ impl Query {
         if text.chars().any(char::is_control) {
             return Err(ApiError::invalid(name, "contains control characters"));
         }
-        if text.split_whitespace().count() > MAX_QUERY_WORDS {
+        // Words as the analyzer cuts them (`a-b-c` is three): each one is a
+        // clause of the query, several with fuzzy expansions.
+        let words = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).count();
+        if words > MAX_QUERY_WORDS {
             return Err(ApiError::invalid(name, format!("more than {MAX_QUERY_WORDS} words")));
         }
         // Something must be searchable once punctuation is gone.
@@ -198,6 +201,8 @@ pub fn imdb_id(name: &str, value: &str, prefix: &str) -> Result<String, ApiError
 pub struct Cursor {
     /// The sort name it was made for.
     pub sort: String,
+    /// Identifies the search text and filters it was made for.
+    pub fingerprint: String,
     /// `search_after` values.
     pub after: Vec<Value>,
 }
@@ -205,7 +210,7 @@ pub struct Cursor {
 impl Cursor {
     /// The opaque text form.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::json!({"s": self.sort, "a": self.after}).to_string())
+        URL_SAFE_NO_PAD.encode(serde_json::json!({"s": self.sort, "f": self.fingerprint, "a": self.after}).to_string())
     }
 
     /// Reads a cursor made by [`Cursor::encode`]; anything else is a 400.
@@ -217,11 +222,12 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         let sort = value["s"].as_str().ok_or_else(bad)?.to_owned();
+        let fingerprint = value["f"].as_str().ok_or_else(bad)?.to_owned();
         let after = value["a"].as_array().ok_or_else(bad)?.clone();
         if after.is_empty() || after.len() > 4 || !after.iter().all(|v| v.is_number() || v.is_string() || v.is_null()) {
             return Err(bad());
         }
-        Ok(Cursor { sort, after })
+        Ok(Cursor { sort, fingerprint, after })
     }
 }
 
@@ -278,6 +284,7 @@ mod tests {
         assert_eq!(q("q=%20the%20%20matrix%20").text("q").unwrap().unwrap(), "the matrix");
         assert!(q(&format!("q={}", "a".repeat(201))).text("q").is_err());
         assert!(q(&format!("q={}", ["w"; 17].join("+"))).text("q").is_err());
+        assert!(q(&format!("q={}", ["w"; 17].join("-"))).text("q").is_err(), "words as the analyzer cuts them");
         assert!(q("q=%00drop").text("q").is_err());
         assert!(q("q=%2A%3F%22").text("q").is_err(), "punctuation alone");
         assert_eq!(q("q=").text("q").unwrap(), None);
@@ -296,7 +303,11 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_forgeries_are_400() {
-        let c = Cursor { sort: "rating".into(), after: vec![serde_json::json!(8.5), serde_json::json!("tt1")] };
+        let c = Cursor {
+            sort: "rating".into(),
+            fingerprint: "0123".into(),
+            after: vec![serde_json::json!(8.5), serde_json::json!("tt1")],
+        };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         for bad in ["", "!!", "e30", &URL_SAFE_NO_PAD.encode(r#"{"s":"x","a":[{"script":1}]}"#)] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");

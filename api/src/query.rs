@@ -5,8 +5,9 @@
 //! How a title search ranks, for text `q`:
 //! - A title must match `q` in one of: its titles (primary, original,
 //!   alternative; accents folded; fuzzy for words of 5+ letters, one edit,
-//!   two from 8 letters, first letter exact), as you type (every word, the
-//!   last one as a prefix, on the edge-n-gram field), or the names of its
+//!   two from 8 letters, first letter exact), as you type (every word as a
+//!   prefix of a title word, on the edge-n-gram field: prefixes of up to 20
+//!   letters), or the names of its
 //!   directors, writers and top cast (all words).
 //! - Among matches, an exact title (whole title equal, folded) scores far
 //!   above a phrase match, which scores above scattered words; the weights
@@ -63,19 +64,56 @@ impl Sort {
         Sort::NAMES[self as usize]
     }
 
-    /// Sort clauses; always ending in the unique `tconst` so that paging by
-    /// cursor never skips or repeats a title.
-    fn clauses(self, has_text: bool) -> Value {
+    /// Sort clauses with the kind of value each yields; always ending in
+    /// the unique `tconst`, so that paging by cursor never skips or repeats
+    /// a title.
+    fn keys(self, has_text: bool) -> Vec<(Value, Kind)> {
         // `unmapped_type`: an index created before a field existed sorts
         // its documents last instead of failing the search.
-        let desc = |field: &str, ty: &str| json!({field: {"order": "desc", "missing": "_last", "unmapped_type": ty}});
-        let id = json!({"tconst": "asc"});
+        let desc = |field: &str, ty: &str, kind| {
+            (json!({field: {"order": "desc", "missing": "_last", "unmapped_type": ty}}), kind)
+        };
+        let votes = desc("num_votes", "long", Kind::Integer);
+        let id = (json!({"tconst": {"order": "asc", "unmapped_type": "keyword"}}), Kind::Id);
         match self {
-            Sort::Relevance if has_text => json!(["_score", desc("num_votes", "long"), id]),
-            Sort::Relevance | Sort::Votes => json!([desc("num_votes", "long"), id]),
-            Sort::Rating => json!([desc("average_rating", "float"), desc("num_votes", "long"), id]),
-            Sort::Year => json!([desc("start_year", "short"), desc("num_votes", "long"), id]),
-            Sort::Title => json!([{"primary_title.keyword": {"order": "asc"}}, id]),
+            Sort::Relevance if has_text => vec![(json!("_score"), Kind::Float), votes, id],
+            Sort::Relevance | Sort::Votes => vec![votes, id],
+            Sort::Rating => vec![desc("average_rating", "float", Kind::Float), votes, id],
+            Sort::Year => vec![desc("start_year", "short", Kind::Integer), votes, id],
+            Sort::Title => {
+                vec![(json!({"primary_title.keyword": {"order": "asc", "unmapped_type": "keyword"}}), Kind::Text), id]
+            }
+        }
+    }
+
+    fn clauses(self, has_text: bool) -> Value {
+        Value::Array(self.keys(has_text).into_iter().map(|(clause, _)| clause).collect())
+    }
+}
+
+/// What a sort value is, to check a cursor's values before they reach the
+/// cluster (a wrong type there is a cluster error, not the user's).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// Scores and ratings: a number, or how a missing float sorts.
+    Float,
+    /// Votes and years: a 64-bit integer.
+    Integer,
+    /// A keyword, or null when missing.
+    Text,
+    /// The document id.
+    Id,
+}
+
+impl Kind {
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            Kind::Float => {
+                value.is_number() || value.is_null() || matches!(value.as_str(), Some("Infinity" | "-Infinity"))
+            }
+            Kind::Integer => value.is_i64() || value.is_null(),
+            Kind::Text => value.is_string() || value.is_null(),
+            Kind::Id => value.is_string(),
         }
     }
 }
@@ -109,6 +147,8 @@ pub struct TitleSearch {
     pub cursor: Option<Cursor>,
     /// Compute facets.
     pub facets: bool,
+    /// Mark matched words in titles.
+    pub highlight: bool,
 }
 
 impl TitleSearch {
@@ -135,11 +175,6 @@ impl TitleSearch {
         let (page, size) = query.paging(20)?;
         let sort = query.one("sort")?.map_or(Ok(Sort::Relevance), Sort::parse)?;
         let cursor = query.one("cursor")?.map(Cursor::decode).transpose()?;
-        if let Some(c) = &cursor
-            && c.sort != sort.name()
-        {
-            return Err(ApiError::invalid("cursor", format!("made for sort={}, not sort={}", c.sort, sort.name())));
-        }
         let search = TitleSearch {
             text: query.text("q")?,
             genres: query.all("genre")?.iter().map(|g| params::genre(g)).collect::<Result<_, _>>()?,
@@ -154,13 +189,53 @@ impl TitleSearch {
             size,
             cursor,
             facets: query.boolean("facets")?.unwrap_or(true),
+            highlight: query.boolean("highlight")?.unwrap_or(true),
         };
+        if let Some(c) = &search.cursor {
+            search.check_cursor(c)?;
+        }
         if let (Some(from), Some(to)) = (search.year_from, search.year_to)
             && from > to
         {
             return Err(ApiError::invalid("year_to", format!("{to} is before year_from {from}")));
         }
         Ok(search)
+    }
+
+    /// A cursor continues the search it was made for: same sort, same text
+    /// and filters, and values of the kinds that sort yields.
+    fn check_cursor(&self, cursor: &Cursor) -> Result<(), ApiError> {
+        if cursor.sort != self.sort.name() {
+            return Err(ApiError::invalid(
+                "cursor",
+                format!("made for sort={}, not sort={}", cursor.sort, self.sort.name()),
+            ));
+        }
+        if cursor.fingerprint != self.fingerprint() {
+            return Err(ApiError::invalid("cursor", "made for another search text or other filters"));
+        }
+        let keys = self.sort.keys(self.text.is_some());
+        let fits = keys.len() == cursor.after.len() && keys.iter().zip(&cursor.after).all(|((_, k), v)| k.accepts(v));
+        if !fits {
+            return Err(ApiError::invalid("cursor", "not a cursor this API returned (use `next_cursor` as given)"));
+        }
+        Ok(())
+    }
+
+    /// Identifies the text and filters (FNV-1a of their canonical form), so
+    /// that a cursor is not reused for another search.
+    fn fingerprint(&self) -> String {
+        let mut genres = self.genres.clone();
+        genres.sort();
+        let mut types = self.types.clone();
+        types.sort_unstable();
+        let canonical = format!(
+            "{:?}|{genres:?}|{types:?}|{:?}|{:?}|{:?}|{:?}|{}",
+            self.text, self.year_from, self.year_to, self.rating_min, self.votes_min, self.adult
+        );
+        let hash =
+            canonical.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        format!("{hash:016x}")
     }
 
     /// The `_search` body.
@@ -181,7 +256,7 @@ impl TitleSearch {
             Some(cursor) => body["search_after"] = json!(cursor.after),
             None => body["from"] = json!((self.page - 1) * self.size),
         }
-        if self.text.is_some() {
+        if self.text.is_some() && self.highlight {
             body["highlight"] = json!({
                 "pre_tags": ["<em>"], "post_tags": ["</em>"], "number_of_fragments": 0,
                 "fields": {"primary_title": {}, "original_title": {}}
@@ -195,7 +270,8 @@ impl TitleSearch {
 
     /// The cursor after a page whose last hit has these sort values.
     pub fn next_cursor(&self, last_sort: &[Value]) -> String {
-        Cursor { sort: self.sort.name().to_owned(), after: last_sort.to_vec() }.encode()
+        Cursor { sort: self.sort.name().to_owned(), fingerprint: self.fingerprint(), after: last_sort.to_vec() }
+            .encode()
     }
 
     fn filters(&self) -> Vec<Value> {
@@ -229,7 +305,8 @@ impl TitleSearch {
     }
 }
 
-/// The source fields a hit needs: not akas or the whole cast.
+/// The source fields a hit needs: not alternative titles, writers or
+/// episode details (the title page has those).
 const HIT_FIELDS: [&str; 13] = [
     "tconst",
     "title_type",
@@ -258,8 +335,8 @@ fn text_query(text: &str, filters: Vec<Value>) -> Value {
     let must = json!({"bool": {"minimum_should_match": 1, "should": [
         // Every word, fuzzily, across the title fields.
         {"multi_match": {"query": text, "type": "best_fields", "fields": titles, "operator": "and",
-                          "fuzziness": "AUTO", "prefix_length": 1, "max_expansions": 20}},
-        // As you type: the last word is a prefix.
+                          "fuzziness": "AUTO:5,8", "prefix_length": 1, "max_expansions": 20}},
+        // As you type: each word a prefix of a title word (`lord of the ri`).
         {"match": {"primary_title.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}},
         // People: a director's or actor's full name finds their titles.
         {"multi_match": {"query": text, "type": "cross_fields", "operator": "and", "boost": 0.8,
@@ -295,8 +372,8 @@ fn facets() -> Value {
     })
 }
 
-/// Title completions for a prefix: every word must match, the last as a
-/// prefix; the most voted first.
+/// Title completions for the text typed so far: every word must be the
+/// start of a title word; the most voted first.
 pub fn suggest_titles(prefix: &str, size: u32) -> Value {
     json!({
         "size": size,
@@ -333,7 +410,7 @@ pub fn people_search(text: &str, profession: Option<&str>, from: u32, size: u32)
         "query": {"function_score": {
             "query": {"bool": {
                 "must": {"bool": {"minimum_should_match": 1, "should": [
-                    {"match": {"primary_name": {"query": text, "operator": "and", "fuzziness": "AUTO", "prefix_length": 1}}},
+                    {"match": {"primary_name": {"query": text, "operator": "and", "fuzziness": "AUTO:5,8", "prefix_length": 1}}},
                     {"match": {"primary_name.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}}
                 ]}},
                 "should": [
@@ -401,10 +478,21 @@ mod tests {
     fn bad_combinations_are_refused() {
         assert!(search("year_from=2000&year_to=1990").is_err());
         assert!(search("sort=random").is_err());
-        let cursor = Cursor { sort: "rating".into(), after: vec![json!(8.0), json!("tt1")] }.encode();
+        let rating = search("sort=rating").unwrap();
+        let cursor = rating.next_cursor(&[json!(8.0), json!(1000), json!("tt1")]);
         assert!(search(&format!("sort=votes&cursor={cursor}")).is_err(), "cursor of another sort");
+        assert!(search(&format!("sort=rating&genre=drama&cursor={cursor}")).is_err(), "cursor of other filters");
         let ok = search(&format!("sort=rating&cursor={cursor}")).unwrap().body();
-        assert_eq!(ok["search_after"], json!([8.0, "tt1"]));
+        assert_eq!(ok["search_after"], json!([8.0, 1000, "tt1"]));
+        // Well-formed, but not what this sort yields: caught here, not by the cluster.
+        for after in [json!([8.0, "tt1"]), json!(["high", 1000, "tt1"]), json!([8.0, 1.5, "tt1"]), json!([8.0, 1, 2])] {
+            let forged = rating.next_cursor(after.as_array().unwrap());
+            assert!(search(&format!("sort=rating&cursor={forged}")).is_err(), "{after}");
+        }
+        let missing = rating.next_cursor(&[json!("-Infinity"), Value::Null, json!("tt1")]);
+        assert!(search(&format!("sort=rating&cursor={missing}")).is_ok(), "missing values sort last");
+        let with_text = search("q=matrix").unwrap().next_cursor(&[json!(3.5), json!(10), json!("tt1")]);
+        assert!(search(&format!("cursor={with_text}")).is_err(), "cursor of another text");
         assert!(ok.get("from").is_none());
     }
 
@@ -415,7 +503,8 @@ mod tests {
         assert_eq!(body["size"], 10);
         for sort in Sort::NAMES {
             let body = search(&format!("sort={sort}")).unwrap().body();
-            assert_eq!(body["sort"].as_array().unwrap().last().unwrap(), &json!({"tconst": "asc"}), "{sort}");
+            let last = body["sort"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!(last, json!({"tconst": {"order": "asc", "unmapped_type": "keyword"}}), "{sort}");
         }
     }
 }

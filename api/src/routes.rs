@@ -22,6 +22,9 @@ use crate::results;
 
 type Answer = Result<HttpResponse, ApiError>;
 
+/// Longest `/suggest` text: completions are for what is being typed.
+pub const MAX_SUGGEST_CHARS: usize = 100;
+
 /// A JSON 200 from cached or fresh bytes.
 fn json_bytes(body: Bytes, cache_hit: bool) -> HttpResponse {
     HttpResponse::Ok()
@@ -54,11 +57,10 @@ where
 pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
     let query = Query::parse(req.query_string(), &TitleSearch::PARAMS)?;
     let search = TitleSearch::from_query(&query)?;
-    let highlight = query.boolean("highlight")?.unwrap_or(true);
     cached(&state, &req, async {
         let started = Instant::now();
         let answer = state.upstream.search(&state.names.titles_alias(), search.body(), true).await?;
-        let hits = results::hits(&answer, |s, h| results::title(s, h.filter(|_| highlight), false));
+        let hits = results::hits(&answer, |s, h| results::title(s, h, false));
         let (total, exact) = results::total(&answer);
         let offset = if search.cursor.is_some() { None } else { Some(u64::from((search.page - 1) * search.size)) };
         let more = hits.len() == search.size as usize && offset.is_none_or(|o| o + (hits.len() as u64) < total);
@@ -83,10 +85,10 @@ pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
 /// `GET /api/v1/suggest`: titles and people whose names start with `q`.
 pub async fn suggest(state: web::Data<State>, req: HttpRequest) -> Answer {
     let query = Query::parse(req.query_string(), &["q", "size"])?;
-    let text = query.text("q")?.ok_or_else(|| ApiError::invalid("q", "required: the characters typed so far"))?;
-    if text.chars().count() > 100 {
-        return Err(ApiError::invalid("q", "longer than 100 characters"));
+    if query.one("q")?.is_some_and(|q| q.chars().count() > MAX_SUGGEST_CHARS) {
+        return Err(ApiError::invalid("q", format!("longer than {MAX_SUGGEST_CHARS} characters")));
     }
+    let text = query.text("q")?.ok_or_else(|| ApiError::invalid("q", "required: the characters typed so far"))?;
     let size = query.int("size", 1, 20)?.unwrap_or(8) as u32;
     cached(&state, &req, async {
         let started = Instant::now();
@@ -107,7 +109,7 @@ pub async fn suggest(state: web::Data<State>, req: HttpRequest) -> Answer {
         };
         Ok(json!({
             "took_ms": started.elapsed().as_millis() as u64,
-            "titles": results::hits(&answers[0], title),
+            "titles": answers.first().map(|a| results::hits(a, title)).unwrap_or_default(),
             "people": answers.get(1).map(|a| results::hits(a, person)).unwrap_or_default(),
         }))
     })

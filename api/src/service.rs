@@ -25,19 +25,19 @@ pub fn configure(state: web::Data<State>, ui_dir: Option<PathBuf>) -> impl FnOnc
             .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::invalid("path", e.to_string()).into()))
             .service(
                 web::scope("/api/v1")
-                    .route("/search", web::get().to(routes::search))
-                    .route("/suggest", web::get().to(routes::suggest))
-                    .route("/titles/{tconst}", web::get().to(routes::title))
-                    .route("/people/search", web::get().to(routes::people_search))
-                    .route("/people/{nconst}", web::get().to(routes::person))
-                    .route("/genres", web::get().to(routes::genres))
-                    .route("/stats", web::get().to(routes::stats))
-                    .route("/openapi.json", web::get().to(openapi::serve))
+                    .service(get("/search", routes::search))
+                    .service(get("/suggest", routes::suggest))
+                    .service(get("/titles/{tconst}", routes::title))
+                    .service(get("/people/search", routes::people_search))
+                    .service(get("/people/{nconst}", routes::person))
+                    .service(get("/genres", routes::genres))
+                    .service(get("/stats", routes::stats))
+                    .service(get("/openapi.json", openapi::serve))
                     .default_service(web::to(api_not_found)),
             )
-            .route("/healthz", web::get().to(routes::healthz))
-            .route("/readyz", web::get().to(routes::readyz))
-            .route("/metrics", web::get().to(routes::metrics));
+            .service(get("/healthz", routes::healthz))
+            .service(get("/readyz", routes::readyz))
+            .service(get("/metrics", routes::metrics));
         match ui_dir {
             Some(dir) => {
                 cfg.app_data(web::Data::new(UiDir(dir))).default_service(web::get().to(ui_file));
@@ -57,7 +57,8 @@ pub async fn middleware(
     let state = req.app_data::<web::Data<State>>().cloned().expect("state is registered");
     let started = Instant::now();
     let limited = if req.path().starts_with("/api/") {
-        let client = client_ip(&req, &state.trusted_proxies);
+        let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).collect();
+        let client = req.peer_addr().map(|peer| client_ip(peer.ip(), &forwarded, &state.trusted_proxies));
         client.and_then(|ip| state.limiter.check(ip).err())
     } else {
         None
@@ -78,15 +79,36 @@ pub async fn middleware(
     Ok(response)
 }
 
-/// The client's address: the peer, or the first `X-Forwarded-For` entry
-/// when the peer is a trusted proxy.
-fn client_ip(req: &ServiceRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
+/// The client's address. From a trusted proxy, the `X-Forwarded-For` chain
+/// (all header lines, in order) is walked from the nearest hop back: the
+/// first address that is not a trusted proxy is the client. Entries further
+/// left were written by the client itself and prove nothing.
+fn client_ip(peer: IpAddr, forwarded: &[&str], trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.to_canonical();
     if !trusted.contains(&peer) {
-        return Some(peer);
+        return peer;
     }
-    let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    Some(forwarded.and_then(|f| f.split(',').next()).and_then(|ip| ip.trim().parse().ok()).unwrap_or(peer))
+    let hops: Vec<IpAddr> = forwarded
+        .iter()
+        .flat_map(|line| line.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    hops.iter().rev().find(|ip| !trusted.contains(ip)).or(hops.first()).copied().unwrap_or(peer)
+}
+
+/// A resource answering GET only; other methods get a problem+json 405.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path).route(web::get().to(handler)).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(format!("{} {} (only GET)", req.method(), req.path())))
 }
 
 async fn api_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -105,11 +127,16 @@ async fn ui_file(req: HttpRequest, dir: web::Data<UiDir>) -> Result<HttpResponse
     if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
         return Err(ApiError::NotFound(format!("no file {}", req.path())));
     }
-    let mut path = dir.0.join(relative);
-    if !path.is_file() {
-        path = dir.0.join("index.html");
-    }
-    let bytes = std::fs::read(&path).map_err(|_| ApiError::NotFound(format!("no file {}", req.path())))?;
+    let path = dir.0.join(relative);
+    let index = dir.0.join("index.html");
+    // File system calls block: off the few HTTP worker threads.
+    let (path, bytes) = web::block(move || {
+        let path = if path.is_file() { path } else { index };
+        std::fs::read(&path).map(|bytes| (path, bytes))
+    })
+    .await
+    .map_err(|e| ApiError::Upstream(format!("file read task: {e}")))?
+    .map_err(|_| ApiError::NotFound(format!("no file {}", req.path())))?;
     let kind = match path.extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",
         Some("js" | "mjs") => "text/javascript; charset=utf-8",
@@ -123,4 +150,24 @@ async fn ui_file(req: HttpRequest, dir: web::Data<UiDir>) -> Result<HttpResponse
         _ => "application/octet-stream",
     };
     Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, kind)).body(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_hop() {
+        let lb: IpAddr = "127.0.0.1".parse().unwrap();
+        let trusted = [lb];
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        // HAProxy appends the address it saw; a client's own header stays in front.
+        assert_eq!(client_ip(lb, &["1.2.3.4, 203.0.113.7"], &trusted), client);
+        assert_eq!(client_ip(lb, &["1.2.3.4", "203.0.113.7"], &trusted), client, "several header lines");
+        assert_eq!(client_ip(client, &["1.2.3.4"], &trusted), client, "an untrusted peer's header is ignored");
+        assert_eq!(client_ip(lb, &[], &trusted), lb);
+        assert_eq!(client_ip(lb, &["junk"], &trusted), lb);
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(mapped, &["203.0.113.7"], &trusted), client, "dual-stack listener");
+    }
 }

@@ -81,23 +81,36 @@ impl Upstream {
         })
     }
 
-    /// `POST /{index}/_search`; `dfs` for global term statistics.
+    /// `POST /{index}/_search`; `dfs` for global term statistics. Partial
+    /// results (failed shards, a cluster-side timeout) are an error: they
+    /// would be served, and cached, as if complete.
     pub async fn search(&self, index: &str, body: Value, dfs: bool) -> Result<Value, ApiError> {
         let indexes = [index];
-        self.call("search", async {
-            let mut request = self.client.search(SearchParts::Index(&indexes)).body(body);
-            if dfs {
-                request = request.search_type(SearchType::DfsQueryThenFetch);
-            }
-            request.request_timeout(self.settings.timeout).send().await
-        })
-        .await
+        let answer = self
+            .call("search", async {
+                let mut request = self.client.search(SearchParts::Index(&indexes)).body(body);
+                if dfs {
+                    request = request.search_type(SearchType::DfsQueryThenFetch);
+                }
+                request.request_timeout(self.settings.timeout).send().await
+            })
+            .await?;
+        let failed = answer["_shards"]["failed"].as_u64().unwrap_or(0);
+        if failed > 0 || answer["timed_out"] == true {
+            return Err(ApiError::Upstream(format!(
+                "search: partial results ({failed} shards failed): {}",
+                answer["_shards"]
+            )));
+        }
+        Ok(answer)
     }
 
-    /// `POST /_msearch` of (index, body) pairs; each answer in order, as
-    /// the cluster gave it (an error answer has `error`).
+    /// `POST /_msearch` of (index, body) pairs; each answer in order. A
+    /// search whose index does not exist yet answers no hits (the others
+    /// still count); any other failed search fails the call.
     pub async fn msearch(&self, searches: Vec<(&str, Value)>) -> Result<Vec<Value>, ApiError> {
-        let mut lines: Vec<Value> = Vec::with_capacity(searches.len() * 2);
+        let count = searches.len();
+        let mut lines: Vec<Value> = Vec::with_capacity(count * 2);
         for (index, body) in searches {
             lines.push(serde_json::json!({"index": index}));
             lines.push(body);
@@ -109,25 +122,31 @@ impl Upstream {
             })
             .await?;
         let responses = answer["responses"].as_array().cloned().unwrap_or_default();
-        for r in &responses {
-            if let Some(error) = r.get("error") {
-                return Err(ApiError::Upstream(format!("msearch item: {error}")));
-            }
+        if responses.len() != count {
+            return Err(ApiError::Upstream(format!("msearch: {} answers to {count} searches", responses.len())));
         }
-        Ok(responses)
+        responses
+            .into_iter()
+            .map(|r| match r.get("error") {
+                None => Ok(r),
+                Some(e) if e["type"] == "index_not_found_exception" => Ok(serde_json::json!({"hits": {"hits": []}})),
+                Some(e) => Err(ApiError::Upstream(format!("msearch item: {e}"))),
+            })
+            .collect()
     }
 
     /// `GET /{index}/_doc/{id}`: the source, or `None` if there is none.
     pub async fn get(&self, index: &str, id: &str) -> Result<Option<Value>, ApiError> {
-        let started = Instant::now();
         let _permit = self.permit().await?;
+        let started = Instant::now();
         let sent = self.client.get(GetParts::IndexId(index, id)).request_timeout(self.settings.timeout).send();
         let response = self.finish("get", started, sent.await)?;
-        if response.status_code().as_u16() == 404 {
-            return Ok(None);
+        match read(response, self.settings.timeout).await {
+            // A missing document is an answer; a missing index is not (`NoIndex`).
+            Err(ApiError::Upstream(e)) if e.starts_with("HTTP 404") => Ok(None),
+            Err(e) => Err(e),
+            Ok(body) => Ok(body.get("_source").cloned()),
         }
-        let body = read("get", response).await?;
-        Ok(body.get("_source").cloned())
     }
 
     /// `GET /{index}/_count`.
@@ -176,10 +195,13 @@ impl Upstream {
         what: &'static str,
         send: impl Future<Output = Result<Response, elasticsearch::Error>>,
     ) -> Result<Value, ApiError> {
-        let started = Instant::now();
         let _permit = self.permit().await?;
+        let started = Instant::now();
         let response = self.finish(what, started, send.await)?;
-        read(what, response).await
+        read(response, self.settings.timeout).await.map_err(|e| match e {
+            ApiError::Upstream(reason) => ApiError::Upstream(format!("{what}: {reason}")),
+            other => other,
+        })
     }
 
     /// Records the call and maps transport failures.
@@ -206,16 +228,23 @@ impl Upstream {
     }
 }
 
-/// The JSON body of a 2xx answer; anything else is an upstream error.
-async fn read(what: &str, response: Response) -> Result<Value, ApiError> {
+/// The JSON body of a 2xx answer. A missing index is `NoIndex`, a
+/// cluster pushing back (429, 503) `Overloaded`, a timeout while reading
+/// `UpstreamTimeout`; any other status an upstream error starting with
+/// `HTTP <status>` (the answer goes to the log with the error).
+async fn read(response: Response, timeout: std::time::Duration) -> Result<Value, ApiError> {
     let status = response.status_code();
-    let text = response.text().await.map_err(|e| ApiError::Upstream(format!("{what}: reading the answer: {e}")))?;
-    if status.as_u16() == 404 && text.contains("index_not_found_exception") {
-        return Err(ApiError::NoIndex);
+    let text = response.text().await.map_err(|e| {
+        if e.is_timeout() {
+            ApiError::UpstreamTimeout(timeout)
+        } else {
+            ApiError::Upstream(format!("reading the answer: {e}"))
+        }
+    })?;
+    match status.as_u16() {
+        200..=299 => serde_json::from_str(&text).map_err(|e| ApiError::Upstream(format!("answer is not JSON: {e}"))),
+        404 if text.contains("index_not_found_exception") => Err(ApiError::NoIndex),
+        429 | 503 => Err(ApiError::Overloaded),
+        code => Err(ApiError::Upstream(format!("HTTP {code}: {}", text.chars().take(2000).collect::<String>()))),
     }
-    if !status.is_success() {
-        tracing::error!(call = what, status = status.as_u16(), answer = %text.chars().take(2000).collect::<String>(), "search cluster refused a call");
-        return Err(ApiError::Upstream(format!("{what}: HTTP {status}")));
-    }
-    serde_json::from_str(&text).map_err(|e| ApiError::Upstream(format!("{what}: answer is not JSON: {e}")))
 }

@@ -253,6 +253,9 @@ fn errors_are_problems_never_500s(api: &ApiNode) {
     }
     let (status, kind, _) = get(api, "/api/v1/nowhere");
     assert_eq!((status, kind.as_str()), (404, "application/problem+json"));
+    let post = http().post(format!("{}/api/v1/search?q=x", api.url())).send().unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers().get("content-type").unwrap(), "application/problem+json");
 }
 
 fn operations(api: &ApiNode) {

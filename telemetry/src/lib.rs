@@ -35,7 +35,9 @@ impl Counter {
     }
 }
 
-/// A histogram with fixed upper bounds.
+/// A histogram with fixed upper bounds. The sum is kept in millionths
+/// (whole microseconds for durations in seconds), so values are best in
+/// units where a millionth is negligible: seconds, document counts.
 #[derive(Debug)]
 pub struct Histogram {
     bounds: &'static [f64],

@@ -120,4 +120,50 @@ mod tests {
         assert_eq!(stats.doc_freq(&Term::from_field_text(field, "star")).unwrap(), 3);
         assert_eq!(stats.doc_freq(&Term::from_field_text(field, "bride")).unwrap(), 1);
     }
+
+    /// Indexes `titles` into a new one-shard index `name` of `node`.
+    fn load(node: &crate::node::Node, name: &str, titles: &[&str]) {
+        use crate::ops::{Action, OpType};
+        let mapping = serde_json::json!({"settings": {"number_of_shards": 1},
+                                         "mappings": {"properties": {"title": {"type": "text"}}}});
+        node.create(name, &mapping).unwrap();
+        let actions = titles
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Action {
+                op: OpType::Index,
+                index: name.into(),
+                id: Some(format!("{name}-{i}")),
+                routing: None,
+                body: Ok(serde_json::json!({"title": t}).as_object().unwrap().clone()),
+                conditions: Default::default(),
+                retry_on_conflict: 0,
+                require_alias: false,
+            })
+            .collect();
+        assert!(node.execute(actions).iter().all(|i| i.status == 201));
+        node.handle(name).unwrap().refresh().unwrap();
+    }
+
+    #[test]
+    fn dfs_ranks_across_indexes_as_one_collection() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = crate::node::Node::open(dir.path()).unwrap();
+        // `wars` is rare in the small index and everywhere in the big one.
+        load(&node, "small", &["The Bride Wars Saga", "Something Else"]);
+        let big: Vec<String> =
+            std::iter::once("Wars".to_owned()).chain((1..=20).map(|i| format!("Wars Part {i}"))).collect();
+        load(&node, "big", &big.iter().map(String::as_str).collect::<Vec<_>>());
+        let handles = vec![node.handle("small").unwrap(), node.handle("big").unwrap()];
+        let body = serde_json::json!({"query": {"match": {"title": "wars"}}, "size": 1});
+        let first = |search_type: &str| {
+            let params = std::collections::HashMap::from([("search_type".to_owned(), search_type.to_owned())]);
+            let req = crate::search::SearchRequest::parse(&body, &params).unwrap();
+            crate::search::search(&handles, &req).unwrap()["hits"]["hits"][0]["_id"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(first("query_then_fetch"), "small-0", "per-index statistics favour the small index");
+        assert_eq!(first("dfs_query_then_fetch"), "big-0", "global statistics: the shortest title wins");
+        let params = std::collections::HashMap::from([("search_type".to_owned(), "scan".to_owned())]);
+        assert!(crate::search::SearchRequest::parse(&body, &params).is_err());
+    }
 }
