@@ -4,17 +4,23 @@
 //!
 //! How a title search ranks, for text `q`:
 //! - A title must match `q` in one of: its titles (primary, original,
-//!   alternative; accents folded; fuzzy for words of 5+ letters, one edit,
-//!   two from 8 letters, first letter exact), as you type (every word as a
-//!   prefix of a title word, on the edge-n-gram field: prefixes of up to 20
-//!   letters), or the names of its
-//!   directors, writers and top cast (all words).
+//!   alternative; accents folded; in the fuzzy pass, words of 5+ letters
+//!   with one edit, two from 8 letters, first letter exact), as you type
+//!   (every word as the start of a title word, on the edge-n-gram field:
+//!   prefixes of up to 20 letters), or the names of its directors, writers
+//!   and top cast (all words).
 //! - Among matches, an exact title (whole title equal, folded) scores far
 //!   above a phrase match, which scores above scattered words; the weights
 //!   are set so each step outweighs the next.
 //! - Popularity (`log10(1 + votes)`) is added last: small beside the text
 //!   steps, it orders titles whose text matches equally ("godfather" ->
 //!   The Godfather, then Part II, then Part III).
+//!
+//! Typo tolerance costs: a fuzzy word is an automaton run over the terms of
+//! every index (per-genre indexes: ~30 of them), 5-10x the exact query. So
+//! the API searches exactly first and only when nothing matches searches
+//! again with fuzziness (`routes.rs`); correctly spelled searches never pay
+//! for it.
 //!
 //! The cluster computes term statistics across all title indexes
 //! (`search_type=dfs_query_then_fetch`, see `upstream.rs`), so a title in a
@@ -238,11 +244,11 @@ impl TitleSearch {
         format!("{hash:016x}")
     }
 
-    /// The `_search` body.
-    pub fn body(&self) -> Value {
+    /// The `_search` body; `fuzzy` lets title words have typos.
+    pub fn body(&self, fuzzy: bool) -> Value {
         let filters = self.filters();
         let query = match &self.text {
-            Some(text) => text_query(text, filters),
+            Some(text) => text_query(text, filters, fuzzy),
             None => json!({"bool": {"filter": filters}}),
         };
         let mut body = json!({
@@ -329,13 +335,20 @@ const EXACT_BOOST: f64 = 50.0;
 const PHRASE_BOOST: f64 = 8.0;
 const ORIGINAL_PHRASE_BOOST: f64 = 4.0;
 
-/// The relevance query for `text`, restricted by `filters`.
-fn text_query(text: &str, filters: Vec<Value>) -> Value {
+/// The relevance query for `text`, restricted by `filters`; with `fuzzy`,
+/// title words may have typos.
+fn text_query(text: &str, filters: Vec<Value>, fuzzy: bool) -> Value {
     let titles = ["primary_title^3", "original_title^2", "akas.title", "primary_title.english"];
+    let mut words = json!({"multi_match": {"query": text, "type": "best_fields", "fields": titles, "operator": "and"}});
+    if fuzzy {
+        let m = &mut words["multi_match"];
+        m["fuzziness"] = json!("AUTO:5,8");
+        m["prefix_length"] = json!(1);
+        m["max_expansions"] = json!(20);
+    }
     let must = json!({"bool": {"minimum_should_match": 1, "should": [
-        // Every word, fuzzily, across the title fields.
-        {"multi_match": {"query": text, "type": "best_fields", "fields": titles, "operator": "and",
-                          "fuzziness": "AUTO:5,8", "prefix_length": 1, "max_expansions": 20}},
+        // Every word across the title fields.
+        words,
         // As you type: each word a prefix of a title word (`lord of the ri`).
         {"match": {"primary_title.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}},
         // People: a director's or actor's full name finds their titles.
@@ -440,7 +453,7 @@ mod tests {
         let hostile = r#"{"script":{"source":"x"}} _all imdb-people/_delete"#;
         let body = search(&format!("q={}", form_urlencoded::byte_serialize(hostile.as_bytes()).collect::<String>()))
             .unwrap()
-            .body();
+            .body(false);
         let text = body.to_string();
         // Present only as string values of `query` keys.
         fn walk(v: &Value, key: &str, hostile: &str) {
@@ -459,18 +472,25 @@ mod tests {
     }
 
     #[test]
+    fn only_the_fallback_pass_is_fuzzy() {
+        let s = search("q=shawshenk+redemption").unwrap();
+        assert!(!s.body(false).to_string().contains("fuzziness"));
+        assert!(s.body(true).to_string().contains("\"fuzziness\":\"AUTO:5,8\""));
+    }
+
+    #[test]
     fn filters_are_built_from_typed_values() {
         let body =
             search("genre=Sci-Fi&genre=drama&type=movie&year_from=1990&year_to=1999&rating_min=7&votes_min=1000")
                 .unwrap()
-                .body();
+                .body(false);
         let filters = body["query"]["bool"]["filter"].as_array().unwrap();
         assert!(filters.contains(&json!({"terms": {"genres": ["sci-fi", "drama"]}})));
         assert!(filters.contains(&json!({"terms": {"title_type": ["movie"]}})));
         assert!(filters.contains(&json!({"range": {"start_year": {"gte": 1990, "lte": 1999}}})));
         assert!(filters.contains(&json!({"range": {"average_rating": {"gte": 7.0}}})));
         assert!(filters.contains(&json!({"bool": {"must_not": {"term": {"is_adult": true}}}})));
-        let adult = search("adult=true").unwrap().body();
+        let adult = search("adult=true").unwrap().body(false);
         assert_eq!(adult["query"]["bool"]["filter"], json!([]));
     }
 
@@ -482,7 +502,7 @@ mod tests {
         let cursor = rating.next_cursor(&[json!(8.0), json!(1000), json!("tt1")]);
         assert!(search(&format!("sort=votes&cursor={cursor}")).is_err(), "cursor of another sort");
         assert!(search(&format!("sort=rating&genre=drama&cursor={cursor}")).is_err(), "cursor of other filters");
-        let ok = search(&format!("sort=rating&cursor={cursor}")).unwrap().body();
+        let ok = search(&format!("sort=rating&cursor={cursor}")).unwrap().body(false);
         assert_eq!(ok["search_after"], json!([8.0, 1000, "tt1"]));
         // Well-formed, but not what this sort yields: caught here, not by the cluster.
         for after in [json!([8.0, "tt1"]), json!(["high", 1000, "tt1"]), json!([8.0, 1.5, "tt1"]), json!([8.0, 1, 2])] {
@@ -498,11 +518,11 @@ mod tests {
 
     #[test]
     fn paging_and_sorts_end_in_a_unique_key() {
-        let body = search("q=matrix&page=3&size=10").unwrap().body();
+        let body = search("q=matrix&page=3&size=10").unwrap().body(false);
         assert_eq!(body["from"], 20);
         assert_eq!(body["size"], 10);
         for sort in Sort::NAMES {
-            let body = search(&format!("sort={sort}")).unwrap().body();
+            let body = search(&format!("sort={sort}")).unwrap().body(false);
             let last = body["sort"].as_array().unwrap().last().unwrap().clone();
             assert_eq!(last, json!({"tconst": {"order": "asc", "unmapped_type": "keyword"}}), "{sort}");
         }

@@ -59,7 +59,14 @@ pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
     let search = TitleSearch::from_query(&query)?;
     cached(&state, &req, async {
         let started = Instant::now();
-        let answer = state.upstream.search(&state.names.titles_alias(), search.body(), true).await?;
+        let alias = state.names.titles_alias();
+        // Exact words first; only a search that finds nothing pays for
+        // typo tolerance (see query.rs).
+        let mut answer = state.upstream.search(&alias, search.body(false), true).await?;
+        let fuzzy = search.text.is_some() && results::total(&answer).0 == 0;
+        if fuzzy {
+            answer = state.upstream.search(&alias, search.body(true), true).await?;
+        }
         let hits = results::hits(&answer, |s, h| results::title(s, h, false));
         let (total, exact) = results::total(&answer);
         let offset = if search.cursor.is_some() { None } else { Some(u64::from((search.page - 1) * search.size)) };
@@ -71,6 +78,7 @@ pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
             "page": if search.cursor.is_some() { Value::Null } else { json!(search.page) },
             "size": search.size,
             "took_ms": started.elapsed().as_millis() as u64,
+            "fuzzy": fuzzy,
             "hits": hits,
             "next_cursor": next_cursor,
         });
@@ -230,15 +238,21 @@ pub async fn stats(state: web::Data<State>, req: HttpRequest) -> Answer {
         Ok(json!({
             "titles": results::total(&titles).0,
             "people": people,
-            "genres": a["genres"]["value"],
+            "genres": whole(&a["genres"]["value"]),
             "types": types,
             "average_rating": a["rating"]["value"],
-            "total_votes": a["votes"]["value"],
-            "first_year": a["first_year"]["value"],
-            "last_year": a["last_year"]["value"],
+            "total_votes": whole(&a["votes"]["value"]),
+            "first_year": whole(&a["first_year"]["value"]),
+            "last_year": whole(&a["last_year"]["value"]),
         }))
     })
     .await
+}
+
+/// An aggregation value that is a count or a year, as an integer (the
+/// cluster answers metric aggregations as floats); null stays null.
+fn whole(value: &Value) -> Value {
+    value.as_f64().map_or(Value::Null, |v| json!(v.round() as i64))
 }
 
 /// `GET /healthz`: the process is up.

@@ -128,8 +128,11 @@ fn relevance(api: &ApiNode) {
     let matrix = titles(&ok(api, "/api/v1/search?q=matrix&facets=false"));
     assert_eq!(matrix[0], "The Matrix", "{matrix:?}");
 
-    let typo = titles(&ok(api, "/api/v1/search?q=shawshenk+redemption&facets=false"));
+    let typo_answer = ok(api, "/api/v1/search?q=shawshenk+redemption&facets=false");
+    let typo = titles(&typo_answer);
     assert_eq!(typo[0], "The Shawshank Redemption", "typo tolerance: {typo:?}");
+    assert_eq!(typo_answer["fuzzy"], true, "found by the fuzzy pass");
+    assert_eq!(ok(api, "/api/v1/search?q=shawshank+redemption&facets=false")["fuzzy"], false);
 
     let typing = titles(&ok(api, "/api/v1/search?q=lord+of+the+ri&facets=false"));
     assert!(typing[0].starts_with("The Lord of the Rings"), "prefix of the last word: {typing:?}");
