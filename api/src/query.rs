@@ -4,8 +4,9 @@
 //!
 //! How a title search ranks, for text `q`:
 //! - A title must match `q` in one of: its titles (primary, original,
-//!   alternative; accents folded; in the fuzzy pass, words of 5+ letters
-//!   with one edit, two from 8 letters, first letter exact), as you type
+//!   alternative; accents folded; in the fuzzy pass, primary and original
+//!   titles with words of 5+ letters one edit away, two from 8 letters, the
+//!   first letter exact), as you type
 //!   (every word as the start of a title word, on the edge-n-gram field:
 //!   prefixes of up to 20 letters), or the names of its directors, writers
 //!   and top cast (all words).
@@ -18,9 +19,10 @@
 //!
 //! Typo tolerance costs: a fuzzy word is an automaton run over the terms of
 //! every index (per-genre indexes: ~30 of them), 5-10x the exact query. So
-//! the API searches exactly first and only when nothing matches searches
-//! again with fuzziness (`routes.rs`); correctly spelled searches never pay
-//! for it.
+//! the API searches exactly first and searches again with fuzziness only
+//! when the words match nothing (`routes.rs`: with filters, a count of the
+//! words alone tells the words from the filters); correctly spelled
+//! searches never pay for it.
 //!
 //! The cluster computes term statistics across all title indexes
 //! (`search_type=dfs_query_then_fetch`, see `upstream.rs`), so a title in a
@@ -244,6 +246,23 @@ impl TitleSearch {
         format!("{hash:016x}")
     }
 
+    /// Whether the user restricted the search beyond the text (adult titles
+    /// aside, which are excluded by default).
+    pub fn has_filters(&self) -> bool {
+        !self.genres.is_empty()
+            || !self.types.is_empty()
+            || self.year_from.is_some()
+            || self.year_to.is_some()
+            || self.rating_min.is_some()
+            || self.votes_min.is_some()
+    }
+
+    /// The text's query without the filters (exact words), to tell whether
+    /// the words or the filters left a search empty.
+    pub fn words_query(&self) -> Option<Value> {
+        self.text.as_deref().map(|t| text_query(t, Vec::new(), false))
+    }
+
     /// The `_search` body; `fuzzy` lets title words have typos.
     pub fn body(&self, fuzzy: bool) -> Value {
         let filters = self.filters();
@@ -338,7 +357,13 @@ const ORIGINAL_PHRASE_BOOST: f64 = 4.0;
 /// The relevance query for `text`, restricted by `filters`; with `fuzzy`,
 /// title words may have typos.
 fn text_query(text: &str, filters: Vec<Value>, fuzzy: bool) -> Value {
-    let titles = ["primary_title^3", "original_title^2", "akas.title", "primary_title.english"];
+    // Typos are looked for in the main titles only: each fuzzy field costs
+    // an automaton run per word and index.
+    let titles: &[&str] = if fuzzy {
+        &["primary_title^3", "original_title^2"]
+    } else {
+        &["primary_title^3", "original_title^2", "akas.title", "primary_title.english"]
+    };
     let mut words = json!({"multi_match": {"query": text, "type": "best_fields", "fields": titles, "operator": "and"}});
     if fuzzy {
         let m = &mut words["multi_match"];

@@ -63,9 +63,16 @@ pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
         // Exact words first; only a search that finds nothing pays for
         // typo tolerance (see query.rs).
         let mut answer = state.upstream.search(&alias, search.body(false), true).await?;
-        let fuzzy = search.text.is_some() && results::total(&answer).0 == 0;
-        if fuzzy {
-            answer = state.upstream.search(&alias, search.body(true), true).await?;
+        let mut fuzzy = false;
+        if search.text.is_some() && results::total(&answer).0 == 0 {
+            // Nothing: the words, or only the filters? With filters, a count
+            // of the words alone (cheap) tells; typos are looked for only
+            // when the words match nothing.
+            let words_match = search.has_filters() && state.upstream.count(&alias, search.words_query()).await? > 0;
+            if !words_match {
+                answer = state.upstream.search(&alias, search.body(true), true).await?;
+                fuzzy = true;
+            }
         }
         let hits = results::hits(&answer, |s, h| results::title(s, h, false));
         let (total, exact) = results::total(&answer);
@@ -225,7 +232,7 @@ pub async fn stats(state: web::Data<State>, req: HttpRequest) -> Answer {
             "last_year": {"max": {"field": "start_year"}}
         }});
         let titles = state.upstream.search(&state.names.titles_alias(), body, false).await?;
-        let people = match state.upstream.count(&state.names.people_index()).await {
+        let people = match state.upstream.count(&state.names.people_index(), None).await {
             Ok(n) => n,
             Err(ApiError::NoIndex) => 0,
             Err(e) => return Err(e),

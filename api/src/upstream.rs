@@ -149,12 +149,16 @@ impl Upstream {
         }
     }
 
-    /// `GET /{index}/_count`.
-    pub async fn count(&self, index: &str) -> Result<u64, ApiError> {
+    /// `GET /{index}/_count`, of the documents matching `query` if given.
+    pub async fn count(&self, index: &str, query: Option<Value>) -> Result<u64, ApiError> {
         let indexes = [index];
         let answer = self
             .call("count", async {
-                self.client.count(CountParts::Index(&indexes)).request_timeout(self.settings.timeout).send().await
+                let request = self.client.count(CountParts::Index(&indexes)).request_timeout(self.settings.timeout);
+                match query {
+                    Some(q) => request.body(serde_json::json!({"query": q})).send().await,
+                    None => request.send().await,
+                }
             })
             .await?;
         answer["count"].as_u64().ok_or_else(|| ApiError::Upstream(format!("count without a count: {answer}")))

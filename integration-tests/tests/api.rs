@@ -133,6 +133,12 @@ fn relevance(api: &ApiNode) {
     assert_eq!(typo[0], "The Shawshank Redemption", "typo tolerance: {typo:?}");
     assert_eq!(typo_answer["fuzzy"], true, "found by the fuzzy pass");
     assert_eq!(ok(api, "/api/v1/search?q=shawshank+redemption&facets=false")["fuzzy"], false);
+    let filtered_out = ok(api, "/api/v1/search?q=shawshank+redemption&year_from=2020&facets=false");
+    assert_eq!(
+        (filtered_out["total"].as_u64(), filtered_out["fuzzy"].as_bool()),
+        (Some(0), Some(false)),
+        "the filters, not the words, left it empty"
+    );
 
     let typing = titles(&ok(api, "/api/v1/search?q=lord+of+the+ri&facets=false"));
     assert!(typing[0].starts_with("The Lord of the Rings"), "prefix of the last word: {typing:?}");

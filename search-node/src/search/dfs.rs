@@ -8,10 +8,25 @@
 //! Each index has its own tantivy schema, so a field is matched across
 //! shards by its name (the Elasticsearch path), and a term is rebuilt with
 //! the other shard's field. Shards lacking the field contribute nothing.
+//!
+//! Every shard asks for the same statistics, so the sums are computed once
+//! per search and shared ([`StatsCache`]): without it a search over n shards
+//! would look every term up n x n times.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use tantivy::query::Bm25StatisticsProvider;
 use tantivy::schema::{Field, Type};
 use tantivy::{Searcher, Term};
+
+/// Sums already computed in one search, by field name (and term value).
+#[derive(Debug, Default)]
+pub struct StatsCache {
+    tokens: Mutex<HashMap<String, u64>>,
+    doc_freq: Mutex<HashMap<(String, Vec<u8>), u64>>,
+    docs: Mutex<Option<u64>>,
+}
 
 /// The statistics of all `shards`, seen from `own` (the shard being
 /// searched, whose schema the fields and terms asked about belong to).
@@ -21,6 +36,8 @@ pub struct GlobalStats<'a> {
     pub own: &'a Searcher,
     /// Every shard of the search, `own` included.
     pub shards: &'a [&'a Searcher],
+    /// Shared by the shards of the search.
+    pub cache: &'a StatsCache,
 }
 
 impl std::fmt::Debug for GlobalStats<'_> {
@@ -52,20 +69,30 @@ impl GlobalStats<'_> {
 
 impl Bm25StatisticsProvider for GlobalStats<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let name = self.own.schema().get_field_name(field).to_owned();
+        if let Some(n) = self.cache.tokens.lock().expect("not poisoned").get(&name) {
+            return Ok(*n);
+        }
         let mut total = 0;
         for shard in self.shards {
             if let Some(f) = self.field_in(field, shard) {
                 total += shard.total_num_tokens(f)?;
             }
         }
+        self.cache.tokens.lock().expect("not poisoned").insert(name, total);
         Ok(total)
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
+        let mut docs = self.cache.docs.lock().expect("not poisoned");
+        if let Some(n) = *docs {
+            return Ok(n);
+        }
         let mut total = 0;
         for shard in self.shards {
             total += Bm25StatisticsProvider::total_num_docs(*shard)?;
         }
+        *docs = Some(total);
         Ok(total)
     }
 
@@ -74,12 +101,17 @@ impl Bm25StatisticsProvider for GlobalStats<'_> {
             // A value type outside scoring: this shard's own figure.
             return self.own.doc_freq(term);
         };
+        let key = (self.own.schema().get_field_name(term.field()).to_owned(), term.value().as_serialized().to_vec());
+        if let Some(n) = self.cache.doc_freq.lock().expect("not poisoned").get(&key) {
+            return Ok(*n);
+        }
         let mut total = 0;
         for shard in self.shards {
             if let Some(t) = self.field_in(term.field(), shard).and_then(|f| Self::term_on(term, f)) {
                 total += shard.doc_freq(&t)?;
             }
         }
+        self.cache.doc_freq.lock().expect("not poisoned").insert(key, total);
         Ok(total)
     }
 }
@@ -112,7 +144,8 @@ mod tests {
         let small = index(0, &["bride wars"]);
         let big = index(2, &["star wars", "star trek", "wars of the worlds", "the star"]);
         let shards = [&small, &big];
-        let stats = GlobalStats { own: &small, shards: &shards };
+        let cache = StatsCache::default();
+        let stats = GlobalStats { own: &small, shards: &shards, cache: &cache };
         let field = small.schema().get_field("title").unwrap();
         assert_eq!(stats.total_num_docs().unwrap(), 5);
         assert_eq!(stats.total_num_tokens(field).unwrap(), 2 + 2 + 2 + 4 + 2);

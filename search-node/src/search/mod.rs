@@ -202,6 +202,7 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
     let clock = Clock { deadline: req.timeout.map(|t| started + t), timed_out: Arc::default() };
     let jobs: Vec<(usize, usize)> =
         targets.iter().enumerate().flat_map(|(i, t)| (0..t.searchers.len()).map(move |s| (i, s))).collect();
+    let stats_cache = dfs::StatsCache::default();
     let all_shards: Vec<&Searcher> =
         if req.dfs { targets.iter().flat_map(|t| t.searchers.iter()).collect() } else { Vec::new() };
     let results: Vec<Result<ShardResult, EsError>> = std::thread::scope(|scope| {
@@ -209,9 +210,13 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
             .iter()
             .map(|&(i, s)| {
                 let (targets, after) = (&targets, after.clone());
-                let (clock, all_shards) = (&clock, &all_shards);
+                let (clock, all_shards, stats_cache) = (&clock, &all_shards, &stats_cache);
                 scope.spawn(move || {
-                    let stats = req.dfs.then(|| GlobalStats { own: &targets[i].searchers[s], shards: all_shards });
+                    let stats = req.dfs.then(|| GlobalStats {
+                        own: &targets[i].searchers[s],
+                        shards: all_shards,
+                        cache: stats_cache,
+                    });
                     run_shard(&targets[i], s, (i, s), req, after, clock, stats.as_ref())
                 })
             })
