@@ -70,7 +70,10 @@ impl GlobalStats<'_> {
 impl Bm25StatisticsProvider for GlobalStats<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
         let name = self.own.schema().get_field_name(field).to_owned();
-        if let Some(n) = self.cache.tokens.lock().expect("not poisoned").get(&name) {
+        // Computed under the lock: the shards ask at the same moment, and
+        // the first must answer for all.
+        let mut tokens = self.cache.tokens.lock().expect("not poisoned");
+        if let Some(n) = tokens.get(&name) {
             return Ok(*n);
         }
         let mut total = 0;
@@ -79,7 +82,7 @@ impl Bm25StatisticsProvider for GlobalStats<'_> {
                 total += shard.total_num_tokens(f)?;
             }
         }
-        self.cache.tokens.lock().expect("not poisoned").insert(name, total);
+        tokens.insert(name, total);
         Ok(total)
     }
 
@@ -102,7 +105,8 @@ impl Bm25StatisticsProvider for GlobalStats<'_> {
             return self.own.doc_freq(term);
         };
         let key = (self.own.schema().get_field_name(term.field()).to_owned(), term.value().as_serialized().to_vec());
-        if let Some(n) = self.cache.doc_freq.lock().expect("not poisoned").get(&key) {
+        let mut doc_freq = self.cache.doc_freq.lock().expect("not poisoned");
+        if let Some(n) = doc_freq.get(&key) {
             return Ok(*n);
         }
         let mut total = 0;
@@ -111,7 +115,7 @@ impl Bm25StatisticsProvider for GlobalStats<'_> {
                 total += shard.doc_freq(&t)?;
             }
         }
-        self.cache.doc_freq.lock().expect("not poisoned").insert(key, total);
+        doc_freq.insert(key, total);
         Ok(total)
     }
 }
