@@ -30,8 +30,8 @@ import subprocess
 import sys
 import time
 
-from indexer import (BIN, DATA, BenchError, Process, build_info, free_port, machine, proc_cpu, start_node,
-                     tail)
+from indexer import (BIN, DATA, BenchError, Process, build_info, copy_bins, free_port, machine, proc_cpu,
+                     start_node, tail)
 
 
 def one_run(label, bins, rate, linger, args):
@@ -140,23 +140,11 @@ def main():
     p.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"), help="the broker's storage engine")
     p.add_argument("--keep", action="store_true", help="keep the run folders (broker, node, logs) in bench/.data/")
     args = p.parse_args()
-    names = ("imdb-indexer", "imdb-search-node", "imdb-local-broker", "freshness-probe")
-    missing = [n for n in names if not os.access(os.path.join(BIN, n), os.X_OK)]
-    if missing:
-        sys.exit(f"{', '.join(missing)} not found in {BIN}: run `cargo build --release --workspace --bins` from the "
-                 f"repository root first")
     rates = [int(x) for x in args.rates.split(",")]
     lingers = args.linger.split(",") if args.linger else [None]
     variants = list(itertools.product(rates, lingers))
     build = build_info()
-    os.makedirs(DATA, exist_ok=True)
-    # Every run uses these copies: a rebuild of target/ during the session cannot mix two builds.
-    bin_dir = os.path.join(DATA, f"freshness-bin-{os.getpid()}")
-    os.makedirs(bin_dir, exist_ok=True)
-    bins = {}
-    for n in ("imdb-indexer", "imdb-search-node", "freshness-probe"):
-        bins[n] = os.path.join(bin_dir, n)
-        shutil.copy2(os.path.join(BIN, n), bins[n])
+    bin_dir, bins = copy_bins("freshness", ("imdb-indexer", "imdb-search-node", "imdb-local-broker", "freshness-probe"))
     results = {v: [] for v in variants}
     try:
         for run in range(args.runs):

@@ -441,6 +441,23 @@ def report(args, variants, results, build):
               + (f" {med(rs, 'docs_s') / base:.2f} |" if ratio else ""))
 
 
+def copy_bins(prefix, names):
+    """Copies of the release binaries for one session: a rebuild of target/ meanwhile cannot mix two builds. Exits
+    with a message when one is not built."""
+    missing = [n for n in names if not os.access(os.path.join(BIN, n), os.X_OK)]
+    if missing:
+        sys.exit(f"{', '.join(missing)} not found in {BIN}: run `cargo build --release --workspace --bins` from the "
+                 f"repository root first")
+    os.makedirs(DATA, exist_ok=True)
+    bin_dir = os.path.join(DATA, f"{prefix}-bin-{os.getpid()}")
+    os.makedirs(bin_dir, exist_ok=True)
+    bins = {}
+    for n in names:
+        bins[n] = os.path.join(bin_dir, n)
+        shutil.copy2(os.path.join(BIN, n), bins[n])
+    return bin_dir, bins
+
+
 def int_list(text):
     return [int(x) for x in text.split(",")] if text else [None]
 
@@ -457,21 +474,9 @@ def main():
     p.add_argument("--stall-seconds", type=float, default=300, help="fail when nothing is indexed for this long")
     p.add_argument("--keep", action="store_true", help="keep the run folders (broker, node, logs) in bench/.data/")
     args = p.parse_args()
-    names = ("imdb-indexer", "imdb-search-node", "imdb-ingest", "imdb-local-broker")
-    missing = [n for n in names if not os.access(os.path.join(BIN, n), os.X_OK)]
-    if missing:
-        sys.exit(f"{', '.join(missing)} not found in {BIN}: run `cargo build --release --workspace --bins` from the "
-                 f"repository root first")
     variants = list(itertools.product(int_list(args.workers), int_list(args.batch_docs)))
     build = build_info()
-    os.makedirs(DATA, exist_ok=True)
-    # Every run uses these copies: a rebuild of target/ during the session cannot mix two builds.
-    bin_dir = os.path.join(DATA, f"indexer-bin-{os.getpid()}")
-    os.makedirs(bin_dir, exist_ok=True)
-    bins = {}
-    for n in ("imdb-indexer", "imdb-search-node", "imdb-ingest"):
-        bins[n] = os.path.join(bin_dir, n)
-        shutil.copy2(os.path.join(BIN, n), bins[n])
+    bin_dir, bins = copy_bins("indexer", ("imdb-indexer", "imdb-search-node", "imdb-ingest", "imdb-local-broker"))
     data = dataset(args.titles)
     results = {v: [] for v in variants}
     try:

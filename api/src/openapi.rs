@@ -8,7 +8,9 @@
 use actix_web::HttpResponse;
 use serde_json::{Value, json};
 
-use crate::params::{MAX_PAGE_DEPTH, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_QUERY_WORDS, TITLE_TYPES};
+use imdb_model::TITLE_TYPES;
+
+use crate::params::{MAX_PAGE_DEPTH, MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_QUERY_WORDS};
 use crate::query::Sort;
 use crate::routes::MAX_SUGGEST_CHARS;
 

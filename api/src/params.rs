@@ -11,6 +11,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
+use imdb_model::TITLE_TYPES;
+
 use crate::error::ApiError;
 
 /// Longest accepted search text, in characters.
@@ -23,22 +25,6 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_DEPTH: u32 = 1000;
 /// Most values of a multi-valued filter.
 pub const MAX_FILTER_VALUES: usize = 20;
-
-/// The title types IMDb uses, as spelt in `title.basics` (`type=` values).
-pub const TITLE_TYPES: [&str; 12] = [
-    "movie",
-    "short",
-    "tvSeries",
-    "tvEpisode",
-    "tvMovie",
-    "tvMiniSeries",
-    "tvSpecial",
-    "tvShort",
-    "tvPilot",
-    "video",
-    "videoGame",
-    "other",
-];
 
 /// A parsed query string: name/value pairs in order.
 #[derive(Debug)]
@@ -173,7 +159,7 @@ pub fn genre(value: &str) -> Result<String, ApiError> {
     }
 }
 
-/// A `type` filter value, one of [`TITLE_TYPES`] (case-insensitive).
+/// A `type` filter value, one of IMDb's [`TITLE_TYPES`] (case-insensitive).
 pub fn title_type(value: &str) -> Result<&'static str, ApiError> {
     TITLE_TYPES.iter().find(|t| t.eq_ignore_ascii_case(value)).copied().ok_or_else(|| {
         ApiError::invalid("type", format!("`{}` is not a title type; known: {}", clip(value), TITLE_TYPES.join(", ")))

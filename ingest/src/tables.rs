@@ -4,9 +4,11 @@
 //! documents need title names (known-for); both sides are too large to keep
 //! as `HashMap<String, String>` (15M names and 12M titles would take several
 //! GiB). A table here is three parallel arrays sorted by numeric id plus one
-//! text arena: 16 bytes per entry plus the text itself, looked up by binary
+//! text arena: 16 bytes per entry (20 for titles, with their votes) plus the text itself, looked up by binary
 //! search. [`IdTable::heap_bytes`] reports the real figure, which the run
 //! logs and docs/ingest.md bounds.
+
+use imdb_model::TITLE_TYPES;
 
 /// Longest text kept per entry; longer text is cut at a char boundary.
 const MAX_TEXT: usize = 1024;
@@ -34,7 +36,7 @@ pub type NameTable = IdTable<()>;
 pub struct TitleMeta {
     /// Start year, 0 when unknown.
     pub year: u16,
-    /// Index into [`TITLE_TYPES`], `u8::MAX` when unknown.
+    /// Index into [`imdb_model::TITLE_TYPES`], `u8::MAX` when unknown.
     pub title_type: u8,
     /// Votes, saturating at `u32::MAX` (4 bytes instead of 8: today's most
     /// voted title has under 3 million); 0 when unrated.
@@ -43,21 +45,6 @@ pub struct TitleMeta {
 
 /// Title id to primary title, year and type.
 pub type TitleTable = IdTable<TitleMeta>;
-
-/// IMDb's title types, for [`TitleMeta::title_type`].
-pub const TITLE_TYPES: [&str; 11] = [
-    "movie",
-    "short",
-    "tvSeries",
-    "tvEpisode",
-    "tvMovie",
-    "tvMiniSeries",
-    "tvSpecial",
-    "tvShort",
-    "video",
-    "videoGame",
-    "tvPilot",
-];
 
 impl TitleMeta {
     /// Packs a year, a type name and a number of votes.

@@ -68,6 +68,21 @@ pub struct TitleDoc {
     pub distributor: Option<String>,
 }
 
+/// IMDb's title types, as `title.basics` spells them (`titleType`).
+pub const TITLE_TYPES: [&str; 11] = [
+    "movie",
+    "short",
+    "tvSeries",
+    "tvEpisode",
+    "tvMovie",
+    "tvMiniSeries",
+    "tvSpecial",
+    "tvShort",
+    "video",
+    "videoGame",
+    "tvPilot",
+];
+
 /// A person credited on a title.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]

@@ -16,7 +16,7 @@ pub mod partition;
 pub mod topics;
 pub mod units;
 
-pub use docs::{Aka, CastMember, DeadLetter, EpisodeInfo, KnownFor, PersonDoc, PersonRef, TitleDoc};
+pub use docs::{Aka, CastMember, DeadLetter, EpisodeInfo, KnownFor, PersonDoc, PersonRef, TITLE_TYPES, TitleDoc};
 pub use genre::{normalise_genre, normalise_genres};
 pub use ids::{IdKind, ImdbId};
 pub use partition::partition_for_key;
