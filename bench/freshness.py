@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from indexer import (BIN, DATA, BenchError, Process, build_info, copy_bins, free_port, machine, proc_cpu,
+from indexer import (DATA, BenchError, Process, build_info, copy_bins, free_port, machine, proc_cpu,
                      start_node, tail)
 
 
@@ -43,7 +43,7 @@ def one_run(label, bins, rate, linger, args):
     node = indexer = None
     broker_started = False
     try:
-        subprocess.run([os.path.join(BIN, "imdb-local-broker"), "start", "--data", broker_dir, "--port",
+        subprocess.run([bins["imdb-local-broker"], "start", "--data", broker_dir, "--port",
                         str(broker_port), "--storage", args.storage], check=True, stdout=subprocess.DEVNULL)
         broker_started = True
         with open(os.path.join(broker_dir, "tansu.pid")) as f:
@@ -58,7 +58,7 @@ def one_run(label, bins, rate, linger, args):
         probe_log = open(os.path.join(run_dir, "probe.log"), "wb")
         probe = subprocess.Popen([bins["freshness-probe"], "--brokers", f"127.0.0.1:{broker_port}", "--es-url",
                                   f"http://127.0.0.1:{node.port}", "--rate", str(rate), "--duration",
-                                  f"{args.duration}s"], stdout=subprocess.PIPE, stderr=probe_log)
+                                  f"{args.duration:g}s"], stdout=subprocess.PIPE, stderr=probe_log)
         while probe.poll() is None:
             time.sleep(0.25)
             indexer.sample()
@@ -97,10 +97,10 @@ def one_run(label, bins, rate, linger, args):
                 print(f"\n{p.name} (on SIGTERM: {code}), log tail ({p.log_path}):\n{tail(p.log_path)}",
                       file=sys.stderr)
         if broker_started:
-            subprocess.run([os.path.join(BIN, "imdb-local-broker"), "stop", "--data", broker_dir],
+            subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir],
                            stdout=subprocess.DEVNULL)
         sys.exit(1)
-    subprocess.run([os.path.join(BIN, "imdb-local-broker"), "stop", "--data", broker_dir], check=True,
+    subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir], check=True,
                    stdout=subprocess.DEVNULL)
     if not args.keep:
         shutil.rmtree(run_dir)

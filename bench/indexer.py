@@ -219,7 +219,7 @@ def one_run(label, bins, data, variant, args):
     broker_started = False
     result = {}
     try:
-        subprocess.run([os.path.join(BIN, "imdb-local-broker"), "start", "--data", broker_dir, "--port",
+        subprocess.run([bins["imdb-local-broker"], "start", "--data", broker_dir, "--port",
                         str(broker_port), "--storage", args.storage], check=True, stdout=subprocess.DEVNULL)
         broker_started = True
         with open(os.path.join(broker_dir, "tansu.pid")) as f:
@@ -309,7 +309,7 @@ def one_run(label, bins, data, variant, args):
                 raise BenchError(f"no progress for {args.stall_seconds:g} s: docs indexed {indexed:,.0f} of "
                                  f"{result['docs']:,}, counts titles {counts[0]:,} people {counts[1]:,}")
         seconds = end - start
-        result["lost"] = titles + people - counts[0] - counts[1]
+        result["lost"] = titles + people - counts[0] - counts[1] - int(metrics.get("imdb_indexer_docs_dead_lettered_total", 0))
         cpu = {"indexer": proc_cpu(indexer.pid), "node": proc_cpu(node.pid) - cpu0["node"],
                "broker": (proc_cpu(broker_pid) or 0) - (cpu0["broker"] or 0), "machine": machine_cpu() - cpu0["machine"]}
         indexer.sample()
@@ -358,10 +358,10 @@ def one_run(label, bins, data, variant, args):
         if broker_started:
             log = os.path.join(broker_dir, "tansu.log")
             print(f"\nbroker log tail ({log}):\n{tail(log, 20)}", file=sys.stderr)
-            subprocess.run([os.path.join(BIN, "imdb-local-broker"), "stop", "--data", broker_dir],
+            subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir],
                            stdout=subprocess.DEVNULL)
         sys.exit(1)
-    subprocess.run([os.path.join(BIN, "imdb-local-broker"), "stop", "--data", broker_dir], check=True,
+    subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir], check=True,
                    stdout=subprocess.DEVNULL)
     if not args.keep:
         shutil.rmtree(run_dir)

@@ -99,6 +99,14 @@ start_api() {
 }
 start_api 1 "${IMDB_API_PORT_1:-8081}"
 start_api 2 "${IMDB_API_PORT_2:-8082}"
+# Each node must answer: behind the balancer one dead node would go unseen.
+for port in "${IMDB_API_PORT_1:-8081}" "${IMDB_API_PORT_2:-8082}"; do
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "API node on port $port did not start; see .local/api-*.log" >&2; exit 1; }
+done
 api_url="http://127.0.0.1:${IMDB_LB_PORT:-8080}"
 if [ -f .local/haproxy.pid ] && kill -0 "$(cat .local/haproxy.pid)" 2>/dev/null; then
   echo "load balancer already running (pid $(cat .local/haproxy.pid))"

@@ -27,6 +27,8 @@ need=()
 for pkg in build-essential pkg-config zlib1g-dev python3 python3-venv curl haproxy; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# npm fetches the movie sample; any npm will do (Debian's if none).
+command -v npm >/dev/null || need+=(npm)
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

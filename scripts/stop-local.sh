@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
-# Stops the local stack started by scripts/run-local.sh.
+# Stops the local stack started by scripts/run-local.sh, front to back: the
+# load balancer and API nodes, then the indexer (waiting for it to finish its
+# bulks and commit its offsets, which needs the broker and the search node),
+# then the search node, and the broker last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# SIGTERM, then wait (up to $2 seconds) for the process to be gone.
+stop() {
+  local pidfile=".local/$1.pid" wait="${2:-10}"
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid="$(cat "$pidfile")"
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 $((wait * 10))); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  rm -f "$pidfile"
+}
+
+stop haproxy
+stop api-1
+stop api-2
+# The indexer drains for up to its drain timeout (20 s by default).
+stop indexer 30
+# The node finishes requests and commits, leaving nothing to replay.
+stop search-node 30
 if [ -x target/release/imdb-local-broker ]; then
   target/release/imdb-local-broker stop --data .local/kafka
 elif [ -f .local/kafka/tansu.pid ]; then
   kill "$(cat .local/kafka/tansu.pid)" && rm -f .local/kafka/tansu.pid
-fi
-# The load balancer first, then the API nodes (SIGTERM: requests finish).
-for name in haproxy api-1 api-2; do
-  if [ -f ".local/$name.pid" ]; then
-    kill "$(cat ".local/$name.pid")" 2>/dev/null || true
-    rm -f ".local/$name.pid"
-  fi
-done
-if [ -f .local/indexer.pid ]; then
-  # SIGTERM: the indexer finishes its bulks and commits its offsets.
-  kill "$(cat .local/indexer.pid)" 2>/dev/null || true
-  rm -f .local/indexer.pid
-fi
-if [ -f .local/search-node.pid ]; then
-  # SIGTERM: the node finishes requests and commits, leaving nothing to replay.
-  kill "$(cat .local/search-node.pid)" 2>/dev/null || true
-  rm -f .local/search-node.pid
 fi

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use imdb_telemetry::{Histogram, histogram};
+use imdb_telemetry::{Counter, Histogram, counter, escape, gauge, header, histogram};
 
 const SECONDS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 const DOCS: [f64; 9] = [1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0];
@@ -16,15 +16,15 @@ const DOCS: [f64; 9] = [1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 50
 #[derive(Debug)]
 pub struct Metrics {
     /// Messages received from Kafka.
-    pub consumed: AtomicU64,
+    pub consumed: Counter,
     /// Documents the search engine acknowledged.
-    pub indexed: AtomicU64,
+    pub indexed: Counter,
     /// Document sends retried (429, 5xx, engine unreachable).
-    pub retried: AtomicU64,
+    pub retried: Counter,
     /// Documents and messages sent to the dead-letter topic.
-    pub dead_lettered: AtomicU64,
+    pub dead_lettered: Counter,
     /// Offset commits made.
-    pub commits: AtomicU64,
+    pub commits: Counter,
     /// Bulk requests being sent now.
     pub in_flight: AtomicU64,
     /// Bulk request latency.
@@ -38,11 +38,11 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Metrics {
         Metrics {
-            consumed: AtomicU64::new(0),
-            indexed: AtomicU64::new(0),
-            retried: AtomicU64::new(0),
-            dead_lettered: AtomicU64::new(0),
-            commits: AtomicU64::new(0),
+            consumed: Counter::default(),
+            indexed: Counter::default(),
+            retried: Counter::default(),
+            dead_lettered: Counter::default(),
+            commits: Counter::default(),
             in_flight: AtomicU64::new(0),
             bulk_seconds: Histogram::new(&SECONDS),
             batch_docs: Histogram::new(&DOCS),
@@ -52,11 +52,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Adds to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
     /// Records a bulk request's duration and size.
     pub fn bulk(&self, took: Duration, docs: usize) {
         self.bulk_seconds.observe(took.as_secs_f64());
@@ -66,53 +61,54 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
-            let _ =
-                writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
-        };
+        let o = &mut out;
         counter(
-            &mut out,
+            o,
             "imdb_indexer_messages_consumed_total",
             "Messages received from the enrichment topics.",
-            &self.consumed,
+            self.consumed.get(),
         );
         counter(
-            &mut out,
+            o,
             "imdb_indexer_docs_indexed_total",
             "Documents acknowledged by the search engine.",
-            &self.indexed,
+            self.indexed.get(),
         );
         counter(
-            &mut out,
+            o,
             "imdb_indexer_docs_retried_total",
             "Document sends retried after a 429, a 5xx or an unreachable engine.",
-            &self.retried,
+            self.retried.get(),
         );
         counter(
-            &mut out,
+            o,
             "imdb_indexer_docs_dead_lettered_total",
             "Messages and documents sent to the dead-letter topic.",
-            &self.dead_lettered,
+            self.dead_lettered.get(),
         );
-        counter(&mut out, "imdb_indexer_offset_commits_total", "Offset commits.", &self.commits);
-        let _ = writeln!(
-            out,
-            "# HELP imdb_indexer_in_flight_requests Bulk requests being sent.\n# TYPE imdb_indexer_in_flight_requests gauge\nimdb_indexer_in_flight_requests {}",
-            self.in_flight.load(Ordering::Relaxed)
+        counter(o, "imdb_indexer_offset_commits_total", "Offset commits.", self.commits.get());
+        gauge(
+            o,
+            "imdb_indexer_in_flight_requests",
+            "Bulk requests being sent.",
+            self.in_flight.load(Ordering::Relaxed),
         );
         histogram(
-            &mut out,
+            o,
             "imdb_indexer_bulk_duration_seconds",
             "Bulk request latency, retries included.",
             &self.bulk_seconds,
         );
-        histogram(&mut out, "imdb_indexer_batch_size_docs", "Documents per bulk request.", &self.batch_docs);
-        let _ = writeln!(
-            out,
-            "# HELP imdb_indexer_consumer_lag Messages not yet consumed, by partition.\n# TYPE imdb_indexer_consumer_lag gauge"
+        histogram(o, "imdb_indexer_batch_size_docs", "Documents per bulk request.", &self.batch_docs);
+        header(
+            o,
+            "imdb_indexer_consumer_lag",
+            "gauge",
+            "Messages after the committed offset (not yet indexed and committed), by assigned partition.",
         );
         for ((topic, partition), lag) in self.lag.lock().expect("not poisoned").iter() {
-            let _ = writeln!(out, "imdb_indexer_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} {lag}");
+            let _ =
+                writeln!(o, "imdb_indexer_consumer_lag{{topic=\"{}\",partition=\"{partition}\"}} {lag}", escape(topic));
         }
         out
     }
@@ -125,7 +121,7 @@ mod tests {
     #[test]
     fn exposition_has_counters_histograms_and_lag() {
         let m = Metrics::default();
-        Metrics::add(&m.indexed, 3);
+        m.indexed.add(3);
         m.bulk(Duration::from_millis(30), 500);
         m.lag.lock().unwrap().insert(("imdb.enriched.titles".into(), 2), 41);
         let text = m.render();

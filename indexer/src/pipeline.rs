@@ -69,14 +69,17 @@ struct Context {
 }
 
 impl ClientContext for Context {
-    /// Replaces the lag gauge: partitions this consumer does not consume
-    /// (any more) have no lag known and drop out.
+    /// Replaces the lag gauge with the partitions this consumer is assigned
+    /// (`desired`): librdkafka keeps a revoked partition's last figures, which
+    /// would otherwise stay exported, frozen, by every indexer that once had it.
+    /// The lag is librdkafka's `consumer_lag`: high watermark minus the
+    /// committed offset, i.e. messages not yet indexed and committed.
     fn stats(&self, statistics: Statistics) {
         let mut lag = std::collections::BTreeMap::new();
         for (topic, t) in &statistics.topics {
             // Partition -1 is librdkafka's internal unassigned queue; a lag
-            // of -1 means not known (not consumed here).
-            for (partition, p) in t.partitions.iter().filter(|(n, p)| **n >= 0 && p.consumer_lag >= 0) {
+            // of -1 means not known yet (nothing committed).
+            for (partition, p) in t.partitions.iter().filter(|(n, p)| **n >= 0 && p.desired && p.consumer_lag >= 0) {
                 lag.insert((topic.clone(), *partition), p.consumer_lag);
             }
         }
@@ -99,7 +102,7 @@ fn commit(consumer: &BaseConsumer<Context>, positions: &[(Partition, i64)], mode
         }
     }
     match consumer.commit(&list, mode) {
-        Ok(()) => Metrics::add(&metrics.commits, 1),
+        Ok(()) => metrics.commits.add(1),
         Err(e) => tracing::warn!(error = %e, "offset commit failed; the offsets are committed again later"),
     }
 }
@@ -214,11 +217,10 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
     let positions = shared.offsets.lock().expect("not poisoned").to_commit();
     commit(&consumer, &positions, CommitMode::Sync, &metrics);
     consumer.unsubscribe();
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     Ok(Summary {
-        consumed: load(&metrics.consumed),
-        indexed: load(&metrics.indexed),
-        dead_lettered: load(&metrics.dead_lettered),
+        consumed: metrics.consumed.get(),
+        indexed: metrics.indexed.get(),
+        dead_lettered: metrics.dead_lettered.get(),
     })
 }
 
@@ -306,7 +308,7 @@ fn consume(
             match result {
                 Err(e) => tracing::warn!(error = %e, "kafka consumer error"),
                 Ok(message) => {
-                    Metrics::add(&shared.metrics.consumed, 1);
+                    shared.metrics.consumed.add(1);
                     let partition: Partition = (message.topic().to_owned(), message.partition());
                     let routed = route(names, &partition, message.offset(), message.key(), message.payload());
                     let parts = u32::try_from(routed.len()).unwrap_or(u32::MAX);
@@ -329,9 +331,9 @@ fn consume(
             last_lag = Instant::now();
             let m = &shared.metrics;
             tracing::info!(
-                consumed = m.consumed.load(Ordering::Relaxed),
-                indexed = m.indexed.load(Ordering::Relaxed),
-                dead_lettered = m.dead_lettered.load(Ordering::Relaxed),
+                consumed = m.consumed.get(),
+                indexed = m.indexed.get(),
+                dead_lettered = m.dead_lettered.get(),
                 queued = stash.len(),
                 paused,
                 "progress"
@@ -347,7 +349,7 @@ fn dead_letter_message(dead_letters: &DeadLetters, shared: &Shared, rejected: Re
     let offset = rejected.offset;
     tracing::warn!(topic = %partition.0, partition = partition.1, offset, reason = %rejected.reason, "message dead-lettered");
     if dead_letters.send(&[rejected]).is_ok() {
-        Metrics::add(&shared.metrics.dead_lettered, 1);
+        shared.metrics.dead_lettered.add(1);
         shared.acknowledge(&partition, offset);
     }
 }
@@ -476,7 +478,7 @@ impl Worker {
                 continue;
             }
             let refs: Vec<&Routed> = pending.iter().collect();
-            Metrics::add(&shared.metrics.in_flight, 1);
+            shared.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let result = self.engine.bulk(&refs);
             shared.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -485,7 +487,7 @@ impl Worker {
                 Ok(outcomes) => outcomes,
                 Err(e) => {
                     tracing::warn!(error = %e, documents = pending.len(), "bulk failed; retrying");
-                    Metrics::add(&shared.metrics.retried, pending.len() as u64);
+                    shared.metrics.retried.add(pending.len() as u64);
                     backoff.sleep();
                     continue;
                 }
@@ -500,13 +502,13 @@ impl Worker {
                     Outcome::Rejected(reason) => rejected.push((doc, reason)),
                 }
             }
-            Metrics::add(&shared.metrics.indexed, indexed.len() as u64);
+            shared.metrics.indexed.add(indexed.len() as u64);
             self.done(&indexed, true);
             if !rejected.is_empty() {
                 self.dead_letter(rejected, &mut retry);
             }
             if !retry.is_empty() {
-                Metrics::add(&shared.metrics.retried, retry.len() as u64);
+                shared.metrics.retried.add(retry.len() as u64);
                 backoff.sleep();
             }
             pending = retry;
@@ -558,7 +560,7 @@ impl Worker {
                 for (doc, reason) in &rejected {
                     tracing::warn!(index = %doc.index, id = %doc.id, offset = doc.offset, reason = %reason, "document dead-lettered");
                 }
-                Metrics::add(&self.shared.metrics.dead_lettered, rejected.len() as u64);
+                self.shared.metrics.dead_lettered.add(rejected.len() as u64);
                 let docs: Vec<Routed> = rejected.into_iter().map(|(d, _)| d).collect();
                 self.done(&docs, true);
             }

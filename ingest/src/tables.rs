@@ -4,7 +4,7 @@
 //! documents need title names (known-for); both sides are too large to keep
 //! as `HashMap<String, String>` (15M names and 12M titles would take several
 //! GiB). A table here is three parallel arrays sorted by numeric id plus one
-//! text arena: 16 bytes per entry (20 for titles, with their votes) plus the text itself, looked up by binary
+//! text arena: 12 bytes per entry (20 for titles: year, type and votes) plus the text itself, looked up by binary
 //! search. [`IdTable::heap_bytes`] reports the real figure, which the run
 //! logs and docs/ingest.md bounds.
 

@@ -80,7 +80,9 @@ impl Histogram {
             cumulative += count.load(Ordering::Relaxed);
             let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}");
         }
-        let total = self.count();
+        // Read while others observe: the count may lag the buckets read
+        // before it, and buckets must never decrease.
+        let total = self.count().max(cumulative);
         let braces = |l: &str| if l.is_empty() { String::new() } else { format!("{{{l}}}") };
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
         let _ = writeln!(out, "{name}_sum{} {}", braces(labels), self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
