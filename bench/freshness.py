@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from indexer import (DATA, BenchError, Process, build_info, copy_bins, free_port, machine, proc_cpu,
+from indexer import (DATA, BenchError, Process, build_info, copy_bins, fail, free_port, machine, proc_cpu,
                      start_node, tail)
 
 
@@ -89,17 +89,7 @@ def one_run(label, bins, rate, linger, args):
             if code != 0:
                 raise BenchError(f"{p.name} exited with {code} on SIGTERM (None: killed after 60 s)")
     except (BenchError, OSError, ValueError, subprocess.CalledProcessError) as e:
-        print(f"\nFAILED ({label}): {e!r}\ncommand: {' '.join(sys.argv)}\ndata and logs kept in {run_dir}",
-              file=sys.stderr)
-        for p in (indexer, node):
-            if p:
-                code = p.stop()
-                print(f"\n{p.name} (on SIGTERM: {code}), log tail ({p.log_path}):\n{tail(p.log_path)}",
-                      file=sys.stderr)
-        if broker_started:
-            subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir],
-                           stdout=subprocess.DEVNULL)
-        sys.exit(1)
+        fail(label, e, run_dir, (indexer, node), bins["imdb-local-broker"], broker_dir if broker_started else None)
     subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir], check=True,
                    stdout=subprocess.DEVNULL)
     if not args.keep:

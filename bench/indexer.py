@@ -178,6 +178,24 @@ class Process:
         return code
 
 
+def fail(label, error, run_dir, procs, broker_bin=None, broker_dir=None):
+    """Reports a failed run (the error, the command, each process's state and log tail), stops what runs, and
+    exits 1, keeping the run folder."""
+    print(f"\nFAILED ({label}): {error!r}\ncommand: {' '.join(sys.argv)}\ndata and logs kept in {run_dir}",
+          file=sys.stderr)
+    for p in procs:
+        if p:
+            state = "running" if p.alive() else f"exited with {p.proc.returncode}"
+            code = p.stop()
+            print(f"\n{p.name} ({state}; on SIGTERM now: {code}), log tail ({p.log_path}):\n{tail(p.log_path)}",
+                  file=sys.stderr)
+    if broker_dir:
+        log = os.path.join(broker_dir, "tansu.log")
+        print(f"\nbroker log tail ({log}):\n{tail(log, 20)}", file=sys.stderr)
+        subprocess.run([broker_bin, "stop", "--data", broker_dir], stdout=subprocess.DEVNULL)
+    sys.exit(1)
+
+
 def start_node(node_bin, run_dir):
     port = free_port()
     node = Process("imdb-search-node", [node_bin, "--listen", f"127.0.0.1:{port}", "--data",
@@ -347,20 +365,7 @@ def one_run(label, bins, data, variant, args):
         if code != 0:
             raise BenchError(f"imdb-search-node exited with {code} on SIGTERM (None: killed after 60 s)")
     except (BenchError, OSError, subprocess.CalledProcessError, http.client.HTTPException, KeyError) as e:
-        print(f"\nFAILED ({label}): {e!r}\ncommand: {' '.join(sys.argv)}\ndata and logs kept in {run_dir}",
-              file=sys.stderr)
-        for p in (indexer, node):
-            if p:
-                state = "running" if p.alive() else f"exited with {p.proc.returncode}"
-                code = p.stop()
-                print(f"\n{p.name} ({state}; on SIGTERM now: {code}), log tail ({p.log_path}):\n{tail(p.log_path)}",
-                      file=sys.stderr)
-        if broker_started:
-            log = os.path.join(broker_dir, "tansu.log")
-            print(f"\nbroker log tail ({log}):\n{tail(log, 20)}", file=sys.stderr)
-            subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir],
-                           stdout=subprocess.DEVNULL)
-        sys.exit(1)
+        fail(label, e, run_dir, (indexer, node), bins["imdb-local-broker"], broker_dir if broker_started else None)
     subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir], check=True,
                    stdout=subprocess.DEVNULL)
     if not args.keep:

@@ -380,18 +380,25 @@ fn text_query(text: &str, filters: Vec<Value>, fuzzy: bool) -> Value {
         {"multi_match": {"query": text, "type": "cross_fields", "operator": "and", "boost": 0.8,
                           "fields": ["directors.name", "writers.name^0.5", "cast.name"]}}
     ]}});
+    let query = json!({"bool": {
+        "must": [must],
+        "should": [
+            {"match": {"primary_title.keyword": {"query": text, "boost": EXACT_BOOST}}},
+            {"match": {"original_title.keyword": {"query": text, "boost": EXACT_BOOST / 2.0}}},
+            {"match_phrase": {"primary_title": {"query": text, "boost": PHRASE_BOOST}}},
+            {"match_phrase": {"original_title": {"query": text, "boost": ORIGINAL_PHRASE_BOOST}}}
+        ],
+        "filter": filters
+    }});
+    with_popularity(query, "num_votes")
+}
+
+/// `query`'s text score plus popularity, `log10(1 + field)`: small beside
+/// the text boosts, so it orders what the text matches equally.
+fn with_popularity(query: Value, field: &str) -> Value {
     json!({"function_score": {
-        "query": {"bool": {
-            "must": [must],
-            "should": [
-                {"match": {"primary_title.keyword": {"query": text, "boost": EXACT_BOOST}}},
-                {"match": {"original_title.keyword": {"query": text, "boost": EXACT_BOOST / 2.0}}},
-                {"match_phrase": {"primary_title": {"query": text, "boost": PHRASE_BOOST}}},
-                {"match_phrase": {"original_title": {"query": text, "boost": ORIGINAL_PHRASE_BOOST}}}
-            ],
-            "filter": filters
-        }},
-        "functions": [{"field_value_factor": {"field": "num_votes", "modifier": "log1p", "missing": 0}}],
+        "query": query,
+        "functions": [{"field_value_factor": {"field": field, "modifier": "log1p", "missing": 0}}],
         "score_mode": "sum",
         "boost_mode": "sum"
     }})
@@ -441,26 +448,22 @@ pub fn people_search(text: &str, profession: Option<&str>, from: u32, size: u32)
     if let Some(p) = profession {
         filter.push(json!({"term": {"professions": p}}));
     }
+    let query = json!({"bool": {
+        "must": {"bool": {"minimum_should_match": 1, "should": [
+            {"match": {"primary_name": {"query": text, "operator": "and", "fuzziness": "AUTO:5,8", "prefix_length": 1}}},
+            {"match": {"primary_name.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}}
+        ]}},
+        "should": [
+            {"match": {"primary_name.keyword": {"query": text, "boost": EXACT_BOOST}}},
+            {"match_phrase": {"primary_name": {"query": text, "boost": PHRASE_BOOST}}}
+        ],
+        "filter": filter
+    }});
     json!({
         "from": from,
         "size": size,
         "track_total_hits": true,
-        "query": {"function_score": {
-            "query": {"bool": {
-                "must": {"bool": {"minimum_should_match": 1, "should": [
-                    {"match": {"primary_name": {"query": text, "operator": "and", "fuzziness": "AUTO:5,8", "prefix_length": 1}}},
-                    {"match": {"primary_name.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}}
-                ]}},
-                "should": [
-                    {"match": {"primary_name.keyword": {"query": text, "boost": EXACT_BOOST}}},
-                    {"match_phrase": {"primary_name": {"query": text, "boost": PHRASE_BOOST}}}
-                ],
-                "filter": filter
-            }},
-            "functions": [{"field_value_factor": {"field": "known_for_votes", "modifier": "log1p", "missing": 0}}],
-            "score_mode": "sum",
-            "boost_mode": "sum"
-        }},
+        "query": with_popularity(query, "known_for_votes"),
         "sort": ["_score", {"nconst": "asc"}]
     })
 }
