@@ -30,24 +30,17 @@ import subprocess
 import sys
 import time
 
-from indexer import (DATA, BenchError, Process, build_info, copy_bins, fail, free_port, machine, proc_cpu,
-                     start_node, tail)
+from indexer import (BenchError, Process, build_info, copy_bins, fail, free_port, machine, proc_cpu, run_folder,
+                     start_broker, start_node, tail)
 
 
 def one_run(label, bins, rate, linger, args):
-    run_dir = os.path.join(DATA, f"freshness-run-{os.getpid()}-{label}")
-    shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(run_dir)
-    broker_dir = os.path.join(run_dir, "broker")
-    broker_port = free_port()
+    run_dir, broker_dir, broker_port = run_folder("freshness", label)
     node = indexer = None
     broker_started = False
     try:
-        subprocess.run([bins["imdb-local-broker"], "start", "--data", broker_dir, "--port",
-                        str(broker_port), "--storage", args.storage], check=True, stdout=subprocess.DEVNULL)
-        broker_started = True
-        with open(os.path.join(broker_dir, "tansu.pid")) as f:
-            broker_pid = int(f.read().strip())
+        broker_started = True  # from here on, stop it on failure
+        broker_pid = start_broker(bins["imdb-local-broker"], broker_dir, broker_port, args.storage)
         node = start_node(bins["imdb-search-node"], run_dir)
         env = dict(os.environ, IMDB_BROKERS=f"127.0.0.1:{broker_port}", IMDB_ES_URL=f"http://127.0.0.1:{node.port}",
                    IMDB_INDEXER_INSTANCE_ID="bench-1", IMDB_INDEXER_METRICS_LISTEN=f"127.0.0.1:{free_port()}")

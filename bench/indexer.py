@@ -178,6 +178,22 @@ class Process:
         return code
 
 
+def run_folder(kind, label):
+    """A fresh folder for one run, and the broker's folder and free port in it."""
+    run_dir = os.path.join(DATA, f"{kind}-run-{os.getpid()}-{label}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    return run_dir, os.path.join(run_dir, "broker"), free_port()
+
+
+def start_broker(broker_bin, broker_dir, port, storage):
+    """Starts a Tansu broker (`imdb-local-broker start`); returns its pid."""
+    subprocess.run([broker_bin, "start", "--data", broker_dir, "--port", str(port), "--storage", storage], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(os.path.join(broker_dir, "tansu.pid")) as f:
+        return int(f.read().strip())
+
+
 def fail(label, error, run_dir, procs, broker_bin=None, broker_dir=None):
     """Reports a failed run (the error, the command, each process's state and log tail), stops what runs, and
     exits 1, keeping the run folder."""
@@ -228,20 +244,13 @@ def count(port, index):
 
 def one_run(label, bins, data, variant, args):
     workers, batch = variant
-    run_dir = os.path.join(DATA, f"indexer-run-{os.getpid()}-{label}")
-    shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(run_dir)
-    broker_dir = os.path.join(run_dir, "broker")
-    broker_port = free_port()
+    run_dir, broker_dir, broker_port = run_folder("indexer", label)
     node = indexer = None
     broker_started = False
     result = {}
     try:
-        subprocess.run([bins["imdb-local-broker"], "start", "--data", broker_dir, "--port",
-                        str(broker_port), "--storage", args.storage], check=True, stdout=subprocess.DEVNULL)
-        broker_started = True
-        with open(os.path.join(broker_dir, "tansu.pid")) as f:
-            broker_pid = int(f.read().strip())
+        broker_started = True  # from here on, stop it on failure
+        broker_pid = start_broker(bins["imdb-local-broker"], broker_dir, broker_port, args.storage)
         node = start_node(bins["imdb-search-node"], run_dir)
 
         # Load: documents only (the indexer does not read the raw topics).
