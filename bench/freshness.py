@@ -31,7 +31,7 @@ import sys
 import time
 
 from indexer import (BenchError, Process, build_info, copy_bins, fail, free_port, machine, proc_cpu, run_folder,
-                     start_broker, start_node, tail)
+                     sample_alive, start_broker, start_node, tail)
 
 
 def one_run(label, bins, rate, linger, args):
@@ -54,12 +54,7 @@ def one_run(label, bins, rate, linger, args):
                                   f"{args.duration:g}s"], stdout=subprocess.PIPE, stderr=probe_log)
         while probe.poll() is None:
             time.sleep(0.25)
-            indexer.sample()
-            node.sample()
-            if not indexer.alive():
-                raise BenchError(f"imdb-indexer exited with {indexer.proc.returncode} during the run")
-            if not node.alive():
-                raise BenchError(f"imdb-search-node exited with {node.proc.returncode} during the run")
+            sample_alive(indexer, node)
         out = probe.stdout.read().decode()
         probe_log.close()
         if probe.returncode != 0:

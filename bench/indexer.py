@@ -178,6 +178,14 @@ class Process:
         return code
 
 
+def sample_alive(*procs):
+    """Samples each process's peak RSS; a process that exited fails the run."""
+    for p in procs:
+        p.sample()
+        if not p.alive():
+            raise BenchError(f"{p.name} exited with {p.proc.returncode} during the run")
+
+
 def run_folder(kind, label):
     """A fresh folder for one run, and the broker's folder and free port in it."""
     run_dir = os.path.join(DATA, f"{kind}-run-{os.getpid()}-{label}")
@@ -288,12 +296,7 @@ def one_run(label, bins, data, variant, args):
         while True:
             time.sleep(0.25)
             now = time.monotonic()
-            indexer.sample()
-            node.sample()
-            if not indexer.alive():
-                raise BenchError(f"imdb-indexer exited with {indexer.proc.returncode} during the run")
-            if not node.alive():
-                raise BenchError(f"imdb-search-node exited with {node.proc.returncode} during the run")
+            sample_alive(indexer, node)
             try:
                 status, text = http_request(metrics_port, "GET", "/metrics", timeout=5)
                 if status == 200:  # else keep the last good reading
