@@ -20,7 +20,7 @@ processes, HAProxy and the search node (pid from .local/search-node.pid when pre
 
 Run from the repository root after `cargo build --release --workspace --bins` and `scripts/run-local.sh`:
   python3 bench/api.py --runs 3
-Python 3 standard library only; shares its process helpers with bench/indexer.py.
+Python 3 standard library only; helpers in bench/common.py.
 """
 import argparse
 import datetime
@@ -30,13 +30,12 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 
-from indexer import BIN, DATA, ROOT, BenchError, Process, build_info, free_port, machine, proc_cpu
+from common import BIN, DATA, ROOT, BenchError, Process, build_info, free_port, machine, proc_cpu
 
 HAPROXY = "/usr/sbin/haproxy"
 KINDS = ("search", "filtered", "suggest")
@@ -176,7 +175,7 @@ def main():
             sys.exit(f"{n} not found in {BIN}: run `cargo build --release --workspace --bins` first")
     if not os.access(HAPROXY, os.X_OK):
         sys.exit(f"{HAPROXY} not found: run scripts/setup.sh first")
-    build = build_info()
+    build = build_info(("imdb-api",), ("api", "model"))
     run_dir = os.path.join(DATA, f"api-run-{os.getpid()}")
     os.makedirs(run_dir, exist_ok=True)
     shutil.copy2(os.path.join(BIN, "imdb-api"), os.path.join(run_dir, "imdb-api"))

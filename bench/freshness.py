@@ -17,7 +17,7 @@ default, as Elasticsearch's), so that second bounds freshness from below on aver
 Run from the repository root after `cargo build --release --workspace --bins`:
   python3 bench/freshness.py --rates 100,1000 --runs 3
   python3 bench/freshness.py --rates 500 --linger 500ms,50ms --runs 3    # the indexer's batch linger side by side
-Python 3 standard library only; shares its process helpers with bench/indexer.py.
+Python 3 standard library only; helpers in bench/common.py.
 """
 import argparse
 import datetime
@@ -30,8 +30,8 @@ import subprocess
 import sys
 import time
 
-from indexer import (BenchError, Process, build_info, copy_bins, fail, free_port, machine, proc_cpu, run_folder,
-                     sample_alive, start_broker, start_node, tail)
+from common import (BenchError, Process, build_info, copy_bins, fail, finish_run, free_port, machine, proc_cpu, run_folder,
+                    sample_alive, start_broker, start_node, tail)
 
 
 def one_run(label, bins, rate, linger, args):
@@ -78,10 +78,7 @@ def one_run(label, bins, rate, linger, args):
                 raise BenchError(f"{p.name} exited with {code} on SIGTERM (None: killed after 60 s)")
     except (BenchError, OSError, ValueError, subprocess.CalledProcessError) as e:
         fail(label, e, run_dir, (indexer, node), bins["imdb-local-broker"], broker_dir if broker_started else None)
-    subprocess.run([bins["imdb-local-broker"], "stop", "--data", broker_dir], check=True,
-                   stdout=subprocess.DEVNULL)
-    if not args.keep:
-        shutil.rmtree(run_dir)
+    finish_run(bins["imdb-local-broker"], broker_dir, run_dir, args.keep)
     return result
 
 
@@ -121,7 +118,8 @@ def main():
     rates = [int(x) for x in args.rates.split(",")]
     lingers = args.linger.split(",") if args.linger else [None]
     variants = list(itertools.product(rates, lingers))
-    build = build_info()
+    build = build_info(("imdb-indexer", "imdb-search-node", "freshness-probe"),
+                       ("indexer", "search-node", "model", "integration-tests"))
     bin_dir, bins = copy_bins("freshness", ("imdb-indexer", "imdb-search-node", "imdb-local-broker", "freshness-probe"))
     results = {v: [] for v in variants}
     try:

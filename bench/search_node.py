@@ -32,21 +32,19 @@ import http.client
 import itertools
 import json
 import os
-import platform
 import random
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "imdb-search-node")
-DATA = os.path.join(ROOT, "bench", ".data")
+from common import BIN as RELEASE, DATA, BenchError, build_info, free_port, machine
+
+BIN = os.path.join(RELEASE, "imdb-search-node")
 INDEX = "bench-titles"
 GENERATOR_VERSION = 1  # bump when the documents change: cached files are keyed by it
 KINDS = ["match", "bool+filters", "aggregations", "function_score"]
@@ -322,16 +320,6 @@ def check_response(kind, expect, res):
 
 
 # --- the server and its clients ------------------------------------------------------------------------------------
-
-class BenchError(Exception):
-    """The server misbehaved: the run stops and says how."""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Client:
     """One keep-alive HTTP connection; no retries, so a dropped connection fails the run."""
@@ -671,29 +659,6 @@ def one_run(label, node_bin, shards, bodies, meta, pools, args):
 
 # --- report --------------------------------------------------------------------------------------------------------
 
-def machine():
-    mem = cpu = "?"
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 2 ** 20:.1f} GiB RAM"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} vCPU ({cpu}), {mem}, Linux {platform.release()}"
-
-
-def build_info():
-    """The binary's build time and the tree it was probably built from, read when the session starts."""
-    def git(*a):
-        return subprocess.run(["git", "-C", ROOT, *a], capture_output=True, text=True).stdout.strip()
-    dirty = " plus uncommitted search-node changes" if git("status", "--porcelain", "--", "search-node") else ""
-    built = datetime.datetime.fromtimestamp(os.path.getmtime(BIN)).strftime("%Y-%m-%d %H:%M")
-    return f"release binary built {built}, tree at {git('rev-parse', '--short', 'HEAD')}{dirty}"
-
-
 def report(args, shard_list, results, ndjson_bytes, build):
     first = shard_list[0]
     ratio = len(shard_list) > 1
@@ -749,7 +714,7 @@ def main():
     if not os.access(BIN, os.X_OK):
         sys.exit(f"{BIN} not found: run `cargo build --release --workspace --bins` from the repository root first")
     shard_list = [int(s) for s in args.shards.split(",")]
-    build = build_info()
+    build = build_info(("imdb-search-node",), ("search-node",))
     # Every run uses this copy: a rebuild of target/ during the session cannot mix two binaries.
     os.makedirs(DATA, exist_ok=True)
     node_bin = os.path.join(DATA, f"imdb-search-node-{os.getpid()}")

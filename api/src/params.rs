@@ -45,6 +45,14 @@ impl Query {
         Ok(Query { pairs })
     }
 
+    /// The pairs sorted, one string: the same for `a=1&b=2` and `b=2&a=1`
+    /// (the response cache's key).
+    pub fn canonical(&self) -> String {
+        let mut pairs: Vec<&(String, String)> = self.pairs.iter().collect();
+        pairs.sort();
+        format!("{pairs:?}")
+    }
+
     /// Every value of a multi-valued parameter, comma-separated values split.
     pub fn all(&self, name: &str) -> Result<Vec<String>, ApiError> {
         let values: Vec<String> = self
@@ -223,6 +231,13 @@ mod tests {
 
     fn q(raw: &str) -> Query {
         Query::parse(raw, &["q", "genre", "size", "page", "adult", "rating_min"]).unwrap()
+    }
+
+    #[test]
+    fn the_canonical_form_ignores_order_only() {
+        assert_eq!(q("q=a&size=2").canonical(), q("size=2&q=a").canonical());
+        assert_ne!(q("q=a&size=2").canonical(), q("q=a&size=3").canonical());
+        assert_ne!(q("genre=a&genre=b").canonical(), q("genre=a").canonical());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! `ApiError`s, turned into problem+json in one place (`error.rs`).
 //!
 //! Successful answers of the read-only search endpoints go through the
-//! response cache; the key is the route and the parsed, sorted parameters,
+//! response cache; the key is the route and the parsed, sorted parameters
+//! (the same parse the handler validated),
 //! so `?a=1&b=2` and `?b=2&a=1` share an entry.
 
 use std::time::Instant;
@@ -35,14 +36,11 @@ fn json_bytes(body: Bytes, cache_hit: bool) -> HttpResponse {
 }
 
 /// Serves from the cache, or computes, stores and serves.
-async fn cached<F>(state: &State, req: &HttpRequest, compute: F) -> Answer
+async fn cached<F>(state: &State, req: &HttpRequest, query: &Query, compute: F) -> Answer
 where
     F: Future<Output = Result<Value, ApiError>>,
 {
-    let mut pairs: Vec<(String, String)> =
-        form_urlencoded::parse(req.query_string().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    pairs.sort();
-    let key = format!("{}?{pairs:?}", req.path());
+    let key = format!("{}?{}", req.path(), query.canonical());
     if let Some(body) = state.cache.get(&key) {
         state.metrics.cache_hits.inc();
         return Ok(json_bytes(body, true));
@@ -57,7 +55,7 @@ where
 pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
     let query = Query::parse(req.query_string(), &TitleSearch::PARAMS)?;
     let search = TitleSearch::from_query(&query)?;
-    cached(&state, &req, async {
+    cached(&state, &req, &query, async {
         let started = Instant::now();
         let alias = state.names.titles_alias();
         // Exact words first; only a search that finds nothing pays for
@@ -105,7 +103,7 @@ pub async fn suggest(state: web::Data<State>, req: HttpRequest) -> Answer {
     }
     let text = query.text("q")?.ok_or_else(|| ApiError::invalid("q", "required: the characters typed so far"))?;
     let size = query.int("size", 1, 20)?.unwrap_or(8) as u32;
-    cached(&state, &req, async {
+    cached(&state, &req, &query, async {
         let started = Instant::now();
         let titles = state.names.titles_alias();
         let people = state.names.people_index();
@@ -133,9 +131,9 @@ pub async fn suggest(state: web::Data<State>, req: HttpRequest) -> Answer {
 
 /// `GET /api/v1/titles/{tconst}`: the whole title.
 pub async fn title(state: web::Data<State>, req: HttpRequest, path: web::Path<String>) -> Answer {
-    Query::parse(req.query_string(), &[])?;
+    let query = Query::parse(req.query_string(), &[])?;
     let id = params::imdb_id("tconst", &path, "tt")?;
-    cached(&state, &req, async {
+    cached(&state, &req, &query, async {
         // The alias spans the genre indexes, so look the id up by query.
         let body = json!({"size": 1, "query": {"ids": {"values": [id]}}});
         let answer = state.upstream.search(&state.names.titles_alias(), body, false).await?;
@@ -151,7 +149,7 @@ pub async fn people_search(state: web::Data<State>, req: HttpRequest) -> Answer 
     let text = query.text("q")?.ok_or_else(|| ApiError::invalid("q", "required: a name or part of one"))?;
     let profession = query.one("profession")?.map(profession).transpose()?;
     let (page, size) = query.paging(20)?;
-    cached(&state, &req, async {
+    cached(&state, &req, &query, async {
         let started = Instant::now();
         let body = query::people_search(&text, profession.as_deref(), (page - 1) * size, size);
         let answer = state.upstream.search(&state.names.people_index(), body, false).await?;
@@ -177,9 +175,9 @@ fn profession(value: &str) -> Result<String, ApiError> {
 
 /// `GET /api/v1/people/{nconst}`: a person with their known-for titles.
 pub async fn person(state: web::Data<State>, req: HttpRequest, path: web::Path<String>) -> Answer {
-    Query::parse(req.query_string(), &[])?;
+    let query = Query::parse(req.query_string(), &[])?;
     let id = params::imdb_id("nconst", &path, "nm")?;
-    cached(&state, &req, async {
+    cached(&state, &req, &query, async {
         let source = state
             .upstream
             .get(&state.names.people_index(), &id)
@@ -206,8 +204,8 @@ pub async fn person(state: web::Data<State>, req: HttpRequest, path: web::Path<S
 
 /// `GET /api/v1/genres`: every genre with its number of titles.
 pub async fn genres(state: web::Data<State>, req: HttpRequest) -> Answer {
-    Query::parse(req.query_string(), &[])?;
-    cached(&state, &req, async {
+    let query = Query::parse(req.query_string(), &[])?;
+    cached(&state, &req, &query, async {
         let body = json!({"size": 0, "track_total_hits": true, "aggs": {"genres": {"terms": {"field": "genres", "size": 100}}}});
         let answer = state.upstream.search(&state.names.titles_alias(), body, false).await?;
         let genres: Vec<Value> = answer["aggregations"]["genres"]["buckets"]
@@ -221,8 +219,8 @@ pub async fn genres(state: web::Data<State>, req: HttpRequest) -> Answer {
 
 /// `GET /api/v1/stats`: what is indexed.
 pub async fn stats(state: web::Data<State>, req: HttpRequest) -> Answer {
-    Query::parse(req.query_string(), &[])?;
-    cached(&state, &req, async {
+    let query = Query::parse(req.query_string(), &[])?;
+    cached(&state, &req, &query, async {
         let body = json!({"size": 0, "track_total_hits": true, "aggs": {
             "types": {"terms": {"field": "title_type", "size": 20}},
             "genres": {"cardinality": {"field": "genres"}},

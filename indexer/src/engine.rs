@@ -201,99 +201,95 @@ fn name_field() -> Value {
 /// for facets, numbers for ranges and popularity; the alias over them all.
 pub fn titles_template(pattern: &str, alias: &str, shards: u32, replicas: u32) -> Value {
     let person = json!({"properties": {"nconst": {"type": "keyword"}, "name": name_field()}});
+    let properties = json!({
+        "tconst": {"type": "keyword"},
+        "title_type": {"type": "keyword"},
+        "primary_title": {
+            "type": "text",
+            "analyzer": "folding",
+            "fields": {
+                "english": {"type": "text", "analyzer": "english"},
+                "keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 512},
+                "autocomplete": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
+            }
+        },
+        "original_title": {
+            "type": "text",
+            "analyzer": "folding",
+            "fields": {"keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 512}}
+        },
+        "is_adult": {"type": "boolean"},
+        "start_year": {"type": "short"},
+        "end_year": {"type": "short"},
+        "release_date": {"type": "date", "format": "strict_date_optional_time||yyyy-MM-dd||yyyy-MM||yyyy"},
+        "runtime_minutes": {"type": "integer"},
+        "genres": {"type": "keyword"},
+        "average_rating": {"type": "float"},
+        "num_votes": {"type": "long"},
+        "directors": person,
+        "writers": person,
+        "cast": {"properties": {
+            "nconst": {"type": "keyword"},
+            "name": name_field(),
+            "category": {"type": "keyword"},
+            "characters": {"type": "text", "analyzer": "folding"},
+            "ordering": {"type": "short"}
+        }},
+        "akas": {"properties": {
+            "title": {"type": "text", "analyzer": "folding"},
+            "region": {"type": "keyword"},
+            "language": {"type": "keyword"},
+            "is_original": {"type": "boolean"}
+        }},
+        "episode": {"properties": {
+            "parent_tconst": {"type": "keyword"},
+            "season": {"type": "integer"},
+            "episode": {"type": "integer"}
+        }},
+        "mpaa_rating": {"type": "keyword"},
+        "distributor": {"type": "keyword"}
+    });
+    template(pattern, shards, replicas, properties, json!({alias: {}}))
+}
+
+/// The index template of the people index.
+pub fn people_template(index: &str, shards: u32, replicas: u32) -> Value {
+    let properties = json!({
+        "nconst": {"type": "keyword"},
+        "primary_name": {
+            "type": "text",
+            "analyzer": "folding",
+            "fields": {
+                "keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 256},
+                "autocomplete": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
+            }
+        },
+        "birth_year": {"type": "short"},
+        "death_year": {"type": "short"},
+        "professions": {"type": "keyword"},
+        "known_for": {"properties": {
+            "tconst": {"type": "keyword"},
+            "title": {"type": "text", "analyzer": "folding"},
+            "start_year": {"type": "short"},
+            "title_type": {"type": "keyword"},
+            "num_votes": {"type": "long"}
+        }},
+        "known_for_votes": {"type": "long"}
+    });
+    template(index, shards, replicas, properties, json!({}))
+}
+
+/// An index template for `pattern`: the title analyzers, mapped fields only
+/// (`dynamic: false`: an unexpected field is kept in `_source`, not indexed),
+/// and `aliases` for every index it creates.
+fn template(pattern: &str, shards: u32, replicas: u32, properties: Value, aliases: Value) -> Value {
     json!({
         "index_patterns": [pattern],
         "priority": 100,
         "template": {
             "settings": {"number_of_shards": shards, "number_of_replicas": replicas, "analysis": title_analysis()},
-            "mappings": {
-                "dynamic": false,
-                "properties": {
-                    "tconst": {"type": "keyword"},
-                    "title_type": {"type": "keyword"},
-                    "primary_title": {
-                        "type": "text",
-                        "analyzer": "folding",
-                        "fields": {
-                            "english": {"type": "text", "analyzer": "english"},
-                            "keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 512},
-                            "autocomplete": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
-                        }
-                    },
-                    "original_title": {
-                        "type": "text",
-                        "analyzer": "folding",
-                        "fields": {"keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 512}}
-                    },
-                    "is_adult": {"type": "boolean"},
-                    "start_year": {"type": "short"},
-                    "end_year": {"type": "short"},
-                    "release_date": {"type": "date", "format": "strict_date_optional_time||yyyy-MM-dd||yyyy-MM||yyyy"},
-                    "runtime_minutes": {"type": "integer"},
-                    "genres": {"type": "keyword"},
-                    "average_rating": {"type": "float"},
-                    "num_votes": {"type": "long"},
-                    "directors": person,
-                    "writers": person,
-                    "cast": {"properties": {
-                        "nconst": {"type": "keyword"},
-                        "name": name_field(),
-                        "category": {"type": "keyword"},
-                        "characters": {"type": "text", "analyzer": "folding"},
-                        "ordering": {"type": "short"}
-                    }},
-                    "akas": {"properties": {
-                        "title": {"type": "text", "analyzer": "folding"},
-                        "region": {"type": "keyword"},
-                        "language": {"type": "keyword"},
-                        "is_original": {"type": "boolean"}
-                    }},
-                    "episode": {"properties": {
-                        "parent_tconst": {"type": "keyword"},
-                        "season": {"type": "integer"},
-                        "episode": {"type": "integer"}
-                    }},
-                    "mpaa_rating": {"type": "keyword"},
-                    "distributor": {"type": "keyword"}
-                }
-            },
-            "aliases": {alias: {}}
-        }
-    })
-}
-
-/// The index template of the people index.
-pub fn people_template(index: &str, shards: u32, replicas: u32) -> Value {
-    json!({
-        "index_patterns": [index],
-        "priority": 100,
-        "template": {
-            "settings": {"number_of_shards": shards, "number_of_replicas": replicas, "analysis": title_analysis()},
-            "mappings": {
-                "dynamic": false,
-                "properties": {
-                    "nconst": {"type": "keyword"},
-                    "primary_name": {
-                        "type": "text",
-                        "analyzer": "folding",
-                        "fields": {
-                            "keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 256},
-                            "autocomplete": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
-                        }
-                    },
-                    "birth_year": {"type": "short"},
-                    "death_year": {"type": "short"},
-                    "professions": {"type": "keyword"},
-                    "known_for": {"properties": {
-                        "tconst": {"type": "keyword"},
-                        "title": {"type": "text", "analyzer": "folding"},
-                        "start_year": {"type": "short"},
-                        "title_type": {"type": "keyword"},
-                        "num_votes": {"type": "long"}
-                    }},
-                    "known_for_votes": {"type": "long"}
-                }
-            }
+            "mappings": {"dynamic": false, "properties": properties},
+            "aliases": aliases
         }
     })
 }
