@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark scripts: free ports, HTTP, child processes with their peak memory and CPU, the
-indexer's metrics, a Tansu broker and a search node per run, copies of the release binaries, failure reports, and
-the machine's description for the result tables. Python 3 standard library only.
+indexer's metrics, a Kafka cluster (`imdb-local-kafka`) and a search node per run, copies of the release binaries,
+failure reports, and the machine's description for the result tables. Python 3 standard library only.
 """
 import datetime
 import json
@@ -131,14 +131,19 @@ class Process:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.pid = self.proc.pid
         self.hwm = 0.0
+        self.cpu = 0.0
 
     def alive(self):
         return self.proc.poll() is None
 
     def sample(self):
+        """Notes its peak RSS and CPU seconds so far (the last sample stands once it exited)."""
         v = status_mib(self.pid, "VmHWM")
         if v is not None:
             self.hwm = max(self.hwm, v)
+        c = proc_cpu(self.pid)
+        if c is not None:
+            self.cpu = max(self.cpu, c)
 
     def stop(self, timeout=60):
         """SIGTERM, then the exit code (SIGKILL and None after `timeout`)."""
@@ -164,22 +169,69 @@ def sample_alive(*procs):
 
 
 def run_folder(kind, label):
-    """A fresh folder for one run, and the broker's folder and free port in it."""
+    """A fresh folder for one run, and the Kafka cluster's folder in it."""
     run_dir = os.path.join(DATA, f"{kind}-run-{os.getpid()}-{label}")
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
-    return run_dir, os.path.join(run_dir, "broker"), free_port()
+    return run_dir, os.path.join(run_dir, "kafka")
 
 
-def start_broker(broker_bin, broker_dir, port, storage):
-    """Starts a Tansu broker (`imdb-local-broker start`); returns its pid."""
-    subprocess.run([broker_bin, "start", "--data", broker_dir, "--port", str(port), "--storage", storage], check=True,
-                   stdout=subprocess.DEVNULL)
-    with open(os.path.join(broker_dir, "tansu.pid")) as f:
-        return int(f.read().strip())
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
-def fail(label, error, run_dir, procs, broker_bin=None, broker_dir=None):
+def cluster_base_port(nodes):
+    """A first port whose cluster ports (brokers from it, controllers from it + 100) are all free now."""
+    for _ in range(200):
+        base = free_port()
+        if base + 102 < 65536 and all(port_free(base + off + i) for off in (0, 100) for i in range(nodes)):
+            return base
+    raise BenchError("no free port range for a Kafka cluster")
+
+
+class Cluster:
+    """A Kafka cluster started with `imdb-local-kafka start` in its own folder: its bootstrap servers and each
+    broker's pid (not children of this script: their peak RSS is read from /proc, VmHWM, before they stop)."""
+
+    def __init__(self, kafka_bin, data_dir, nodes=3, heap="512MiB"):
+        self.bin, self.dir, self.nodes = kafka_bin, data_dir, nodes
+        base = cluster_base_port(nodes)
+        self.bootstrap = ",".join(f"127.0.0.1:{base + i}" for i in range(nodes))
+        subprocess.run([kafka_bin, "start", "--data", data_dir, "--nodes", str(nodes), "--port", str(base),
+                        "--heap", heap], check=True, stdout=subprocess.DEVNULL)
+        self.pids = []
+        for n in range(1, nodes + 1):
+            with open(os.path.join(data_dir, f"node-{n}", "pid")) as f:
+                self.pids.append(int(f.read().strip()))
+
+    def cpu(self):
+        """CPU seconds of each broker so far."""
+        return [proc_cpu(p) or 0.0 for p in self.pids]
+
+    def rss(self):
+        """Peak RSS (VmHWM, MiB) of each broker so far."""
+        return [status_mib(p, "VmHWM") or 0.0 for p in self.pids]
+
+    def log_tails(self, lines=15):
+        return "\n".join(f"broker {n} ({path}):\n{tail(path, lines)}" for n in range(1, self.nodes + 1)
+                         for path in [os.path.join(self.dir, f"node-{n}", "logs", "server.log")])
+
+    def stop(self, check=True):
+        subprocess.run([self.bin, "stop", "--data", self.dir], check=check, stdout=subprocess.DEVNULL)
+
+
+def topic_messages(ingest_bin, brokers):
+    """{topic: messages} from `imdb-ingest topics --json`."""
+    out = subprocess.run([ingest_bin, "topics", "--brokers", brokers, "--json"], check=True, capture_output=True)
+    return {t["name"]: sum(p["high"] - p["low"] for p in t["partitions"]) for t in json.loads(out.stdout)}
+
+
+def fail(label, error, run_dir, procs, cluster=None):
     """Reports a failed run (the error, the command, each process's state and log tail), stops what runs, and
     exits 1, keeping the run folder."""
     print(f"\nFAILED ({label}): {error!r}\ncommand: {' '.join(sys.argv)}\ndata and logs kept in {run_dir}",
@@ -190,10 +242,9 @@ def fail(label, error, run_dir, procs, broker_bin=None, broker_dir=None):
             code = p.stop()
             print(f"\n{p.name} ({state}; on SIGTERM now: {code}), log tail ({p.log_path}):\n{tail(p.log_path)}",
                   file=sys.stderr)
-    if broker_dir:
-        log = os.path.join(broker_dir, "tansu.log")
-        print(f"\nbroker log tail ({log}):\n{tail(log, 20)}", file=sys.stderr)
-        subprocess.run([broker_bin, "stop", "--data", broker_dir], stdout=subprocess.DEVNULL)
+    if cluster:
+        print(f"\n{cluster.log_tails()}", file=sys.stderr)
+        cluster.stop(check=False)
     sys.exit(1)
 
 
@@ -225,9 +276,9 @@ def count(port, index):
     return json.loads(data)["count"]
 
 
-def finish_run(broker_bin, broker_dir, run_dir, keep):
-    """After a good run: stops the broker and deletes the run folder unless `keep`."""
-    subprocess.run([broker_bin, "stop", "--data", broker_dir], check=True, stdout=subprocess.DEVNULL)
+def finish_run(cluster, run_dir, keep):
+    """After a good run: stops the cluster and deletes the run folder unless `keep`."""
+    cluster.stop()
     if not keep:
         shutil.rmtree(run_dir)
 

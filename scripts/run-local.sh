@@ -5,8 +5,9 @@
 #   scripts/run-local.sh --input DIR     # your IMDb files (dir of .tsv[.gz])
 #   scripts/run-local.sh --reload        # load again what this broker already has
 #
-# Starts a durable local Kafka broker (Tansu, SQLite storage in
-# .local/kafka, port 19092) and the search node (imdb-search-node, data in
+# Starts a local Apache Kafka cluster (3 KRaft nodes from Maven Central's
+# jars, data in .local/kafka, brokers on 19092-19094; topics with three
+# replicas, two in sync) and the search node (imdb-search-node, data in
 # .local/search-node, port 9200) unless they already answer, loads the data
 # with imdb-ingest, lists the topics, starts the indexer, which moves the
 # title and person documents into per-genre indexes, and two API nodes
@@ -30,9 +31,12 @@ done
 scripts/setup.sh
 cargo build --release --workspace --bins
 bin=target/release
-export IMDB_BROKERS="127.0.0.1:${IMDB_BROKER_PORT:-19092}"
+kafka_port="${IMDB_KAFKA_PORT:-19092}"
+export IMDB_BROKERS="127.0.0.1:$kafka_port,127.0.0.1:$((kafka_port + 1)),127.0.0.1:$((kafka_port + 2))"
 
-"$bin/imdb-local-broker" start --data .local/kafka --port "${IMDB_BROKER_PORT:-19092}"
+# Formats the nodes the first time; a node that runs is kept, one that
+# died is started again on its data.
+"$bin/imdb-local-kafka" start --data .local/kafka --nodes 3 --port "$kafka_port"
 
 # The search engine of the one-machine stack, Elasticsearch-compatible.
 search_url="http://127.0.0.1:${IMDB_SEARCH_PORT:-9200}"
@@ -76,7 +80,8 @@ fi
 "$bin/imdb-ingest" topics
 
 # The indexer: from the enrichment topics into the search node. Static
-# membership (see docs/local-kafka.md) lets a restart resume at once.
+# membership lets a restart take its partitions back at once instead of
+# after the session timeout (see docs/local-kafka.md).
 if [ -f .local/indexer.pid ] && kill -0 "$(cat .local/indexer.pid)" 2>/dev/null; then
   echo "indexer already running (pid $(cat .local/indexer.pid))"
 else
@@ -124,7 +129,8 @@ curl -fsS "$api_url/healthz" >/dev/null || { echo "the API did not start; see .l
 
 cat <<EOT
 
-The topics above are in the local broker at $IMDB_BROKERS (data in .local/kafka).
+The topics above are in the local Kafka cluster at $IMDB_BROKERS (data in .local/kafka).
+  the brokers:        $bin/imdb-local-kafka status      (logs: .local/kafka/node-*/logs/server.log)
   look at documents:  $bin/imdb-ingest read --topic imdb.enriched.titles --limit 3
   dead letters:       $bin/imdb-ingest read --topic imdb.dlq.ingest
 The indexer moves the documents into the search node at $search_url (data in .local/search-node):

@@ -3,14 +3,11 @@
 # project's kind (Rust toolchain already present). Idempotent: each step
 # checks first, so a second run takes seconds.
 #
-#   scripts/setup.sh            # everything
-#   SKIP_TANSU=1 scripts/setup.sh   # without the local Kafka broker
+#   scripts/setup.sh                # everything
+#   SKIP_KAFKA=1 scripts/setup.sh   # without Kafka's jars
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TANSU_VERSION=0.6.0
-# dynostore: the memory:// engine; libsql: the durable sqlite:// engine.
-TANSU_FEATURES=dynostore,libsql
 VEGA_DATASETS_VERSION=3.2.1
 # The official Python client, newest 8.x: the node speaks the 8.x API.
 ES_PY_VERSION=8.19.3
@@ -29,6 +26,10 @@ for pkg in build-essential pkg-config zlib1g-dev python3 python3-venv curl hapro
 done
 # npm fetches the movie sample; any npm will do (Debian's if none).
 command -v npm >/dev/null || need+=(npm)
+# Java 17 runs Kafka and ZooKeeper; Maven fetches their jars. Any Java 17+
+# and Maven 3 will do (Debian's if none).
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need+=(maven)
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -36,16 +37,31 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Tansu, the Kafka-protocol broker of the one-machine stack. Takes about 20
-# minutes to build on 2 cores, once.
-tansu_bin="${TANSU_BIN:-$HOME/.cargo/bin/tansu}"
-if [ -z "${SKIP_TANSU:-}" ]; then
-  if [ -x "$tansu_bin" ] && "$tansu_bin" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
-    log "tansu $TANSU_VERSION present"
-  else
-    log "building tansu $TANSU_VERSION (about 20 minutes on 2 cores)"
-    cargo install tansu --version "$TANSU_VERSION" --locked --features "$TANSU_FEATURES"
-  fi
+# Apache Kafka (KRaft), Kafka 3.9 and ZooKeeper (the ZooKeeper-mode path)
+# from Maven Central: each POM in local-kafka/jvm/ has its runtime closure
+# copied into a folder of its own under .local/jvm (never one shared class
+# path). A folder is refilled only when its POM changed (a hash recorded
+# beside it). About 100 MB; under a minute the first time.
+jvm_libs="${IMDB_JVM_LIBS:-$PWD/.local/jvm}"
+if [ -z "${SKIP_KAFKA:-}" ]; then
+  for pom in local-kafka/jvm/*/pom.xml; do
+    name="$(basename "$(dirname "$pom")")"
+    dest="$jvm_libs/$name"
+    hash="$(sha256sum "$pom" | cut -d' ' -f1)"
+    if [ "$(cat "$dest/.pom.sha256" 2>/dev/null)" = "$hash" ]; then
+      log "$name jars present"
+      continue
+    fi
+    log "fetching $name from Maven Central into $dest"
+    rm -rf "$dest"
+    mkdir -p "$jvm_libs"
+    if ! mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dest" \
+      >"$jvm_libs/$name.mvn.log" 2>&1; then
+      cat "$jvm_libs/$name.mvn.log" >&2
+      exit 1
+    fi
+    echo "$hash" >"$dest/.pom.sha256"
+  done
 fi
 
 # The real, messy movie list used as a JSON input profile: movies.json of the

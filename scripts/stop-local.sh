@@ -2,7 +2,7 @@
 # Stops the local stack started by scripts/run-local.sh, front to back: the
 # load balancer and API nodes, then the indexer (waiting for it to finish its
 # bulks and commit its offsets, which needs the broker and the search node),
-# then the search node, and the broker last.
+# then the search node, and the Kafka cluster last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +28,7 @@ stop api-2
 stop indexer 30
 # The node finishes requests and commits, leaving nothing to replay.
 stop search-node 30
-if [ -x target/release/imdb-local-broker ]; then
-  target/release/imdb-local-broker stop --data .local/kafka
-elif [ -f .local/kafka/tansu.pid ]; then
-  kill "$(cat .local/kafka/tansu.pid)" && rm -f .local/kafka/tansu.pid
+# Every broker's controlled shutdown at once, then the processes are gone.
+if [ -x target/release/imdb-local-kafka ]; then
+  target/release/imdb-local-kafka stop --data .local/kafka
 fi

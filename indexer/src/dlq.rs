@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use imdb_model::DeadLetter;
+use imdb_model::topics::Replication;
 use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -20,9 +21,18 @@ use rdkafka::types::RDKafkaErrorCode;
 use crate::error::IndexerError;
 use crate::route::Rejected;
 
-fn create_topic(brokers: &str, topic: &str, replication: i32) -> Result<(), IndexerError> {
+/// Creates the topic with `factor` replicas, or the project's policy for
+/// the cluster's broker count ([`Replication::for_brokers`]), and its
+/// `min.insync.replicas`: a letter acknowledged is on two brokers of three.
+fn create_topic(brokers: &str, topic: &str, factor: Option<i32>) -> Result<(), IndexerError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    let new = [NewTopic::new(topic, 1, TopicReplication::Fixed(replication))];
+    let replication = match factor {
+        Some(factor) => Replication::with_factor(factor),
+        None => Replication::for_brokers(admin.inner().fetch_metadata(None, Duration::from_secs(30))?.brokers().len()),
+    };
+    let min_insync = replication.min_insync.to_string();
+    let new =
+        [NewTopic::new(topic, 1, TopicReplication::Fixed(replication.factor)).set("min.insync.replicas", &min_insync)];
     let timeout = Some(Duration::from_secs(30));
     let options = AdminOptions::new().operation_timeout(timeout).request_timeout(timeout);
     for result in futures_executor::block_on(admin.create_topics(&new, &options))? {
@@ -69,7 +79,7 @@ impl std::fmt::Debug for DeadLetters {
 impl DeadLetters {
     /// A producer writing to `topic`, which is created (one partition, so
     /// letters keep their order) if it does not exist yet.
-    pub fn new(brokers: &str, topic: &str, replication: i32) -> Result<DeadLetters, IndexerError> {
+    pub fn new(brokers: &str, topic: &str, replication: Option<i32>) -> Result<DeadLetters, IndexerError> {
         create_topic(brokers, topic, replication)?;
         let failures = Arc::new(AtomicU64::new(0));
         let producer = ClientConfig::new()

@@ -12,7 +12,7 @@ use clap::Parser;
 use imdb_indexer::metrics::Metrics;
 use imdb_indexer::{Settings, pipeline};
 use imdb_model::RawSource;
-use imdb_model::topics::{INDEXER_DEAD_LETTER, PEOPLE, TITLES};
+use imdb_model::topics::{INDEXER_DEAD_LETTER, LOCAL_BOOTSTRAP, PEOPLE, TITLES};
 use imdb_model::units::{parse_duration, parse_size};
 
 /// Consumes the enriched title and person topics and bulk-writes the
@@ -24,7 +24,7 @@ use imdb_model::units::{parse_duration, parse_size};
 #[command(name = "imdb-indexer", version)]
 struct Cli {
     /// Kafka bootstrap servers.
-    #[arg(long, env = "IMDB_BROKERS", default_value = "127.0.0.1:19092")]
+    #[arg(long, env = "IMDB_BROKERS", default_value = LOCAL_BOOTSTRAP)]
     brokers: String,
     /// The search engine (Elasticsearch or imdb-search-node).
     #[arg(long, env = "IMDB_ES_URL", default_value = "http://127.0.0.1:9200")]
@@ -81,9 +81,10 @@ struct Cli {
     #[arg(long, env = "IMDB_INDEXER_DEAD_LETTER_TOPIC", default_value = INDEXER_DEAD_LETTER.name)]
     dead_letter_topic: String,
     /// Replication factor of the dead-letter topic when the indexer creates
-    /// it (1 on one machine, 3 on a production cluster).
-    #[arg(long, env = "IMDB_REPLICATION_FACTOR", default_value_t = 1)]
-    replication_factor: i32,
+    /// it (default: 3 on a cluster of 3 brokers or more, else one per
+    /// broker), with `min.insync.replicas` one less (at least 1, at most 2).
+    #[arg(long, env = "IMDB_REPLICATION_FACTOR", value_parser = clap::value_parser!(i32).range(1..))]
+    replication_factor: Option<i32>,
     /// Address of `/metrics` and `/healthz`.
     #[arg(long, env = "IMDB_INDEXER_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
     metrics_listen: std::net::SocketAddr,

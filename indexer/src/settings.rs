@@ -41,6 +41,7 @@ pub struct Settings {
     pub drain_timeout: Duration,
     /// Topic for documents that cannot be indexed.
     pub dead_letter_topic: String,
-    /// Replication factor of the dead-letter topic when it is created.
-    pub replication_factor: i32,
+    /// Replication factor of the dead-letter topic when it is created;
+    /// `None`: the project's policy for the cluster's broker count.
+    pub replication_factor: Option<i32>,
 }

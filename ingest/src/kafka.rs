@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imdb_model::Topic;
+use imdb_model::topics::Replication;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -36,23 +37,68 @@ pub struct ProducerSettings {
     pub linger: Duration,
 }
 
+impl ProducerSettings {
+    /// `imdb-ingest load`'s defaults (its `--help` shows the same values).
+    pub fn new(brokers: impl Into<String>) -> ProducerSettings {
+        ProducerSettings {
+            brokers: brokers.into(),
+            message_timeout: Duration::from_secs(5 * 60),
+            flush_timeout: Duration::from_secs(10 * 60),
+            linger: Duration::from_millis(20),
+        }
+    }
+}
+
 fn kafka(e: KafkaError) -> IngestError {
     IngestError::Kafka(e.to_string())
 }
 
 /// Creates the topics that do not exist yet; existing ones are kept as they
-/// are. Fails if the brokers do not answer within `timeout`.
-pub fn ensure_topics(brokers: &str, topics: &[Topic], replication: i32, timeout: Duration) -> Result<(), IngestError> {
+/// are. New topics get `replication`, or where it is `None` the project's
+/// policy for the cluster's broker count ([`Replication::for_brokers`]:
+/// three replicas with two in sync on three brokers), and that
+/// `min.insync.replicas`, so an `acks=all` write is on two brokers before it
+/// is acknowledged. Returns the replication used. Fails if the brokers do
+/// not answer within `timeout`.
+pub fn ensure_topics(
+    brokers: &str,
+    topics: &[Topic],
+    replication: Option<Replication>,
+    timeout: Duration,
+) -> Result<Replication, IngestError> {
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", brokers).create().map_err(kafka)?;
-    let new: Vec<NewTopic<'_>> =
-        topics.iter().map(|t| NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(replication))).collect();
+    let metadata = admin.inner().fetch_metadata(None, timeout).map_err(kafka)?;
+    let replication = replication.unwrap_or_else(|| Replication::for_brokers(metadata.brokers().len()));
+    let min_insync = replication.min_insync.to_string();
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .filter(|t| !metadata.topics().iter().any(|m| m.name() == t.name && m.error().is_none()))
+        .map(|t| {
+            NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(replication.factor))
+                .set("min.insync.replicas", &min_insync)
+        })
+        .collect();
     let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
-    let results = futures_executor::block_on(admin.create_topics(&new, &options)).map_err(kafka)?;
+    // librdkafka refuses an empty request.
+    let results = if new.is_empty() {
+        Vec::new()
+    } else {
+        futures_executor::block_on(admin.create_topics(&new, &options)).map_err(kafka)?
+    };
     for result in results {
         match result {
-            Ok(name) => tracing::info!(topic = %name, "created topic"),
+            Ok(name) => {
+                tracing::info!(topic = %name, replicas = replication.factor, min_insync = replication.min_insync, "created topic")
+            }
             Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => tracing::debug!(topic = %name, "topic exists"),
+            Err((name, RDKafkaErrorCode::InvalidReplicationFactor)) => {
+                return Err(IngestError::BadSetting(format!(
+                    "cannot create topic {name} with {} replicas on {} broker(s): lower --replication-factor",
+                    replication.factor,
+                    metadata.brokers().len()
+                )));
+            }
             Err((name, code)) => return Err(IngestError::Kafka(format!("cannot create topic {name}: {code}"))),
         }
     }
@@ -70,7 +116,7 @@ pub fn ensure_topics(brokers: &str, topics: &[Topic], replication: i32, timeout:
             )));
         }
     }
-    Ok(())
+    Ok(replication)
 }
 
 /// Turns delivery reports into counts.

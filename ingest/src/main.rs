@@ -16,7 +16,7 @@ use imdb_ingest::source::Format;
 use imdb_ingest::units::{parse_duration, parse_size};
 use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{IngestError, LoadConfig, Stats, inspect, load};
-use imdb_model::topics::all_topics;
+use imdb_model::topics::{LOCAL_BOOTSTRAP, Replication, all_topics};
 use rdkafka::Message;
 
 /// Loads IMDb data files into Kafka topics: raw rows to one raw topic per
@@ -36,16 +36,20 @@ enum Cmd {
     Load(LoadArgs),
     /// Write a synthetic dataset in the exact IMDb TSV format (gzipped).
     Generate(GenerateArgs),
-    /// List topics with their partitions and message counts.
+    /// List topics: partitions, replicas, in-sync replicas and messages.
     Topics {
         /// Kafka bootstrap servers.
-        #[arg(long, env = "IMDB_BROKERS", default_value = "127.0.0.1:19092")]
+        #[arg(long, env = "IMDB_BROKERS", default_value = LOCAL_BOOTSTRAP)]
         brokers: String,
+        /// Print JSON (every partition's offsets, leader, replicas and
+        /// in-sync replicas) instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print messages of a topic (key, partition, offset, value).
     Read {
         /// Kafka bootstrap servers.
-        #[arg(long, env = "IMDB_BROKERS", default_value = "127.0.0.1:19092")]
+        #[arg(long, env = "IMDB_BROKERS", default_value = LOCAL_BOOTSTRAP)]
         brokers: String,
         /// Topic to read.
         #[arg(long)]
@@ -63,7 +67,7 @@ struct LoadArgs {
     #[arg(long, env = "IMDB_INGEST_INPUT")]
     input: PathBuf,
     /// Kafka bootstrap servers (`host:port[,host:port]`).
-    #[arg(long, env = "IMDB_BROKERS", default_value = "127.0.0.1:19092")]
+    #[arg(long, env = "IMDB_BROKERS", default_value = LOCAL_BOOTSTRAP)]
     brokers: String,
     /// Input format; `auto` decides from the file name and first byte.
     #[arg(long, env = "IMDB_INGEST_FORMAT", value_enum, default_value_t = Format::Auto)]
@@ -83,9 +87,11 @@ struct LoadArgs {
     /// Do not publish raw rows, only enriched documents and dead letters.
     #[arg(long, env = "IMDB_INGEST_NO_RAW")]
     no_raw: bool,
-    /// Replication factor of topics this run creates (1 for a local broker).
-    #[arg(long, env = "IMDB_INGEST_REPLICATION_FACTOR", default_value_t = 1)]
-    replication_factor: i32,
+    /// Replication factor of topics this run creates (default: 3 on a
+    /// cluster of 3 brokers or more, else one per broker), with
+    /// `min.insync.replicas` one less (at least 1, at most 2).
+    #[arg(long, env = "IMDB_INGEST_REPLICATION_FACTOR", value_parser = clap::value_parser!(i32).range(1..))]
+    replication_factor: Option<i32>,
     /// How long the producer retries a message before it counts as failed;
     /// long enough to ride out a broker restart.
     #[arg(long, env = "IMDB_INGEST_MESSAGE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
@@ -154,10 +160,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{} bytes in {:.1} s", summary.bytes, start.elapsed().as_secs_f64());
             Ok(())
         }
-        Cmd::Topics { brokers } => {
-            for topic in inspect::topics(&brokers, None, Duration::from_secs(10))? {
-                let counts: Vec<String> = topic.partitions.iter().map(|p| (p.high - p.low).to_string()).collect();
-                println!("{:<32} {:>10} messages  per partition [{}]", topic.name, topic.messages(), counts.join(", "));
+        Cmd::Topics { brokers, json } => {
+            let topics = inspect::topics(&brokers, None, Duration::from_secs(10))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&topics)?);
+            } else {
+                print_topics(&topics);
             }
             Ok(())
         }
@@ -178,6 +186,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// One line per topic (partitions, replicas, in-sync copies, min in sync,
+/// messages), and a line for each partition missing in-sync copies.
+fn print_topics(topics: &[inspect::TopicInfo]) {
+    println!(
+        "{:<28} {:>10} {:>8} {:>8} {:>10} {:>10}  per partition",
+        "topic", "partitions", "replicas", "in-sync", "min.insync", "messages"
+    );
+    for topic in topics {
+        let in_sync: usize = topic.partitions.iter().map(|p| p.isr.len()).sum();
+        let copies: usize = topic.partitions.iter().map(|p| p.replicas.len()).sum();
+        let counts: Vec<String> = topic.partitions.iter().map(|p| (p.high - p.low).to_string()).collect();
+        println!(
+            "{:<28} {:>10} {:>8} {:>8} {:>10} {:>10}  [{}]",
+            topic.name,
+            topic.partitions.len(),
+            topic.replication_factor(),
+            format!("{in_sync}/{copies}"),
+            topic.min_insync.map_or("?".to_owned(), |m| m.to_string()),
+            topic.messages(),
+            counts.join(", ")
+        );
+        for p in topic.under_replicated() {
+            println!(
+                "  partition {}: leader {}, replicas {:?}, in sync only {:?}",
+                p.partition, p.leader, p.replicas, p.isr
+            );
+        }
+    }
+}
+
 fn run_load(args: LoadArgs) -> anyhow::Result<()> {
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let config = LoadConfig {
@@ -192,7 +230,8 @@ fn run_load(args: LoadArgs) -> anyhow::Result<()> {
         Box::new(NullSink)
     } else {
         let admin_timeout = args.message_timeout.min(Duration::from_secs(30));
-        ensure_topics(&args.brokers, &all_topics(), args.replication_factor, admin_timeout)?;
+        let replication = args.replication_factor.map(Replication::with_factor);
+        ensure_topics(&args.brokers, &all_topics(), replication, admin_timeout)?;
         let settings = ProducerSettings {
             brokers: args.brokers.clone(),
             message_timeout: args.message_timeout,
@@ -221,4 +260,19 @@ fn run_load(args: LoadArgs) -> anyhow::Result<()> {
     loaded?;
     finished?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_producer_defaults_are_the_librarys() {
+        let Cmd::Load(args) = Cli::parse_from(["imdb-ingest", "load", "--input", "x"]).command else { unreachable!() };
+        let library = ProducerSettings::new(args.brokers.clone());
+        assert_eq!(
+            (args.message_timeout, args.flush_timeout, args.linger),
+            (library.message_timeout, library.flush_timeout, library.linger)
+        );
+    }
 }

@@ -14,7 +14,7 @@ use imdb_model::topics::all_topics;
 /// long enough to ride out a broker restart in the middle.
 pub fn load_into_kafka(brokers: String, config: &LoadConfig) -> Summary {
     let stats = Arc::new(Stats::default());
-    ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap();
+    ensure_topics(&brokers, &all_topics(), None, Duration::from_secs(30)).unwrap();
     let settings = ProducerSettings {
         brokers,
         message_timeout: Duration::from_secs(120),

@@ -1,7 +1,8 @@
 //! Support for testing imdb-search as real processes: finding the
 //! workspace's binaries ([`bins`]), running a search node as a child process
 //! ([`search_node`]), the indexer and API nodes ([`services`]), filling
-//! Kafka topics with ingest ([`kafka_load`]),
+//! Kafka topics with ingest ([`kafka_load`]), checking that every record
+//! arrived exactly once ([`exact`]),
 //! and the Elasticsearch REST YAML conformance runner
 //! ([`es_yaml`]) that checks the node against the upstream test suite.
 //!
@@ -10,6 +11,7 @@
 
 pub mod bins;
 pub mod es_yaml;
+pub mod exact;
 pub mod kafka_load;
 pub mod search_node;
 pub mod services;

@@ -28,6 +28,7 @@ fn terminate(child: &mut Child, what: &str) -> std::process::ExitStatus {
 #[derive(Debug)]
 pub struct Indexer {
     child: Child,
+    metrics_port: u16,
 }
 
 impl Indexer {
@@ -35,12 +36,13 @@ impl Indexer {
     /// `es_url`, committing often and lingering little (tests want
     /// progress fast); `extra` environment variables go last.
     pub fn start(brokers: &str, es_url: &str, group: &str, extra: &[(&str, &str)]) -> Indexer {
+        let metrics_port = free_port().expect("a free port");
         let mut command = Command::new(workspace_bin("imdb-indexer"));
         command
             .env("IMDB_BROKERS", brokers)
             .env("IMDB_ES_URL", es_url)
             .env("IMDB_INDEXER_GROUP", group)
-            .env("IMDB_INDEXER_METRICS_LISTEN", format!("127.0.0.1:{}", free_port().expect("a free port")))
+            .env("IMDB_INDEXER_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
             .env("IMDB_INDEXER_COMMIT_INTERVAL", "200ms")
             .env("IMDB_INDEXER_LINGER", "100ms")
             .env("RUST_LOG", "warn")
@@ -49,7 +51,15 @@ impl Indexer {
         for (k, v) in extra {
             command.env(k, v);
         }
-        Indexer { child: command.spawn().expect("imdb-indexer starts (cargo build --workspace --bins first)") }
+        let child = command.spawn().expect("imdb-indexer starts (cargo build --workspace --bins first)");
+        Indexer { child, metrics_port }
+    }
+
+    /// The value of an unlabelled metric on its `/metrics`, if it answers.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        let text = reqwest::blocking::get(url).ok()?.text().ok()?;
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
     }
 
     /// SIGKILL, no goodbye.

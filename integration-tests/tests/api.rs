@@ -1,4 +1,4 @@
-//! `imdb-api` as a real process over the real stack: Tansu, the search
+//! `imdb-api` as a real process over the real stack: Kafka, the search
 //! node and the indexer, loaded with real data (the vega movies list, the
 //! real IMDb rows of `../shared/data`) and generated titles as the crowd
 //! they must stand out from.
@@ -8,8 +8,8 @@
 //! contract (problem+json, 400 not 500 for any user input), metrics and
 //! `X-Served-By`; without the stack: the rate limit and a cluster outage.
 //!
-//! The real-data test skips with a message when Tansu or the movies file
-//! is missing, unless `IMDB_REQUIRE_TANSU=1` / `IMDB_REQUIRE_PYCLIENT=1`
+//! The real-data test skips with a message when Kafka or the movies file
+//! is missing, unless `IMDB_REQUIRE_KAFKA=1` / `IMDB_REQUIRE_PYCLIENT=1`
 //! (set by scripts/test.sh) make that a failure.
 
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use imdb_ingest::{LoadConfig, Summary};
 use imdb_integration_tests::kafka_load::load_into_kafka;
 use imdb_integration_tests::search_node::{SearchNode, free_port};
 use imdb_integration_tests::services::{ApiNode, Indexer, wait_for_counts};
-use imdb_local_broker::start_for_test;
+use imdb_local_kafka::start_for_test;
 use serde_json::Value;
 
 fn http() -> reqwest::blocking::Client {
@@ -96,7 +96,7 @@ fn the_api_over_the_real_stack_finds_what_users_mean() {
     let Some(movies) = movies_json() else { return };
     let popular = tempfile::tempdir().unwrap();
     let Some(()) = shared_popular(popular.path()) else { return };
-    let Some(broker) = start_for_test() else { return };
+    let Some(broker) = start_for_test(1) else { return };
     let node = SearchNode::start().unwrap();
     let brokers = broker.bootstrap_servers();
     let generated = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@
 //! The virtualenv is `.local/venv`, made by `scripts/setup.sh`. Without it
 //! (or without the client in it) the test skips with a message, unless
 //! `IMDB_REQUIRE_PYCLIENT=1`, which makes that a failure: the project's test
-//! command should set it, as it does `IMDB_REQUIRE_TANSU`. Needs
+//! command should set it, as it does `IMDB_REQUIRE_KAFKA`. Needs
 //! `cargo build --workspace --bins` first, as `scripts/test.sh` does.
 
 use std::fs;

@@ -1,12 +1,13 @@
-//! The indexer as a real process between a real Tansu broker and a real
+//! The indexer as a real process between a real Kafka broker and a real
 //! search node: a generated dataset ingested into Kafka ends up indexed
 //! exactly (the alias holds each distinct title once, each genre index
 //! exactly its titles), through indexer crashes (kill -9), an engine outage,
 //! a rebalance between two indexers, and poison documents that end in the
 //! dead-letter topic.
 //!
-//! Skips with a message when Tansu is not installed, unless
-//! `IMDB_REQUIRE_TANSU=1` (set by scripts/test.sh).
+//! Skips with a message when Kafka's jars are not installed, unless
+//! `IMDB_REQUIRE_KAFKA=1` (set by scripts/test.sh). One broker: replication
+//! is not what these tests are about (tests/kafka_faults.rs is).
 
 use std::collections::{BTreeMap, HashSet};
 use std::thread;
@@ -17,13 +18,14 @@ use imdb_ingest::kafka::ensure_topics;
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{LoadConfig, inspect};
+use imdb_integration_tests::exact::{self, Expected, expected_indexes, totals};
 use imdb_integration_tests::kafka_load::load_into_kafka;
 use imdb_integration_tests::search_node::SearchNode;
 use imdb_integration_tests::services::{Indexer, index_count, wait_for_counts};
-use imdb_local_broker::{Broker, start_for_test};
+use imdb_local_kafka::{Cluster, start_for_test};
 use imdb_model::RawSource;
 use imdb_model::index::IndexNames;
-use imdb_model::topics::{INDEXER_DEAD_LETTER, PEOPLE, TITLES, all_topics};
+use imdb_model::topics::{INDEXER_DEAD_LETTER, TITLES, all_topics};
 use rdkafka::Message;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -32,17 +34,17 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(240);
 
 /// An indexer of `group` between this test's broker and node.
-fn start_indexer(broker: &Broker, node: &SearchNode, group: &str, extra: &[(&str, &str)]) -> Indexer {
+fn start_indexer(broker: &Cluster, node: &SearchNode, group: &str, extra: &[(&str, &str)]) -> Indexer {
     Indexer::start(&broker.bootstrap_servers(), &node.url(), group, extra)
 }
 
 /// Generates `titles` titles and loads them into the broker's topics.
-fn load_dataset(broker: &Broker, titles: u64, seed: u64) {
+fn load_dataset(broker: &Cluster, titles: u64, seed: u64) {
     load_with_raw(broker, titles, seed, false);
 }
 
 /// The same, with the raw topics published too when `raw`.
-fn load_with_raw(broker: &Broker, titles: u64, seed: u64, raw: bool) {
+fn load_with_raw(broker: &Cluster, titles: u64, seed: u64, raw: bool) {
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles, seed, out: dir.path().to_path_buf() }).unwrap();
     let config = LoadConfig {
@@ -54,27 +56,6 @@ fn load_with_raw(broker: &Broker, titles: u64, seed: u64, raw: bool) {
         raw: RawSettings { publish: raw, max_rows: 500, max_bytes: 512 * 1024 },
     };
     load_into_kafka(broker.bootstrap_servers(), &config);
-}
-
-/// What the indexes must hold: per index, the ids, read from the topics.
-fn expected(broker: &Broker) -> BTreeMap<String, HashSet<String>> {
-    let names = IndexNames::default();
-    let mut out: BTreeMap<String, HashSet<String>> = BTreeMap::new();
-    for topic in [TITLES.name, PEOPLE.name] {
-        inspect::read_topic(&broker.bootstrap_servers(), topic, Duration::from_secs(120), |m| {
-            let doc: Value = serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
-            let (index, id) = if topic == TITLES.name {
-                let genre = doc["genres"].as_array().and_then(|g| g.first()).and_then(Value::as_str);
-                (names.title_index(genre), doc["tconst"].as_str().unwrap().to_owned())
-            } else {
-                (names.people_index(), doc["nconst"].as_str().unwrap().to_owned())
-            };
-            out.entry(index).or_default().insert(id);
-            true
-        })
-        .unwrap();
-    }
-    out
 }
 
 fn http() -> reqwest::blocking::Client {
@@ -89,46 +70,15 @@ fn wait_for(node: &SearchNode, titles: u64, people: u64) {
     wait_for_counts(&node.url(), titles, people, WAIT);
 }
 
-/// Every index holds exactly the expected ids.
-fn check_exact(node: &SearchNode, expected: &BTreeMap<String, HashSet<String>>) {
-    let _ = http().post(format!("{}/_refresh", node.url())).send();
-    for (index, ids) in expected {
-        let mut found = HashSet::new();
-        let mut after: Option<Value> = None;
-        // Elasticsearch 8 does not sort on `_id`: the id is also a keyword field.
-        let key = if index.ends_with("-people") { "nconst" } else { "tconst" };
-        loop {
-            let mut body = json!({"size": 5000, "_source": false, "sort": [{key: "asc"}]});
-            if let Some(a) = &after {
-                body["search_after"] = a.clone();
-            }
-            let page: Value =
-                http().post(format!("{}/{index}/_search", node.url())).json(&body).send().unwrap().json().unwrap();
-            let hits = page["hits"]["hits"].as_array().unwrap().clone();
-            if hits.is_empty() {
-                break;
-            }
-            after = Some(hits.last().unwrap()["sort"].clone());
-            for hit in hits {
-                assert!(found.insert(hit["_id"].as_str().unwrap().to_owned()), "{index}: duplicate id");
-            }
-        }
-        assert_eq!(found.len(), ids.len(), "{index}: document count");
-        assert!(&found == ids, "{index}: not exactly its documents");
-    }
+fn check_exact(node: &SearchNode, expected: &Expected) {
+    exact::check_exact(&node.url(), expected);
 }
 
-fn totals(expected: &BTreeMap<String, HashSet<String>>) -> (u64, u64) {
-    let people = expected.get("imdb-people").map_or(0, |s| s.len() as u64);
-    let titles = expected.iter().filter(|(k, _)| k.starts_with("imdb-titles-")).map(|(_, s)| s.len() as u64).sum();
-    (titles, people)
-}
-
-fn setup(titles: u64, seed: u64) -> Option<(Broker, SearchNode, BTreeMap<String, HashSet<String>>)> {
-    let broker = start_for_test()?;
+fn setup(titles: u64, seed: u64) -> Option<(Cluster, SearchNode, Expected)> {
+    let broker = start_for_test(1)?;
     let node = SearchNode::start().unwrap();
     load_dataset(&broker, titles, seed);
-    let expected = expected(&broker);
+    let expected = expected_indexes(&broker.bootstrap_servers());
     Some((broker, node, expected))
 }
 
@@ -206,7 +156,7 @@ fn a_second_indexer_shares_the_work_and_the_first_can_leave() {
 
 #[test]
 fn the_raw_route_indexes_every_raw_row_once() {
-    let Some(broker) = start_for_test() else { return };
+    let Some(broker) = start_for_test(1) else { return };
     let node = SearchNode::start().unwrap();
     load_with_raw(&broker, 1_000, 15, true);
     let names = IndexNames::default();
@@ -244,9 +194,9 @@ fn the_raw_route_indexes_every_raw_row_once() {
 
 #[test]
 fn a_title_whose_genre_changes_moves_to_its_new_index() {
-    let Some(broker) = start_for_test() else { return };
+    let Some(broker) = start_for_test(1) else { return };
     let node = SearchNode::start().unwrap();
-    ensure_topics(&broker.bootstrap_servers(), &all_topics(), 1, Duration::from_secs(30)).unwrap();
+    ensure_topics(&broker.bootstrap_servers(), &all_topics(), None, Duration::from_secs(30)).unwrap();
     let producer: BaseProducer =
         ClientConfig::new().set("bootstrap.servers", broker.bootstrap_servers()).create().unwrap();
     let send = |genre: &str| {

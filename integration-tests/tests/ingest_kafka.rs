@@ -1,10 +1,10 @@
-//! Ingest against a real Tansu broker: a generated dataset goes through
+//! Ingest against a real Kafka broker: a generated dataset goes through
 //! exactly (every row once, in the partition its id selects, every document
 //! joined as an independent reading of the files says), and bad input ends
 //! in the dead-letter topic while the rest goes through.
 //!
-//! Skips with a message when Tansu is not installed, unless
-//! `IMDB_REQUIRE_TANSU=1` (set by scripts/test.sh), where that is a failure.
+//! Skips with a message when Kafka's jars are not installed, unless
+//! `IMDB_REQUIRE_KAFKA=1` (set by scripts/test.sh), where that is a failure.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -18,14 +18,14 @@ use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{LoadConfig, Summary, inspect};
 use imdb_integration_tests::kafka_load::load_into_kafka;
-use imdb_local_broker::{Broker, start_for_test};
+use imdb_local_kafka::{Cluster, start_for_test};
 use imdb_model::topics::{INGEST_DEAD_LETTER, PEOPLE, TITLES, all_topics};
 use imdb_model::{DeadLetter, PersonDoc, RawSource, TitleDoc, normalise_genres, partition_for_key};
 use rdkafka::Message;
 
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn run_load(broker: &Broker, input: &Path, format: Format) -> Summary {
+fn run_load(broker: &Cluster, input: &Path, format: Format) -> Summary {
     load_into(broker.bootstrap_servers(), input.to_path_buf(), format, 16 * 1024)
 }
 
@@ -43,7 +43,7 @@ fn load_into(brokers: String, input: std::path::PathBuf, format: Format, chunk_b
 }
 
 /// Every message of a topic: (partition, key, payload).
-fn messages(broker: &Broker, topic: &str) -> Vec<(i32, String, Vec<u8>)> {
+fn messages(broker: &Cluster, topic: &str) -> Vec<(i32, String, Vec<u8>)> {
     let mut out = Vec::new();
     inspect::read_topic(&broker.bootstrap_servers(), topic, READ_TIMEOUT, |m| {
         let key = String::from_utf8(m.key().unwrap_or_default().to_vec()).unwrap();
@@ -68,7 +68,7 @@ fn opt(v: &str) -> Option<&str> {
 
 #[test]
 fn generated_dataset_goes_through_exactly() {
-    let Some(broker) = start_for_test() else { return };
+    let Some(broker) = start_for_test(1) else { return };
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles: 2_000, seed: 7, out: dir.path().to_path_buf() }).unwrap();
     let summary = run_load(&broker, dir.path(), Format::Auto);
@@ -167,13 +167,13 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
-fn dead_letters(broker: &Broker) -> Vec<DeadLetter> {
+fn dead_letters(broker: &Cluster) -> Vec<DeadLetter> {
     messages(broker, INGEST_DEAD_LETTER.name).into_iter().map(|(_, _, p)| serde_json::from_slice(&p).unwrap()).collect()
 }
 
 #[test]
 fn bad_input_is_dead_lettered_and_the_rest_goes_through() {
-    let Some(broker) = start_for_test() else { return };
+    let Some(broker) = start_for_test(1) else { return };
     let dir = tempfile::tempdir().unwrap();
     let imdb = dir.path().join("imdb");
     std::fs::create_dir(&imdb).unwrap();
@@ -254,7 +254,7 @@ fn bad_input_is_dead_lettered_and_the_rest_goes_through() {
 
 #[test]
 fn a_broker_killed_mid_load_loses_and_duplicates_nothing() {
-    let Some(mut broker) = start_for_test() else { return };
+    let Some(mut broker) = start_for_test(1) else { return };
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles: 20_000, seed: 11, out: dir.path().to_path_buf() }).unwrap();
     let (brokers, input) = (broker.bootstrap_servers(), dir.path().to_path_buf());
@@ -262,9 +262,9 @@ fn a_broker_killed_mid_load_loses_and_duplicates_nothing() {
     // Kill it while the title documents are flowing, then bring it back.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!loader.is_finished(), "the load ended before the broker was killed: use a bigger dataset");
-    broker.kill().unwrap();
+    broker.kill(1).unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    broker.restart().unwrap();
+    broker.restart(1).unwrap();
     let summary = loader.join().unwrap();
     assert_eq!(summary.messages_failed + summary.messages_unconfirmed, 0);
 
@@ -291,7 +291,7 @@ fn vega_movies_json_is_read_as_a_profile() {
         eprintln!("SKIPPED: {} not found (scripts/setup.sh fetches it)", path.display());
         return;
     }
-    let Some(broker) = start_for_test() else { return };
+    let Some(broker) = start_for_test(1) else { return };
     let summary = run_load(&broker, &path, Format::Auto);
     assert_eq!(summary.records_read, 3201);
     // One film has a null title: the only record nothing can be made of.
@@ -312,11 +312,11 @@ fn vega_movies_json_is_read_as_a_profile() {
 
 #[test]
 fn a_topic_with_the_wrong_partition_count_is_refused_up_front() {
-    let Some(broker) = start_for_test() else { return };
+    let Some(broker) = start_for_test(1) else { return };
     let brokers = broker.bootstrap_servers();
     let wrong = imdb_model::Topic { partitions: 2, ..TITLES };
-    ensure_topics(&brokers, &[wrong], 1, Duration::from_secs(30)).unwrap();
-    let error = ensure_topics(&brokers, &all_topics(), 1, Duration::from_secs(30)).unwrap_err();
+    ensure_topics(&brokers, &[wrong], None, Duration::from_secs(30)).unwrap();
+    let error = ensure_topics(&brokers, &all_topics(), None, Duration::from_secs(30)).unwrap_err();
     assert!(error.is_user_error(), "{error}");
     assert!(error.to_string().contains("imdb.enriched.titles has 2 partitions where ingest needs 6"), "{error}");
 }

@@ -38,6 +38,38 @@ pub const INGEST_DEAD_LETTER: Topic = Topic { name: "imdb.dlq.ingest", partition
 /// keyed by the document id.
 pub const INDEXER_DEAD_LETTER: Topic = Topic { name: "imdb.dlq.indexer", partitions: 1, key: "document id" };
 
+/// `bootstrap.servers` of the one-machine stack: the three brokers the
+/// local launcher starts (`imdb-local-kafka start`), all named so that a
+/// client still finds the cluster while one of them is down.
+pub const LOCAL_BOOTSTRAP: &str = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094";
+
+/// How a topic is replicated: copies of each partition, and how many of
+/// them must hold a write before the broker acknowledges it to an
+/// `acks=all` producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replication {
+    /// `replication.factor`.
+    pub factor: i32,
+    /// `min.insync.replicas`.
+    pub min_insync: i32,
+}
+
+impl Replication {
+    /// The project's policy on a cluster of `brokers` brokers: three copies
+    /// where there are three brokers or more, with two in sync, so that one
+    /// broker can fail (or restart) while writes go on and no acknowledged
+    /// write lives on one disk only; fewer brokers give what they can.
+    pub fn for_brokers(brokers: usize) -> Replication {
+        let factor = brokers.clamp(1, 3) as i32;
+        Replication { factor, min_insync: (factor - 1).max(1) }
+    }
+
+    /// An explicit factor, with the policy's minimum in sync for it.
+    pub fn with_factor(factor: i32) -> Replication {
+        Replication { factor, min_insync: (factor - 1).clamp(1, 2) }
+    }
+}
+
 /// The source of raw records: one per IMDb file, plus JSON inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RawSource {
@@ -183,6 +215,22 @@ mod tests {
             assert!(name.len() < 250);
             assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)), "{name}");
         }
+    }
+
+    #[test]
+    fn replication_survives_one_broker_down_where_there_are_three() {
+        assert_eq!(Replication::for_brokers(0), Replication { factor: 1, min_insync: 1 });
+        assert_eq!(Replication::for_brokers(1), Replication { factor: 1, min_insync: 1 });
+        assert_eq!(Replication::for_brokers(2), Replication { factor: 2, min_insync: 1 });
+        assert_eq!(Replication::for_brokers(3), Replication { factor: 3, min_insync: 2 });
+        assert_eq!(Replication::for_brokers(9), Replication { factor: 3, min_insync: 2 });
+        for factor in 1..=5 {
+            let r = Replication::with_factor(factor);
+            assert!(r.min_insync >= 1 && r.min_insync <= r.factor);
+            // One replica may be lost without refusing writes, once there are two.
+            assert!(factor == 1 || r.min_insync < r.factor, "{r:?}");
+        }
+        assert_eq!(LOCAL_BOOTSTRAP.split(',').count(), 3);
     }
 
     #[test]

@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 #[command(name = "freshness-probe")]
 struct Cli {
     /// Kafka bootstrap servers.
-    #[arg(long, env = "IMDB_BROKERS", default_value = "127.0.0.1:19092")]
+    #[arg(long, env = "IMDB_BROKERS", default_value = imdb_model::topics::LOCAL_BOOTSTRAP)]
     brokers: String,
     /// The search engine's base URL.
     #[arg(long, env = "IMDB_ES_URL", default_value = "http://127.0.0.1:9200")]
@@ -99,7 +99,7 @@ fn title(run: u64, seq: u64) -> TitleDoc {
 }
 
 fn produce(cli: &Cli, ledger: &Mutex<Ledger>) -> anyhow::Result<u64> {
-    ensure_topics(&cli.brokers, &all_topics(), 1, Duration::from_secs(30))?;
+    ensure_topics(&cli.brokers, &all_topics(), None, Duration::from_secs(30))?;
     let stats = Arc::new(Stats::default());
     let settings = ProducerSettings {
         brokers: cli.brokers.clone(),

@@ -1,0 +1,226 @@
+//! What the project relies on from Kafka, checked against the local
+//! cluster (Apache Kafka from Maven Central, `imdb-local-kafka`): consumer
+//! groups with committed offsets that survive a consumer restart, a
+//! rebalance that splits partitions between two members, replication that
+//! needs the brokers to exist, and `min.insync.replicas` refusing writes
+//! that would live on one broker only. Written up in docs/local-kafka.md.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use imdb_ingest::inspect::{self, TopicInfo};
+use imdb_ingest::kafka::ensure_topics;
+use imdb_local_kafka::start_for_test;
+use imdb_model::topics::{Replication, TITLES};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{
+    BaseRecord, DefaultProducerContext, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
+};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+
+fn create(brokers: &str, topic: &str, partitions: i32, replication: i32) -> Result<(), RDKafkaErrorCode> {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
+    let new = [NewTopic::new(topic, partitions, TopicReplication::Fixed(replication))];
+    let results = futures_executor::block_on(admin.create_topics(&new, &AdminOptions::new())).unwrap();
+    results.into_iter().next().unwrap().map(drop).map_err(|(_, code)| code)
+}
+
+fn consumer(brokers: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap()
+}
+
+/// Polls until `n` messages arrived or the deadline passed.
+fn poll_n(c: &BaseConsumer, n: usize, within: Duration) -> Vec<(i32, i64)> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    while got.len() < n && Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+            got.push((m.partition(), m.offset()));
+        }
+    }
+    got
+}
+
+#[test]
+fn consumer_groups_commits_and_rebalances_work() {
+    let Some(broker) = start_for_test(1) else { return };
+    let brokers = broker.bootstrap_servers();
+    create(&brokers, "probe", 6, 1).unwrap();
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("enable.idempotence", "true")
+        .set("partitioner", "murmur2_random")
+        .create()
+        .unwrap();
+    for i in 0..600 {
+        let key = format!("tt{i:07}");
+        producer.send(BaseRecord::<_, _>::to("probe").key(&key).payload("x")).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    // One member reads 300 and commits; a new member of the group resumes
+    // after the committed offsets: nothing read twice, nothing skipped.
+    let first = consumer(&brokers, "g1");
+    first.subscribe(&["probe"]).unwrap();
+    let read = poll_n(&first, 300, Duration::from_secs(60));
+    assert_eq!(read.len(), 300);
+    first.commit_consumer_state(CommitMode::Sync).unwrap();
+    drop(first);
+    let second = consumer(&brokers, "g1");
+    second.subscribe(&["probe"]).unwrap();
+    let rest = poll_n(&second, 300, Duration::from_secs(60));
+    let all: HashSet<(i32, i64)> = read.iter().chain(&rest).copied().collect();
+    assert_eq!(all.len(), 600, "resumed from the committed offsets");
+    let mut committed = TopicPartitionList::new();
+    for p in 0..6 {
+        committed.add_partition("probe", p);
+    }
+    second.commit_consumer_state(CommitMode::Sync).unwrap();
+    let offsets = second.committed_offsets(committed, Duration::from_secs(10)).unwrap();
+    let total: i64 = offsets
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(total, 600);
+    drop(second);
+
+    // Two members at once split the partitions between them.
+    let (a, b) = (consumer(&brokers, "g2"), consumer(&brokers, "g2"));
+    a.subscribe(&["probe"]).unwrap();
+    b.subscribe(&["probe"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut pa, mut pb) = (HashSet::new(), HashSet::new());
+    while Instant::now() < deadline {
+        let _ = a.poll(Duration::from_millis(50));
+        let _ = b.poll(Duration::from_millis(50));
+        pa = a.assignment().unwrap().elements().iter().map(|e| e.partition()).collect::<HashSet<_>>();
+        pb = b.assignment().unwrap().elements().iter().map(|e| e.partition()).collect::<HashSet<_>>();
+        if !pa.is_empty() && !pb.is_empty() && pa.len() + pb.len() == 6 {
+            break;
+        }
+    }
+    assert!(pa.is_disjoint(&pb) && pa.len() + pb.len() == 6 && !pa.is_empty() && !pb.is_empty(), "{pa:?} {pb:?}");
+}
+
+#[test]
+fn a_single_broker_refuses_three_replicas() {
+    let Some(broker) = start_for_test(1) else { return };
+    let outcome = create(&broker.bootstrap_servers(), "replicated", 3, 3);
+    assert_eq!(outcome, Err(RDKafkaErrorCode::InvalidReplicationFactor));
+    // Ingest says which setting to change, as a user error.
+    let three = Some(Replication::with_factor(3));
+    let error = ensure_topics(&broker.bootstrap_servers(), &[TITLES], three, Duration::from_secs(30)).unwrap_err();
+    assert!(error.is_user_error() && error.to_string().contains("--replication-factor"), "{error}");
+    // By default it replicates as much as the cluster can.
+    let used = ensure_topics(&broker.bootstrap_servers(), &[TITLES], None, Duration::from_secs(30)).unwrap();
+    assert_eq!(used, Replication { factor: 1, min_insync: 1 });
+}
+
+/// Counts delivery reports.
+#[derive(Default)]
+struct Acks {
+    ok: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+impl ClientContext for Acks {}
+
+impl ProducerContext for Acks {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let counter = if result.is_ok() { &self.ok } else { &self.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Sends `n` messages keyed `{prefix}{i}` with `acks=all`, each given
+/// `timeout` to be acknowledged; returns (acknowledged, failed).
+fn produce(brokers: &str, topic: &str, prefix: &str, n: usize, timeout: Duration) -> (usize, usize) {
+    let producer: ThreadedProducer<Acks> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", timeout.as_millis().to_string())
+        .create_with_context(Acks::default())
+        .unwrap();
+    for i in 0..n {
+        let key = format!("{prefix}{i}");
+        producer.send(BaseRecord::<_, _, ()>::with_opaque_to(topic, ()).key(&key).payload("x")).unwrap();
+    }
+    let _ = producer.flush(timeout + Duration::from_secs(30));
+    let acks = producer.context();
+    (acks.ok.load(Ordering::Relaxed), acks.failed.load(Ordering::Relaxed))
+}
+
+/// Waits until every partition of `topic` has `isr` in-sync copies.
+fn wait_isr(brokers: &str, topic: &str, isr: usize) -> TopicInfo {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let info =
+            inspect::topics(brokers, Some(topic), Duration::from_secs(10)).ok().and_then(|t| t.into_iter().next());
+        if let Some(info) = info.filter(|t| t.partitions.iter().all(|p| p.isr.len() == isr)) {
+            return info;
+        }
+        assert!(Instant::now() < deadline, "{topic} never had {isr} in-sync copies per partition");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn three_brokers_keep_every_acknowledged_write_on_two_of_them() {
+    let Some(mut cluster) = start_for_test(3) else { return };
+    let brokers = cluster.bootstrap_servers();
+    let used = ensure_topics(&brokers, &[TITLES], None, Duration::from_secs(30)).unwrap();
+    assert_eq!(used, Replication { factor: 3, min_insync: 2 });
+    let info = wait_isr(&brokers, TITLES.name, 3);
+    assert_eq!((info.replication_factor(), info.min_insync), (3, Some(2)));
+    let leaders: HashSet<i32> = info.partitions.iter().map(|p| p.leader).collect();
+    assert_eq!(leaders.len(), 3, "leadership is spread over the brokers: {info:?}");
+
+    // One broker down: writes go on (two copies still in sync).
+    cluster.kill(2).unwrap();
+    assert_eq!(produce(&brokers, TITLES.name, "acked-", 300, Duration::from_secs(60)), (300, 0));
+    // Two down: an acks=all write could live on one broker only, so the
+    // last one refuses it (NOT_ENOUGH_REPLICAS until the timeout).
+    cluster.kill(3).unwrap();
+    let (acked, failed) = produce(&brokers, TITLES.name, "refused-", 50, Duration::from_secs(15));
+    assert_eq!((acked, failed), (0, 50), "min.insync.replicas=2 refuses writes with one broker left");
+    // Back: both rejoin the in-sync set from their data, and every
+    // acknowledged write is there once. (A refused write may be there too:
+    // the leader appended it before the followers it waited for fell out
+    // of the in-sync set. Refused means not known to be safe, as in any
+    // Kafka: at least once.)
+    cluster.restart(2).unwrap();
+    cluster.restart(3).unwrap();
+    wait_isr(&brokers, TITLES.name, 3);
+    let mut acked = HashMap::<String, usize>::new();
+    inspect::read_topic(&brokers, TITLES.name, Duration::from_secs(60), |m| {
+        let key = String::from_utf8(m.key().unwrap_or_default().to_vec()).unwrap();
+        if key.starts_with("acked-") {
+            *acked.entry(key).or_default() += 1;
+        }
+        true
+    })
+    .unwrap();
+    assert_eq!(acked.len(), 300, "every acknowledged write survived");
+    assert!(acked.values().all(|n| *n == 1), "and none twice");
+}

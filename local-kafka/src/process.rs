@@ -1,0 +1,264 @@
+//! One JVM of a local cluster: how it is started, stopped and killed.
+//!
+//! Contract: a [`Jvm`] writes its pid to `<dir>/pid` when it starts, so a
+//! later `imdb-local-kafka` invocation can find it ([`Jvm::adopt`]); it
+//! stops with SIGTERM (Kafka's controlled shutdown, ZooKeeper's clean
+//! close) and falls back to SIGKILL after the grace period; [`Jvm::kill`]
+//! is SIGKILL at once, as a crash. Its standard output and error go to
+//! `<dir>/jvm.out` (the JVM's own complaints: bad flags, out of memory);
+//! the program's log goes where its log configuration says.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Name of the pid file in a process's folder.
+pub const PID_FILE: &str = "pid";
+/// Name of the JVM's standard output and error in its folder.
+pub const JVM_OUT: &str = "jvm.out";
+/// Extra JVM options for every process, split on whitespace.
+pub const JVM_OPTS_ENV: &str = "IMDB_KAFKA_JVM_OPTS";
+
+/// What to run: a main class on a class path, with a heap and system
+/// properties.
+#[derive(Debug, Clone)]
+pub struct JvmCommand {
+    /// The `java` binary.
+    pub java: PathBuf,
+    /// `-cp`.
+    pub class_path: String,
+    /// The main class.
+    pub main: String,
+    /// Program arguments.
+    pub args: Vec<String>,
+    /// Heap size in bytes (`-Xms` and `-Xmx`, as Kafka's scripts set both).
+    pub heap: usize,
+    /// `-Dkey=value`.
+    pub properties: Vec<(String, String)>,
+}
+
+impl JvmCommand {
+    /// The command line. The collector flags are those of Kafka's own
+    /// `kafka-run-class.sh`.
+    pub fn command(&self) -> Command {
+        let heap_mib = self.heap.div_ceil(1 << 20);
+        let mut command = Command::new(&self.java);
+        command.args([
+            format!("-Xms{heap_mib}m"),
+            format!("-Xmx{heap_mib}m"),
+            "-XX:+UseG1GC".into(),
+            "-XX:MaxGCPauseMillis=20".into(),
+            "-XX:InitiatingHeapOccupancyPercent=35".into(),
+            "-XX:+ExplicitGCInvokesConcurrent".into(),
+            // A JVM out of memory is dead, not limping.
+            "-XX:+ExitOnOutOfMemoryError".into(),
+            "-Djava.awt.headless=true".into(),
+        ]);
+        if let Ok(extra) = std::env::var(JVM_OPTS_ENV) {
+            command.args(extra.split_whitespace());
+        }
+        for (key, value) in &self.properties {
+            command.arg(format!("-D{key}={value}"));
+        }
+        command.arg("-cp").arg(&self.class_path).arg(&self.main).args(&self.args);
+        command
+    }
+
+    /// Starts the command as a tool (not a server), its output appended to
+    /// `log`; the caller waits for it.
+    pub fn spawn_tool(&self, log: &Path) -> std::io::Result<Child> {
+        let out = File::options().create(true).append(true).open(log)?;
+        self.command().stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out).spawn()
+    }
+}
+
+/// A running (or stopped) JVM server process.
+#[derive(Debug)]
+pub struct Jvm {
+    dir: PathBuf,
+    /// `None` for a process only known by its pid file.
+    command: Option<JvmCommand>,
+    child: Option<Child>,
+    /// Started or adopted, and not killed or stopped since: if it is not
+    /// running, it exited by itself.
+    started: bool,
+    /// The pid of a process this handle did not start (found by its pid
+    /// file), or of `child`.
+    pid: Option<u32>,
+}
+
+impl Jvm {
+    /// A handle for `command`, run in `dir`, not started yet.
+    pub fn new(dir: PathBuf, command: JvmCommand) -> Jvm {
+        Jvm { dir, command: Some(command), child: None, started: false, pid: None }
+    }
+
+    /// A handle for the process recorded in `dir`, to [`Jvm::adopt`] and
+    /// stop; it cannot be started.
+    pub fn recorded(dir: PathBuf) -> Jvm {
+        Jvm { dir, command: None, child: None, started: false, pid: None }
+    }
+
+    /// Takes over the process recorded in `dir`'s pid file if it is still
+    /// running this folder's server; true when it did.
+    pub fn adopt(&mut self) -> bool {
+        let Some(pid) = fs::read_to_string(self.dir.join(PID_FILE)).ok().and_then(|p| p.trim().parse().ok()) else {
+            return false;
+        };
+        // A recycled pid belongs to another program: the command line must
+        // name this process's folder.
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let dir = self.dir.to_string_lossy();
+        if !String::from_utf8_lossy(&cmdline).contains(dir.as_ref()) {
+            return false;
+        }
+        self.pid = Some(pid);
+        self.started = true;
+        true
+    }
+
+    /// Starts the process, unless it runs.
+    pub fn start(&mut self) -> std::io::Result<()> {
+        if self.is_running() {
+            return Ok(());
+        }
+        let Some(command) = &self.command else {
+            return Err(std::io::Error::other("a process known only by its pid file cannot be started"));
+        };
+        let out = File::options().create(true).append(true).open(self.dir.join(JVM_OUT))?;
+        let child = command
+            .command()
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()?;
+        let pid = child.id();
+        fs::write(self.dir.join(PID_FILE), pid.to_string())?;
+        self.child = Some(child);
+        self.pid = Some(pid);
+        self.started = true;
+        Ok(())
+    }
+
+    /// True when it was started (or adopted) and not killed or stopped
+    /// since: if it no longer runs, it died by itself.
+    pub fn has_started(&self) -> bool {
+        self.started
+    }
+
+    /// Its pid while it runs.
+    pub fn pid(&mut self) -> Option<u32> {
+        self.is_running().then_some(self.pid).flatten()
+    }
+
+    /// Whether the process is alive (reaping it if it exited).
+    pub fn is_running(&mut self) -> bool {
+        match (&mut self.child, self.pid) {
+            (Some(child), _) => match child.try_wait() {
+                Ok(None) => true,
+                _ => {
+                    self.child = None;
+                    self.pid = None;
+                    false
+                }
+            },
+            (None, Some(pid)) => {
+                let alive = proc_alive(pid);
+                if !alive {
+                    self.pid = None;
+                }
+                alive
+            }
+            (None, None) => false,
+        }
+    }
+
+    /// SIGKILL, as a crash; waits until it is gone.
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.started = false;
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        } else if let Some(pid) = self.pid {
+            signal(pid, "KILL");
+            wait_gone(pid, Duration::from_secs(10));
+        }
+        self.pid = None;
+        Ok(())
+    }
+
+    /// Sends SIGTERM without waiting: several processes can stop at once.
+    pub fn terminate(&mut self) {
+        if self.is_running()
+            && let Some(pid) = self.pid
+        {
+            signal(pid, "TERM");
+        }
+    }
+
+    /// Waits up to `grace` for the process to exit after [`Jvm::terminate`],
+    /// then kills it; true when it exited by itself.
+    pub fn wait_stopped(&mut self, grace: Duration) -> std::io::Result<bool> {
+        self.started = false;
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                let _ = fs::remove_file(self.dir.join(PID_FILE));
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill()?;
+        let _ = fs::remove_file(self.dir.join(PID_FILE));
+        Ok(false)
+    }
+
+    /// Forgets the process without stopping it (the pid file stays).
+    pub fn detach(&mut self) {
+        self.started = false;
+        self.child = None;
+        self.pid = None;
+    }
+
+    /// The end of `file` in this process's folder, and of the JVM's own
+    /// output: what to show when it did not come up.
+    pub fn log_tail(&self, file: &Path) -> String {
+        let mut out = tail(file, 30);
+        let jvm = tail(&self.dir.join(JVM_OUT), 10);
+        if !jvm.trim().is_empty() {
+            out.push_str("\n-- jvm.out --\n");
+            out.push_str(&jvm);
+        }
+        out
+    }
+}
+
+/// The last `n` lines of a file (empty if unreadable).
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn proc_alive(pid: u32) -> bool {
+    // A zombie (exited, not reaped by its parent) is not alive.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn wait_gone(pid: u32, within: Duration) {
+    let deadline = Instant::now() + within;
+    while proc_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends a signal through `kill(1)`: the workspace forbids `unsafe`, and a
+/// process spawn per signal costs nothing here.
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).stderr(Stdio::null()).status();
+}
