@@ -189,7 +189,7 @@ def cluster_base_port(nodes):
     """A first port whose cluster ports (brokers from it, controllers from it + 100) are all free now."""
     for _ in range(200):
         base = free_port()
-        if base + 102 < 65536 and all(port_free(base + off + i) for off in (0, 100) for i in range(nodes)):
+        if base + 100 + nodes < 65536 and all(port_free(base + off + i) for off in (0, 100) for i in range(nodes)):
             return base
     raise BenchError("no free port range for a Kafka cluster")
 
@@ -265,6 +265,16 @@ def start_node(node_bin, run_dir):
         time.sleep(0.1)
     node.stop()
     raise BenchError("imdb-search-node did not answer within 30 s")
+
+
+def dataset(ingest_bin, titles):
+    """The generated dataset of `titles` titles (`imdb-ingest generate --seed 42`), made once in bench/.data/gen-N."""
+    out = os.path.join(DATA, f"gen-{titles}")
+    if not os.path.exists(os.path.join(out, "name.basics.tsv.gz")):
+        print(f"generating {titles:,} titles into {out}", file=sys.stderr, flush=True)
+        subprocess.run([ingest_bin, "generate", "--titles", str(titles), "--seed", "42", "--out", out], check=True,
+                       stdout=subprocess.DEVNULL)
+    return out
 
 
 def count(port, index):

@@ -76,6 +76,11 @@ def one_run(label, bins, rate, linger, args):
                 raise BenchError(f"{p.name} exited with {code} on SIGTERM (None: killed after 60 s)")
     except (BenchError, OSError, ValueError, subprocess.CalledProcessError) as e:
         fail(label, e, run_dir, (indexer, node), cluster)
+    except BaseException:
+        # Interrupted, or a bug: the brokers are not this script's children, stop them before leaving.
+        if cluster:
+            cluster.stop(check=False)
+        raise
     finish_run(cluster, run_dir, args.keep)
     return result
 

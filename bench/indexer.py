@@ -10,8 +10,8 @@ replicas, two in sync) and a fresh imdb-search-node:
                       `imdb-people` (after `_refresh`) equal the documents ingest published
   backlog (--backlog) `imdb-ingest load` first (timed apart), then the indexer works off the full topics; timed from
                       the indexer's start
-  exact               the enrichment topics hold exactly one message per document published, the indexes exactly the
-                      documents published, nothing retried beyond the engine's own backpressure, nothing dead-lettered
+  exact               the enrichment topics hold exactly one message per document published, the indexes as many
+                      documents as were published (ids are unique, so exactly those), nothing dead-lettered
   stop                SIGTERM to the indexer (must exit 0), SIGTERM to the node (must exit 0), `imdb-local-kafka stop`
 
 and prints medians as a Markdown table ready for bench/RESULTS.md, with date, machine, build and command: documents/s
@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 
-from common import (BIN, DATA, BenchError, Cluster, Process, build_info, copy_bins, count, fail, finish_run, free_port,
+from common import (BenchError, Cluster, Process, build_info, copy_bins, count, dataset, fail, finish_run, free_port,
                     histogram_quantile, http_request, machine, machine_cpu, parse_metrics, proc_cpu, run_folder,
                     sample_alive, start_node, tail, topic_messages)
 
@@ -173,22 +173,19 @@ def one_run(label, bins, data, variant, args):
             code = p.stop()
             if code != 0:
                 raise BenchError(f"{p.name} exited with {code} on SIGTERM (None: killed after 60 s)")
-    except (BenchError, OSError, subprocess.CalledProcessError, http.client.HTTPException, KeyError) as e:
+    except (BenchError, OSError, subprocess.CalledProcessError, http.client.HTTPException, KeyError, ValueError,
+            TypeError) as e:
         fail(label, e, run_dir, (ingest, indexer, node), cluster)
+    except BaseException:
+        # Interrupted, or a bug: the brokers are not this script's children, stop them before leaving.
+        if cluster:
+            cluster.stop(check=False)
+        raise
     finish_run(cluster, run_dir, args.keep)
     return result
 
 
 # --- report ----------------------------------------------------------------------------------------------------------
-
-def dataset(titles):
-    out = os.path.join(DATA, f"gen-{titles}")
-    if not os.path.exists(os.path.join(out, "name.basics.tsv.gz")):
-        print(f"generating {titles:,} titles into {out}", file=sys.stderr, flush=True)
-        subprocess.run([os.path.join(BIN, "imdb-ingest"), "generate", "--titles", str(titles), "--seed", "42",
-                        "--out", out], check=True, stdout=subprocess.DEVNULL)
-    return out
-
 
 def name(variant):
     workers, batch = variant
@@ -253,7 +250,7 @@ def main():
     variants = list(itertools.product(int_list(args.workers), int_list(args.batch_docs)))
     build = build_info(("imdb-indexer", "imdb-search-node", "imdb-ingest"), ("indexer", "search-node", "ingest", "model"))
     bin_dir, bins = copy_bins("e2e", ("imdb-indexer", "imdb-search-node", "imdb-ingest", "imdb-local-kafka"))
-    data = dataset(args.titles)
+    data = dataset(bins["imdb-ingest"], args.titles)
     results = {v: [] for v in variants}
     try:
         for run in range(args.runs):

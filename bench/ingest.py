@@ -12,8 +12,9 @@ interleaved so drift hits every mode alike:
           the cluster sets
 
 and prints medians as a Markdown table: records/s (raw rows read; for bare, the records ingest read divided by the
-bare producer's time, i.e. the rate if ingest cost nothing), messages/s, MB/s of message values, seconds, peak RSS of
-the ingest process and of the brokers, CPU cores busy in the brokers, and each mode against dry and kafka against
+bare producer's time, i.e. the rate if ingest cost nothing), messages/s, MB/s of message keys and values (for kafka estimated at
+the bare producer's mean message size), seconds, peak RSS of the ingest process and of the busiest broker so far,
+CPU cores busy in the brokers (for bare over its whole process, sampling included), and each mode against dry and kafka against
 bare. Every load is checked: no message unacknowledged.
 
 Run from the repository root after `cargo build --release --workspace --bins`:
@@ -31,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from common import (BIN, DATA, BenchError, Cluster, build_info, copy_bins, machine, run_folder)
+from common import DATA, BenchError, Cluster, build_info, copy_bins, dataset, machine, run_folder
 
 
 def run_measured(cmd, cluster=None):
@@ -50,15 +51,6 @@ def run_measured(cmd, cluster=None):
                          f"{stderr.decode(errors='replace')[-3000:]}")
     cpu = [b - a for a, b in zip(cpu0, cluster.cpu())] if cluster else []
     return elapsed, usage.ru_maxrss / 1024, stdout, cpu
-
-
-def dataset(titles):
-    out = os.path.join(DATA, f"gen-{titles}")
-    if not os.path.exists(os.path.join(out, "name.basics.tsv.gz")):
-        print(f"generating {titles:,} titles into {out}", file=sys.stderr, flush=True)
-        subprocess.run([os.path.join(BIN, "imdb-ingest"), "generate", "--titles", str(titles), "--seed", "42",
-                        "--out", out], check=True, stdout=subprocess.DEVNULL)
-    return out
 
 
 def load_cmd(bins, data, summary):
@@ -88,17 +80,19 @@ def kafka_runs(label, bins, data, args):
             raise BenchError(f"ingest: {s['messages_failed']} failed, {s['messages_unconfirmed']} unconfirmed")
         kafka = {"seconds": seconds, "records": s["records_read"], "records_s": s["records_read"] / seconds,
                  "messages": s["messages_sent"], "messages_s": s["messages_sent"] / seconds, "rss": rss,
-                 "broker_cpu": sum(cpu) / seconds}
+                 "broker_cpu": sum(cpu) / seconds, "brokers_rss": max(cluster.rss())}
         bseconds, brss, out, bcpu = run_measured([bins["bare-producer"], "--brokers", cluster.bootstrap], cluster)
         b = json.loads(out)
         if b["failed"]:
             raise BenchError(f"bare producer: {b['failed']} messages not acknowledged")
-        kafka["mb_s"] = b["bytes"] / b["messages"] * s["messages_sent"] / seconds / 1e6  # the same mix of sizes
+        # Estimated: ingest's messages at the bare producer's mean size (the same mix of topics).
+        kafka["mb_s"] = b["bytes"] / b["messages"] * s["messages_sent"] / seconds / 1e6
+        # The brokers' CPU over the whole bare-producer process (its sampling included): the window /proc gives.
         bare = {"seconds": b["seconds"], "records": s["records_read"], "records_s": s["records_read"] / b["seconds"],
                 "messages": b["messages"], "messages_s": b["messages_per_second"], "mb_s": b["mb_per_second"],
                 "rss": brss, "broker_cpu": sum(bcpu) / bseconds}
         brokers_rss = cluster.rss()
-        kafka["brokers_rss"] = bare["brokers_rss"] = max(brokers_rss)
+        bare["brokers_rss"] = max(brokers_rss)
         print(f"  {label}: ingest {kafka['records_s']:,.0f} records/s, {kafka['messages_s']:,.0f} messages/s in "
               f"{seconds:.1f} s; bare {bare['messages_s']:,.0f} messages/s ({bare['mb_s']:.1f} MB/s) in "
               f"{b['seconds']:.1f} s; broker peak RSS {', '.join(f'{r:.0f}' for r in brokers_rss)} MiB",
@@ -124,7 +118,7 @@ def main():
     rows = []
     try:
         for titles in [int(t) for t in args.sizes.split(",")]:
-            data = dataset(titles)
+            data = dataset(bins["imdb-ingest"], titles)
             results = {"dry": [], "kafka": [], "bare": []}
             for run in range(args.runs):
                 print(f"{titles:,} titles, run {run + 1}/{args.runs}", file=sys.stderr, flush=True)
@@ -140,7 +134,7 @@ def main():
     print(f"- Machine: {machine()}; {build}.")
     print(f"- Command: `cargo build --release --workspace --bins && python3 bench/ingest.py {' '.join(sys.argv[1:])}`")
     print("- Cluster: `imdb-local-kafka start --nodes 3` (Kafka 4.4.0, KRaft, 512 MiB heap each), fresh per run; "
-          "topics with 3 replicas and min.insync.replicas 2; producer acks=all, idempotent, lz4, 20 ms linger. "
+          "topics with 3 replicas and min.insync.replicas 2; producer acks=all, idempotent, lz4, 100 ms linger (ingest's defaults). "
           "Ingest, the brokers and this script share the machine. bare: `bare-producer`, ingest's producer sending "
           "the same number of messages per topic from a 20,000-message sample of each (records/s for bare: the "
           f"records ingest read over the bare producer's time). Medians of {args.runs} runs.\n")

@@ -81,8 +81,9 @@ struct Cli {
     #[arg(long, env = "IMDB_INDEXER_DEAD_LETTER_TOPIC", default_value = INDEXER_DEAD_LETTER.name)]
     dead_letter_topic: String,
     /// Replication factor of the dead-letter topic when the indexer creates
-    /// it (default: 3 on a cluster of 3 brokers or more, else one per
-    /// broker), with `min.insync.replicas` one less (at least 1, at most 2).
+    /// it, with `min.insync.replicas` one less (at least 1, at most 2).
+    /// Default: the cluster's `default.replication.factor` and
+    /// `min.insync.replicas` (the local cluster's: 3 and 2 on three brokers).
     #[arg(long, env = "IMDB_REPLICATION_FACTOR", value_parser = clap::value_parser!(i32).range(1..))]
     replication_factor: Option<i32>,
     /// Address of `/metrics` and `/healthz`.

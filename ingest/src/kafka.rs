@@ -44,7 +44,7 @@ impl ProducerSettings {
             brokers: brokers.into(),
             message_timeout: Duration::from_secs(5 * 60),
             flush_timeout: Duration::from_secs(10 * 60),
-            linger: Duration::from_millis(20),
+            linger: Duration::from_millis(100),
         }
     }
 }
@@ -54,29 +54,32 @@ fn kafka(e: KafkaError) -> IngestError {
 }
 
 /// Creates the topics that do not exist yet; existing ones are kept as they
-/// are. New topics get `replication`, or where it is `None` the project's
-/// policy for the cluster's broker count ([`Replication::for_brokers`]:
-/// three replicas with two in sync on three brokers), and that
-/// `min.insync.replicas`, so an `acks=all` write is on two brokers before it
-/// is acknowledged. Returns the replication used. Fails if the brokers do
-/// not answer within `timeout`.
+/// are. New topics get `replication` (with its `min.insync.replicas`), or
+/// where it is `None` the cluster's own defaults (`default.replication.factor`
+/// and `min.insync.replicas`, KIP-464): the local launcher sets those by the
+/// project's policy ([`Replication::for_brokers`]: three copies, two in
+/// sync, on three brokers), a production cluster by its operator's. A
+/// cluster with a broker down refuses the default rather than creating
+/// topics with fewer copies for good. Fails if the brokers do not answer
+/// within `timeout`.
 pub fn ensure_topics(
     brokers: &str,
     topics: &[Topic],
     replication: Option<Replication>,
     timeout: Duration,
-) -> Result<Replication, IngestError> {
+) -> Result<(), IngestError> {
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", brokers).create().map_err(kafka)?;
     let metadata = admin.inner().fetch_metadata(None, timeout).map_err(kafka)?;
-    let replication = replication.unwrap_or_else(|| Replication::for_brokers(metadata.brokers().len()));
-    let min_insync = replication.min_insync.to_string();
+    let min_insync = replication.map(|r| r.min_insync.to_string());
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .filter(|t| !metadata.topics().iter().any(|m| m.name() == t.name && m.error().is_none()))
-        .map(|t| {
-            NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(replication.factor))
-                .set("min.insync.replicas", &min_insync)
+        .map(|t| match (replication, &min_insync) {
+            (Some(r), Some(min)) => {
+                NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(r.factor)).set("min.insync.replicas", min)
+            }
+            _ => NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(-1)),
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
@@ -86,17 +89,16 @@ pub fn ensure_topics(
     } else {
         futures_executor::block_on(admin.create_topics(&new, &options)).map_err(kafka)?
     };
+    let live = metadata.brokers().len();
     for result in results {
         match result {
-            Ok(name) => {
-                tracing::info!(topic = %name, replicas = replication.factor, min_insync = replication.min_insync, "created topic")
-            }
+            Ok(name) => tracing::info!(topic = %name, replication = ?replication, "created topic"),
             Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => tracing::debug!(topic = %name, "topic exists"),
             Err((name, RDKafkaErrorCode::InvalidReplicationFactor)) => {
+                let asked = replication.map_or("the cluster's default".to_owned(), |r| r.factor.to_string());
                 return Err(IngestError::BadSetting(format!(
-                    "cannot create topic {name} with {} replicas on {} broker(s): lower --replication-factor",
-                    replication.factor,
-                    metadata.brokers().len()
+                    "cannot create topic {name} with {asked} replicas on {live} live broker(s): start the \
+                     missing brokers, or set --replication-factor"
                 )));
             }
             Err((name, code)) => return Err(IngestError::Kafka(format!("cannot create topic {name}: {code}"))),
@@ -116,7 +118,7 @@ pub fn ensure_topics(
             )));
         }
     }
-    Ok(replication)
+    Ok(())
 }
 
 /// Turns delivery reports into counts.

@@ -4,8 +4,10 @@
 //!
 //! [`expected_indexes`] reads the enrichment topics and routes each document
 //! as the indexer must (by first genre, people to one index); [`check_exact`]
-//! pages through every index by its id field and fails on a missing, extra
-//! or doubled id. [`topic_keys`] counts a topic's messages per key, so a
+//! pages through every expected index by its id field and fails on a
+//! missing or extra id (or a page repeating one), then checks that the
+//! title alias and the people index hold no more than that, so no document
+//! sits in an index it does not belong to. [`topic_keys`] counts a topic's messages per key, so a
 //! test can tell lost (a key missing) from duplicated (a key twice).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -94,5 +96,10 @@ pub fn check_exact(es_url: &str, expected: &Expected) {
         }
         assert_eq!(found.len(), ids.len(), "{index}: document count");
         assert!(&found == ids, "{index}: not exactly its documents");
+    }
+    let (titles, people) = totals(expected);
+    for (target, want) in [("imdb-titles", titles), ("imdb-people", people)] {
+        let got = crate::services::index_count(es_url, target);
+        assert_eq!(got, Some(want), "{target}: documents outside the expected indexes");
     }
 }

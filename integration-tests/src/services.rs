@@ -55,11 +55,19 @@ impl Indexer {
         Indexer { child, metrics_port }
     }
 
-    /// The value of an unlabelled metric on its `/metrics`, if it answers.
+    /// A metric on its `/metrics`, summed over its labelled series (the
+    /// consumer lag of every partition, say); `None` if it does not answer
+    /// or has no such series.
     pub fn metric(&self, name: &str) -> Option<f64> {
         let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
         let text = reqwest::blocking::get(url).ok()?.text().ok()?;
-        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        let values: Vec<f64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix(name))
+            .filter(|rest| rest.starts_with([' ', '{']))
+            .filter_map(|rest| rest.rsplit(' ').next()?.parse().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
     }
 
     /// SIGKILL, no goodbye.

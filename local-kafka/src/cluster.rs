@@ -7,8 +7,9 @@
 //!
 //! Contract:
 //! - [`Cluster::start`] returns only once every node runs and every node's
-//!   `Metadata` answer lists every broker and a controller: a caller can
-//!   create topics with three replicas at once.
+//!   `Metadata` answer lists every broker: a caller can create topics with
+//!   three replicas at once. A start that fails kills what it started and
+//!   leaves running what it found running.
 //! - A data folder remembers its cluster (`cluster.properties`: mode, node
 //!   count, ports); starting it again with another shape is refused, since
 //!   the controllers' log was written for its voters. Nodes still running
@@ -18,7 +19,8 @@
 //!   on its existing data and waits until the others list it again.
 //! - [`Cluster::stop`] sends SIGTERM to every broker at once (each one's
 //!   controlled shutdown), waits, kills what is left after the grace
-//!   period, then stops ZooKeeper. Dropping a cluster in a temporary folder
+//!   period (in KRaft, soon after most nodes are gone: see [`stop_all`]),
+//!   then stops ZooKeeper. Dropping a cluster in a temporary folder
 //!   kills it (its data goes with the folder); dropping one with a data
 //!   folder of its own stops it, unless [`Cluster::detach`] handed it over.
 
@@ -35,7 +37,7 @@ use crate::install::{Distribution, Install};
 use crate::probe::{metadata, zookeeper_ok};
 use crate::process::{Jvm, JvmCommand, tail};
 use crate::properties::{self, Layout};
-use crate::{KafkaError, free_port};
+use crate::{KafkaError, free_ports};
 
 /// How long [`Cluster::start`] and [`Cluster::restart`] wait for readiness.
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
@@ -167,23 +169,46 @@ impl Cluster {
         let layout = record(&data_dir, &config)?;
         let mut cluster =
             Cluster { mode: config.mode, layout, data_dir, nodes: Vec::new(), zookeeper: None, temp, detached: false };
-        cluster.prepare(&install, config.heap)?;
-        if let Some(zookeeper) = cluster.zookeeper.as_mut() {
+        match cluster.bring_up(&install, config.heap) {
+            Ok(()) => Ok(cluster),
+            Err(e) => {
+                cluster.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    fn bring_up(&mut self, install: &Install, heap: usize) -> Result<(), KafkaError> {
+        self.prepare(install, heap)?;
+        if let Some(zookeeper) = self.zookeeper.as_mut() {
             if !zookeeper.adopt() {
                 zookeeper.start().map_err(KafkaError::io("starting ZooKeeper"))?;
             }
-            cluster.wait_zookeeper()?;
+            self.wait_zookeeper()?;
         }
-        if cluster.mode == Mode::Kraft {
-            cluster.format(&install)?;
+        if self.mode == Mode::Kraft {
+            self.format(install)?;
         }
-        for node in &mut cluster.nodes {
+        for node in &mut self.nodes {
             if !node.jvm.adopt() {
                 node.jvm.start().map_err(KafkaError::io(format!("starting node {}", node.id)))?;
             }
         }
-        cluster.wait_ready()?;
-        Ok(cluster)
+        self.wait_ready()
+    }
+
+    /// After a failed start: kills what this start started and leaves
+    /// alone what it found running (an earlier start's nodes).
+    fn abandon(&mut self) {
+        for jvm in self.nodes.iter_mut().map(|n| &mut n.jvm).chain(self.zookeeper.as_mut()) {
+            if jvm.is_adopted() {
+                jvm.detach();
+            } else {
+                let _ = jvm.kill();
+                jvm.forget_pid_file();
+            }
+        }
+        self.detached = true;
     }
 
     /// Writes every process's configuration and builds its handle.
@@ -206,7 +231,7 @@ impl Cluster {
                 heap: SMALL_HEAP,
                 properties: vec![("log4j2.configurationFile".into(), log_config.display().to_string())],
             };
-            self.zookeeper = Some(Jvm::new(dir, command));
+            self.zookeeper = Some(Jvm::new(dir, config, command));
         }
         for id in self.layout.node_ids().collect::<Vec<_>>() {
             let dir = self.data_dir.join(format!("node-{id}"));
@@ -244,7 +269,7 @@ impl Cluster {
                     ("kafka.logs.dir".into(), dir.join("logs").display().to_string()),
                 ],
             };
-            self.nodes.push(Node { id, jvm: Jvm::new(dir.clone(), command), dir });
+            self.nodes.push(Node { id, jvm: Jvm::new(dir.clone(), config, command), dir });
         }
         Ok(())
     }
@@ -424,18 +449,21 @@ impl Cluster {
 
     /// Stops every process: the brokers together, then ZooKeeper.
     pub fn stop(&mut self) -> Result<(), KafkaError> {
-        stop_all(self.nodes.iter_mut().map(|n| &mut n.jvm), self.zookeeper.as_mut())
+        stop_all(self.mode, self.nodes.iter_mut().map(|n| &mut n.jvm).collect(), self.zookeeper.as_mut())
     }
 
     /// Leaves the processes running when this handle goes (their pid files
     /// stay in the data folder, where `imdb-local-kafka stop` finds them).
-    /// Only for a cluster with a data folder of its own.
+    /// A temporary data folder is kept too: the processes still use it.
     pub fn detach(mut self) {
         for node in &mut self.nodes {
             node.jvm.detach();
         }
         if let Some(zookeeper) = self.zookeeper.as_mut() {
             zookeeper.detach();
+        }
+        if let Some(temp) = self.temp.take() {
+            let _ = temp.keep();
         }
         self.detached = true;
     }
@@ -460,35 +488,77 @@ impl Drop for Cluster {
     }
 }
 
-/// SIGTERM to every broker, wait, then the same for ZooKeeper.
-fn stop_all<'a>(brokers: impl Iterator<Item = &'a mut Jvm>, zookeeper: Option<&mut Jvm>) -> Result<(), KafkaError> {
-    let mut brokers: Vec<&mut Jvm> = brokers.collect();
+/// How long the last KRaft nodes get once most nodes have exited: without
+/// a controller quorum their controlled shutdown cannot be granted, and
+/// Kafka would wait 5 minutes for it.
+const NO_QUORUM_GRACE: Duration = Duration::from_secs(5);
+
+/// SIGTERM to every broker at once (each one's controlled shutdown), wait,
+/// then the same for ZooKeeper. Every process is dealt with even when one
+/// fails; the first error is returned.
+///
+/// In KRaft the last nodes standing cannot shut down cleanly: once most
+/// voters are gone there is no quorum to grant their controlled shutdown.
+/// They get [`NO_QUORUM_GRACE`] and are then killed; their logs are
+/// recovered at the next start (Kafka checks the segments written since
+/// its last recovery point), nothing acknowledged is lost.
+fn stop_all(mode: Mode, mut brokers: Vec<&mut Jvm>, zookeeper: Option<&mut Jvm>) -> Result<(), KafkaError> {
+    let total = brokers.len();
     for jvm in &mut brokers {
         jvm.terminate();
     }
-    for jvm in &mut brokers {
-        if !jvm.wait_stopped(STOP_GRACE).map_err(KafkaError::io("stopping a broker"))? {
-            tracing::warn!("a broker did not stop within {STOP_GRACE:?} and was killed");
+    let deadline = Instant::now() + STOP_GRACE;
+    let mut quorum_lost_at: Option<Instant> = None;
+    let mut result = Ok(());
+    loop {
+        brokers.retain_mut(|jvm| !jvm.reap_stopped());
+        if brokers.is_empty() {
+            break;
         }
+        let gone = total - brokers.len();
+        if mode == Mode::Kraft && gone * 2 > total && quorum_lost_at.is_none() {
+            quorum_lost_at = Some(Instant::now());
+        }
+        let no_quorum = quorum_lost_at.is_some_and(|t| t.elapsed() > NO_QUORUM_GRACE);
+        if no_quorum || Instant::now() > deadline {
+            for jvm in &mut brokers {
+                if no_quorum {
+                    tracing::info!("killing a KRaft node whose controlled shutdown has no quorum left to grant it");
+                } else {
+                    tracing::warn!("a broker did not stop within {STOP_GRACE:?} and was killed");
+                }
+                if let Err(e) = jvm.kill() {
+                    result = result.and(Err(KafkaError::Io { context: "killing a broker".into(), source: e }));
+                }
+                jvm.forget_pid_file();
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     if let Some(zookeeper) = zookeeper {
         zookeeper.terminate();
-        zookeeper.wait_stopped(STOP_GRACE).map_err(KafkaError::io("stopping ZooKeeper"))?;
+        if let Err(e) = zookeeper.wait_stopped(STOP_GRACE) {
+            result = result.and(Err(KafkaError::Io { context: "stopping ZooKeeper".into(), source: e }));
+        }
     }
-    Ok(())
+    result
 }
 
 /// Stops the cluster recorded in `data_dir` (started by an earlier
 /// process); returns how many processes were running.
 pub fn stop_folder(data_dir: &Path) -> Result<usize, KafkaError> {
-    let adopt = |dir: PathBuf| {
-        let mut jvm = Jvm::recorded(dir);
-        jvm.adopt().then_some(jvm)
-    };
-    let mut brokers: Vec<Jvm> = node_dirs(data_dir).into_iter().filter_map(adopt).collect();
-    let mut zookeeper = adopt(data_dir.join("zookeeper"));
+    let data_dir = std::path::absolute(data_dir).map_err(KafkaError::io("resolving the data folder"))?;
+    let (mode, _) = read_record(&data_dir)?;
+    let adopt = |mut jvm: Jvm| jvm.adopt().then_some(jvm);
+    let mut brokers: Vec<Jvm> = node_dirs(&data_dir)
+        .into_iter()
+        .filter_map(|dir| adopt(Jvm::recorded(dir.clone(), dir.join("server.properties"))))
+        .collect();
+    let zookeeper_dir = data_dir.join("zookeeper");
+    let mut zookeeper = adopt(Jvm::recorded(zookeeper_dir.clone(), zookeeper_dir.join("zoo.cfg")));
     let count = brokers.len() + usize::from(zookeeper.is_some());
-    stop_all(brokers.iter_mut(), zookeeper.as_mut())?;
+    stop_all(mode, brokers.iter_mut().collect(), zookeeper.as_mut())?;
     Ok(count)
 }
 
@@ -508,17 +578,12 @@ pub struct NodeStatus {
 /// The nodes of the cluster recorded in `data_dir`: running or not, and
 /// which brokers each one sees.
 pub fn status(data_dir: &Path) -> Result<Vec<NodeStatus>, KafkaError> {
-    let text = fs::read_to_string(data_dir.join(RECORD_FILE)).map_err(|_| KafkaError::DataFolder {
-        folder: data_dir.to_path_buf(),
-        reason: format!("no {RECORD_FILE}: no cluster was started there"),
-    })?;
-    let (_, layout) = parse_record(&text).ok_or_else(|| KafkaError::DataFolder {
-        folder: data_dir.to_path_buf(),
-        reason: format!("{RECORD_FILE} is unreadable"),
-    })?;
+    let data_dir = std::path::absolute(data_dir).map_err(KafkaError::io("resolving the data folder"))?;
+    let (_, layout) = read_record(&data_dir)?;
     let mut out = Vec::new();
     for (id, port) in layout.node_ids().zip(layout.broker_ports.iter().copied()) {
-        let mut jvm = Jvm::recorded(data_dir.join(format!("node-{id}")));
+        let dir = data_dir.join(format!("node-{id}"));
+        let mut jvm = Jvm::recorded(dir.clone(), dir.join("server.properties"));
         let pid = if jvm.adopt() { jvm.pid() } else { None };
         let lists = metadata(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2))
             .map(|m| m.brokers.iter().map(|b| b.id).collect())
@@ -578,6 +643,19 @@ fn record(data_dir: &Path, config: &ClusterConfig) -> Result<Layout, KafkaError>
     Ok(layout)
 }
 
+/// The mode and layout recorded in a data folder.
+fn read_record(data_dir: &Path) -> Result<(Mode, Layout), KafkaError> {
+    let refuse = |reason: String| KafkaError::DataFolder { folder: data_dir.to_path_buf(), reason };
+    let text = fs::read_to_string(data_dir.join(RECORD_FILE))
+        .map_err(|_| refuse(format!("no {RECORD_FILE}: no cluster was started there")))?;
+    let (mode, layout) = parse_record(&text).ok_or_else(|| refuse(format!("{RECORD_FILE} is unreadable")))?;
+    let mode = [Mode::Kraft, Mode::ZooKeeper]
+        .into_iter()
+        .find(|m| m.name() == mode)
+        .ok_or_else(|| refuse(format!("{RECORD_FILE} names an unknown mode {mode}")))?;
+    Ok((mode, layout))
+}
+
 fn parse_record(text: &str) -> Option<(String, Layout)> {
     let get = |key: &str| text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('='));
     let ports = |value: &str| -> Option<Vec<u16>> {
@@ -592,21 +670,24 @@ fn parse_record(text: &str) -> Option<(String, Layout)> {
 }
 
 fn new_layout(mode: Mode, nodes: usize, ports: Ports) -> Result<Layout, KafkaError> {
-    let pick = |offset: u16, count: usize| -> Result<Vec<u16>, KafkaError> {
-        (0..count as u16)
-            .map(|i| match ports {
-                Ports::Free => free_port().map_err(KafkaError::io("finding a free port")),
-                Ports::From(base) => base
-                    .checked_add(offset + i)
-                    .ok_or_else(|| KafkaError::Setting(format!("port {base} leaves no room for the cluster"))),
-            })
-            .collect()
+    // Brokers, then controllers (KRaft) or ZooKeeper: their offsets from a base port.
+    let offsets: Vec<u16> = match mode {
+        Mode::Kraft => (0..nodes as u16).chain((0..nodes as u16).map(|i| 100 + i)).collect(),
+        Mode::ZooKeeper => (0..nodes as u16).chain([200]).collect(),
     };
-    let broker_ports = pick(0, nodes)?;
+    let mut picked: Vec<u16> = match ports {
+        Ports::Free => free_ports(offsets.len()).map_err(KafkaError::io("finding free ports"))?,
+        Ports::From(base) => offsets
+            .iter()
+            .map(|o| base.checked_add(*o))
+            .collect::<Option<_>>()
+            .ok_or_else(|| KafkaError::Setting(format!("port {base} leaves no room for the cluster")))?,
+    };
+    let rest = picked.split_off(nodes);
     Ok(match mode {
-        Mode::Kraft => Layout { broker_ports, controller_ports: pick(100, nodes)?, zookeeper_port: None },
+        Mode::Kraft => Layout { broker_ports: picked, controller_ports: rest, zookeeper_port: None },
         Mode::ZooKeeper => {
-            Layout { broker_ports, controller_ports: Vec::new(), zookeeper_port: Some(pick(200, 1)?[0]) }
+            Layout { broker_ports: picked, controller_ports: Vec::new(), zookeeper_port: rest.first().copied() }
         }
     })
 }

@@ -111,6 +111,13 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// `n` distinct ports that were free a moment ago on loopback: all held
+/// open until every one is picked, so none is handed out twice.
+pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
 /// Starts a KRaft cluster of `nodes` nodes for a test. Without Java or
 /// Kafka's jars it prints why the test is skipped and returns `None`,
 /// unless [`REQUIRE_ENV`] is set, where it panics; a cluster that is

@@ -1,6 +1,5 @@
 //! Readiness probes, written by hand so this crate needs no librdkafka and
-//! no JVM round trip: Kafka's `ApiVersions` and `Metadata` requests, and
-//! ZooKeeper's `ruok`.
+//! no JVM round trip: Kafka's `Metadata` request, and ZooKeeper's `ruok`.
 //!
 //! An open port is not enough (a broker listens before it has registered
 //! with the controller); a broker is ready when it answers `Metadata` and
@@ -11,7 +10,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-const API_VERSIONS_KEY: i16 = 18;
 const METADATA_KEY: i16 = 3;
 /// The oldest `Metadata` version Kafka 4 still serves (KIP-896 removed
 /// 0 to 3), and the newest without flexible (tagged) encoding.
@@ -37,20 +35,6 @@ pub struct ClusterMetadata {
     pub brokers: Vec<BrokerInfo>,
     /// The active controller's id (-1 when none is known).
     pub controller: i32,
-}
-
-/// Sends `ApiVersions` v0 to `addr` and returns how many API keys the broker
-/// reported. Fails on any I/O error, a mismatched correlation id or a
-/// non-zero error code.
-pub fn api_versions(addr: SocketAddr, timeout: Duration) -> std::io::Result<usize> {
-    let response = exchange(addr, timeout, API_VERSIONS_KEY, 0, &[])?;
-    let mut r = Reader(&response);
-    let error_code = r.i16()?;
-    if error_code != 0 {
-        return Err(invalid(format!("error code {error_code}")));
-    }
-    let count = r.i32()?;
-    usize::try_from(count).map_err(|_| invalid(format!("negative api count {count}")))
 }
 
 /// Sends `Metadata` v4 for no topics to `addr`: the brokers the cluster

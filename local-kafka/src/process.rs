@@ -1,7 +1,9 @@
 //! One JVM of a local cluster: how it is started, stopped and killed.
 //!
 //! Contract: a [`Jvm`] writes its pid to `<dir>/pid` when it starts, so a
-//! later `imdb-local-kafka` invocation can find it ([`Jvm::adopt`]); it
+//! later `imdb-local-kafka` invocation can find it ([`Jvm::adopt`]: only a
+//! live process whose arguments name this folder's configuration file, so
+//! a recycled pid is never taken for it); it
 //! stops with SIGTERM (Kafka's controlled shutdown, ZooKeeper's clean
 //! close) and falls back to SIGKILL after the grace period; [`Jvm::kill`]
 //! is SIGKILL at once, as a crash. Its standard output and error go to
@@ -77,27 +79,33 @@ impl JvmCommand {
 #[derive(Debug)]
 pub struct Jvm {
     dir: PathBuf,
+    /// The configuration file its command line names (`server.properties`,
+    /// `zoo.cfg`): how its process is recognised.
+    config: PathBuf,
     /// `None` for a process only known by its pid file.
     command: Option<JvmCommand>,
     child: Option<Child>,
     /// Started or adopted, and not killed or stopped since: if it is not
     /// running, it exited by itself.
     started: bool,
+    /// Found running rather than started by this handle.
+    adopted: bool,
     /// The pid of a process this handle did not start (found by its pid
     /// file), or of `child`.
     pid: Option<u32>,
 }
 
 impl Jvm {
-    /// A handle for `command`, run in `dir`, not started yet.
-    pub fn new(dir: PathBuf, command: JvmCommand) -> Jvm {
-        Jvm { dir, command: Some(command), child: None, started: false, pid: None }
+    /// A handle for `command`, run in `dir`, whose arguments name `config`;
+    /// not started yet.
+    pub fn new(dir: PathBuf, config: PathBuf, command: JvmCommand) -> Jvm {
+        Jvm { dir, config, command: Some(command), child: None, started: false, adopted: false, pid: None }
     }
 
-    /// A handle for the process recorded in `dir`, to [`Jvm::adopt`] and
-    /// stop; it cannot be started.
-    pub fn recorded(dir: PathBuf) -> Jvm {
-        Jvm { dir, command: None, child: None, started: false, pid: None }
+    /// A handle for the process recorded in `dir` whose arguments name
+    /// `config`, to [`Jvm::adopt`] and stop; it cannot be started.
+    pub fn recorded(dir: PathBuf, config: PathBuf) -> Jvm {
+        Jvm { dir, config, command: None, child: None, started: false, adopted: false, pid: None }
     }
 
     /// Takes over the process recorded in `dir`'s pid file if it is still
@@ -106,16 +114,22 @@ impl Jvm {
         let Some(pid) = fs::read_to_string(self.dir.join(PID_FILE)).ok().and_then(|p| p.trim().parse().ok()) else {
             return false;
         };
-        // A recycled pid belongs to another program: the command line must
-        // name this process's folder.
+        // A recycled pid belongs to another program: one of its arguments
+        // must be this process's configuration file, exactly.
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let dir = self.dir.to_string_lossy();
-        if !String::from_utf8_lossy(&cmdline).contains(dir.as_ref()) {
+        let config = self.config.as_os_str().as_encoded_bytes();
+        if !proc_alive(pid) || !cmdline.split(|b| *b == 0).any(|arg| arg == config) {
             return false;
         }
         self.pid = Some(pid);
         self.started = true;
+        self.adopted = true;
         true
+    }
+
+    /// Whether it was found running instead of started by this handle.
+    pub fn is_adopted(&self) -> bool {
+        self.adopted
     }
 
     /// Starts the process, unless it runs.
@@ -135,10 +149,15 @@ impl Jvm {
             .stderr(out)
             .spawn()?;
         let pid = child.id();
-        fs::write(self.dir.join(PID_FILE), pid.to_string())?;
         self.child = Some(child);
         self.pid = Some(pid);
         self.started = true;
+        self.adopted = false;
+        if let Err(e) = fs::write(self.dir.join(PID_FILE), pid.to_string()) {
+            // Unrecorded, no later command could stop it: not left running.
+            let _ = self.kill();
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -183,7 +202,9 @@ impl Jvm {
             child.wait()?;
         } else if let Some(pid) = self.pid {
             signal(pid, "KILL");
-            wait_gone(pid, Duration::from_secs(10));
+            if !wait_gone(pid, Duration::from_secs(10)) {
+                return Err(std::io::Error::other(format!("process {pid} still runs 10 s after SIGKILL")));
+            }
         }
         self.pid = None;
         Ok(())
@@ -201,18 +222,33 @@ impl Jvm {
     /// Waits up to `grace` for the process to exit after [`Jvm::terminate`],
     /// then kills it; true when it exited by itself.
     pub fn wait_stopped(&mut self, grace: Duration) -> std::io::Result<bool> {
-        self.started = false;
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
-            if !self.is_running() {
-                let _ = fs::remove_file(self.dir.join(PID_FILE));
+            if self.reap_stopped() {
                 return Ok(true);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         self.kill()?;
-        let _ = fs::remove_file(self.dir.join(PID_FILE));
+        self.forget_pid_file();
         Ok(false)
+    }
+
+    /// After [`Jvm::terminate`]: true (and its pid file removed) once it
+    /// has exited.
+    pub fn reap_stopped(&mut self) -> bool {
+        if self.is_running() {
+            return false;
+        }
+        self.started = false;
+        self.forget_pid_file();
+        true
+    }
+
+    /// Removes the pid file: the process is gone.
+    pub fn forget_pid_file(&mut self) {
+        self.started = false;
+        let _ = fs::remove_file(self.dir.join(PID_FILE));
     }
 
     /// Forgets the process without stopping it (the pid file stays).
@@ -250,11 +286,16 @@ fn proc_alive(pid: u32) -> bool {
     }
 }
 
-fn wait_gone(pid: u32, within: Duration) {
+/// True once `pid` is gone, false if it still runs after `within`.
+fn wait_gone(pid: u32, within: Duration) -> bool {
     let deadline = Instant::now() + within;
-    while proc_alive(pid) && Instant::now() < deadline {
+    while proc_alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+    true
 }
 
 /// Sends a signal through `kill(1)`: the workspace forbids `unsafe`, and a

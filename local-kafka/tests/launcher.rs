@@ -65,8 +65,16 @@ fn a_three_node_cluster_starts_recovers_and_stops() {
     assert_eq!(cluster::stop_folder(&data).unwrap(), 3);
     assert!(status(&data).unwrap().iter().all(|n| n.pid.is_none() && n.lists.is_err()));
 
-    // A restart on the data: not formatted again, same cluster.
+    // A restart on the data: not formatted again (the storage tool would
+    // rewrite meta.properties and append to format.log), same cluster.
+    let formatted = |n: u32| {
+        let dir = data.join(format!("node-{n}"));
+        let meta = std::fs::metadata(dir.join("data/meta.properties")).unwrap().modified().unwrap();
+        (meta, std::fs::read_to_string(dir.join("format.log")).unwrap())
+    };
+    let before: Vec<_> = (1..=3).map(formatted).collect();
     let mut restarted = Cluster::start(config).unwrap();
+    assert_eq!((1..=3).map(formatted).collect::<Vec<_>>(), before);
     assert_eq!(meta_cluster_id(&data, 3), id);
     restarted.stop().unwrap();
     // Another shape on the same folder is refused.

@@ -7,7 +7,7 @@
 //! replication by the same policy) and sends as many messages to each copy
 //! as the original holds, cycling through the sample, interleaved across
 //! topics as ingest interleaves them, through `imdb_ingest::kafka::KafkaSink`
-//! with `imdb-ingest load`'s defaults (idempotent, `acks=all`, lz4, 20 ms
+//! with `imdb-ingest load`'s defaults (idempotent, `acks=all`, lz4, 100 ms
 //! linger). Timed from the first send until the last acknowledgement.
 //! `bench/ingest.py` runs it beside ingest on the same cluster.
 //!
