@@ -160,6 +160,14 @@ class Process:
         return code
 
 
+def stop_cleanly(*procs):
+    """SIGTERM to each process in turn; any exit status but 0 fails the run."""
+    for p in procs:
+        code = p.stop()
+        if code != 0:
+            raise BenchError(f"{p.name} exited with {code} on SIGTERM (None: killed after 60 s)")
+
+
 def sample_alive(*procs):
     """Samples each process's peak RSS; a process that exited fails the run."""
     for p in procs:

@@ -6,7 +6,8 @@ fresh 3-node Kafka cluster (`imdb-local-kafka start`: KRaft, three replicas, two
 and a fresh imdb-indexer (defaults but the variant's `--linger`):
   probe    `freshness-probe` (integration-tests) produces titles at the variant's rate for `--duration`, each with a new
            id, and polls the node's `imdb-titles` alias every 20 ms with an `ids` query for the ones not seen yet;
-           the first 5 s are warm-up (they create the genre indexes) and not measured
+           the first `--warmup` s (60) are not measured: they create the genre indexes, and the brokers' JVMs
+           compile their hot paths; CPU figures count from its end too
   stop     SIGTERM to the indexer (must exit 0), SIGTERM to the node (must exit 0), `imdb-local-kafka stop`
 
 and prints medians over runs as a Markdown table ready for bench/RESULTS.md, with date, machine, build and command:
@@ -31,7 +32,7 @@ import sys
 import time
 
 from common import (BenchError, Cluster, Process, build_info, copy_bins, fail, finish_run, free_port, machine, proc_cpu,
-                    run_folder, sample_alive, start_node, tail)
+                    run_folder, sample_alive, start_node, stop_cleanly, tail)
 
 
 def one_run(label, bins, rate, linger, args):
@@ -44,15 +45,23 @@ def one_run(label, bins, rate, linger, args):
                    IMDB_INDEXER_METRICS_LISTEN=f"127.0.0.1:{free_port()}")
         cmd = [bins["imdb-indexer"]] + (["--linger", linger] if linger else [])
         indexer = Process("imdb-indexer", cmd, os.path.join(run_dir, "indexer.log"), env)
-        cpu0 = {"node": proc_cpu(node.pid), "brokers": sum(cluster.cpu())}
-        start = time.monotonic()
         probe_log = open(os.path.join(run_dir, "probe.log"), "wb")
         probe = subprocess.Popen([bins["freshness-probe"], "--brokers", cluster.bootstrap, "--es-url",
                                   f"http://127.0.0.1:{node.port}", "--rate", str(rate), "--duration",
-                                  f"{args.duration:g}s"], stdout=subprocess.PIPE, stderr=probe_log)
+                                  f"{args.duration:g}s", "--warmup", f"{args.warmup:g}s"], stdout=subprocess.PIPE,
+                                 stderr=probe_log)
+        # CPU counts from the end of the warm-up, as the latencies do: the
+        # brokers' JVMs compile their hot paths in their first minute of load.
+        warmup_end = time.monotonic() + args.warmup
+        cpu0 = None
         while probe.poll() is None:
             time.sleep(0.25)
             sample_alive(indexer, node)
+            if cpu0 is None and time.monotonic() >= warmup_end:
+                start = time.monotonic()
+                cpu0 = {"indexer": proc_cpu(indexer.pid), "node": proc_cpu(node.pid), "brokers": sum(cluster.cpu())}
+        if cpu0 is None:
+            raise BenchError("the probe ended before its warm-up did")
         out = probe.stdout.read().decode()
         probe_log.close()
         if probe.returncode != 0:
@@ -60,7 +69,7 @@ def one_run(label, bins, rate, linger, args):
                              f"{tail(os.path.join(run_dir, 'probe.log'))}")
         result = json.loads(out)
         seconds = time.monotonic() - start
-        result.update(indexer_cpu=proc_cpu(indexer.pid) / seconds,
+        result.update(indexer_cpu=(proc_cpu(indexer.pid) - cpu0["indexer"]) / seconds,
                       node_cpu=(proc_cpu(node.pid) - cpu0["node"]) / seconds,
                       broker_cpu=(sum(cluster.cpu()) - cpu0["brokers"]) / seconds)
         indexer.sample()
@@ -70,10 +79,7 @@ def one_run(label, bins, rate, linger, args):
               f"{result['p90_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, max {result['max_ms']:.0f} ms; peak RSS "
               f"indexer {indexer.hwm:,.0f} MiB node {node.hwm:,.0f} MiB; CPU indexer {result['indexer_cpu']:.2f} "
               f"node {result['node_cpu']:.2f} brokers {result['broker_cpu']:.2f}", file=sys.stderr, flush=True)
-        for p in (indexer, node):
-            code = p.stop()
-            if code != 0:
-                raise BenchError(f"{p.name} exited with {code} on SIGTERM (None: killed after 60 s)")
+        stop_cleanly(indexer, node)
     except (BenchError, OSError, ValueError, subprocess.CalledProcessError) as e:
         fail(label, e, run_dir, (indexer, node), cluster)
     except BaseException:
@@ -93,7 +99,7 @@ def report(args, variants, results, build):
           f"{' '.join(sys.argv[1:])}`")
     print(f"- Fresh 3-node Kafka cluster (Kafka 4.4.0, KRaft, 3 replicas, min.insync.replicas 2, acks=all), search "
           f"node and indexer per run; titles produced at a "
-          f"steady rate for {args.duration:g} s (first 5 s not measured), visibility polled every 20 ms through the "
+          f"steady rate for {args.duration:g} s (first {args.warmup:g} s not measured: index creation, the brokers' JIT), visibility polled every 20 ms through the "
           f"`imdb-titles` alias. The node refreshes every 1 s (default). Indexer defaults (2 workers, 1000 docs or "
           f"5 MiB per bulk, linger 500ms) but the linger shown. Medians of {args.runs} run"
           f"{'s' if args.runs > 1 else ''}; p99 and max are each run's.\n")
@@ -115,7 +121,9 @@ def main():
     p.add_argument("--rates", default="200,1000", help="comma-separated titles per second, compared side by side")
     p.add_argument("--linger", default="", help="comma-separated `imdb-indexer --linger` values compared side by "
                    "side (default: the indexer's default)")
-    p.add_argument("--duration", type=float, default=60, help="seconds of producing per run, warm-up included")
+    p.add_argument("--duration", type=float, default=120, help="seconds of producing per run, warm-up included")
+    p.add_argument("--warmup", type=float, default=60, help="seconds at the start of each run not measured (the "
+                   "genre indexes are created, the brokers' JVMs compile their hot paths)")
     p.add_argument("--runs", type=int, default=1, help="repetitions; medians are reported")
     p.add_argument("--keep", action="store_true", help="keep the run folders (cluster, node, logs) in bench/.data/")
     args = p.parse_args()

@@ -38,7 +38,7 @@ import time
 
 from common import (BenchError, Cluster, Process, build_info, copy_bins, count, dataset, fail, finish_run, free_port,
                     histogram_quantile, http_request, machine, machine_cpu, parse_metrics, proc_cpu, run_folder,
-                    sample_alive, start_node, tail, topic_messages)
+                    sample_alive, start_node, stop_cleanly, tail, topic_messages)
 
 
 
@@ -169,10 +169,7 @@ def one_run(label, bins, data, variant, args):
               f"{', '.join(f'{r:,.0f}' for r in result['broker_rss'])} MiB; CPU ingest {result['ingest_cpu']:.2f} "
               f"indexer {result['indexer_cpu']:.2f} node {result['node_cpu']:.2f} brokers "
               f"{', '.join(f'{c:.2f}' for c in result['broker_cpu'])}", file=sys.stderr, flush=True)
-        for p in (indexer, node):
-            code = p.stop()
-            if code != 0:
-                raise BenchError(f"{p.name} exited with {code} on SIGTERM (None: killed after 60 s)")
+        stop_cleanly(indexer, node)
     except (BenchError, OSError, subprocess.CalledProcessError, http.client.HTTPException, KeyError, ValueError,
             TypeError) as e:
         fail(label, e, run_dir, (ingest, indexer, node), cluster)

@@ -101,9 +101,9 @@ struct LoadArgs {
     #[arg(long, env = "IMDB_INGEST_FLUSH_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
     flush_timeout: Duration,
     /// How long a partition's batch waits to fill (`linger.ms`). Ingest
-    /// spreads ~35k messages/s over 66 partitions: at 20 ms a batch held ~10
-    /// of them and a 3-broker cluster spent its CPU on requests; 100 ms
-    /// loads 1M titles 1.47x faster (bench/RESULTS.md).
+    /// spreads ~40k messages/s over 66 partitions: at 20 ms a batch held ~10
+    /// of them and a 3-broker cluster spent its CPU on requests; at 100 ms
+    /// 1M titles load in 54 s instead of 64 s (bench/RESULTS.md).
     #[arg(long, env = "IMDB_INGEST_LINGER", default_value = "100ms", value_parser = parse_duration)]
     linger: Duration,
     /// Read, parse and join, but publish nothing (measures the parsing cost).
