@@ -20,7 +20,11 @@
 //!   offset; nothing is retried forever for its content.
 //! - **Rebalances.** Before partitions are given up, their workers' sends
 //!   finish (within `drain_timeout`), queued messages of those partitions are
-//!   dropped, and the acknowledged offsets are committed.
+//!   dropped, and the acknowledged offsets are committed. Documents of a
+//!   given-up partition waiting for a retry are abandoned. Consumption is
+//!   paused exactly while documents wait for a full worker queue, applied
+//!   again to each new assignment (librdkafka keeps a revoked partition's
+//!   pause for its next assignment).
 //! - **Shutdown.** When `stop` is set: consumption stops, batches are sent
 //!   (sends still failing after `drain_timeout` are abandoned, uncommitted),
 //!   offsets are committed, and the run returns.
@@ -53,6 +57,13 @@ struct Shared {
     owned: Mutex<HashSet<Partition>>,
     /// Documents being sent, per partition; the callback waits for zero.
     sending: Mutex<HashMap<Partition, usize>>,
+    /// Partitions given up since the consumer loop last looked: their
+    /// queued documents are dropped (their next owner starts over).
+    revoked: Mutex<Vec<Partition>>,
+    /// Set by every rebalance: librdkafka keeps a partition paused across
+    /// a revoke and a new assignment, so the loop applies its pause state
+    /// again to whatever it is assigned now.
+    rebalanced: AtomicBool,
     sent: Condvar,
     metrics: Arc<Metrics>,
     drain_timeout: Duration,
@@ -134,6 +145,7 @@ impl ConsumerContext for Context {
         let positions = shared.offsets.lock().expect("not poisoned").revoke(&revoked);
         commit(consumer, &positions, CommitMode::Sync, &shared.metrics);
         tracing::info!(partitions = ?revoked, committed = positions.len(), "partitions revoked");
+        shared.revoked.lock().expect("not poisoned").extend(revoked);
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -142,6 +154,7 @@ impl ConsumerContext for Context {
             tracing::info!(partitions = ?assigned, "partitions assigned");
             self.shared.owned.lock().expect("not poisoned").extend(assigned);
         }
+        self.shared.rebalanced.store(true, Ordering::Release);
     }
 }
 
@@ -169,6 +182,8 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
         offsets: Mutex::new(Offsets::default()),
         owned: Mutex::new(HashSet::new()),
         sending: Mutex::new(HashMap::new()),
+        revoked: Mutex::new(Vec::new()),
+        rebalanced: AtomicBool::new(false),
         sent: Condvar::new(),
         metrics: metrics.clone(),
         drain_timeout: settings.drain_timeout,
@@ -291,20 +306,22 @@ fn consume(
                 }
             }
         }
-        match (stash.is_empty(), paused) {
-            (false, false) => {
-                if let Ok(assignment) = consumer.assignment() {
-                    paused = consumer.pause(&assignment).is_ok();
-                }
-            }
-            (true, true) => {
-                if let Ok(assignment) = consumer.assignment() {
-                    paused = consumer.resume(&assignment).is_err();
-                }
-            }
-            _ => {}
+        // Paused exactly while documents wait here. After a rebalance the
+        // state is applied again: a partition paused before it was revoked
+        // comes back paused, and would stay so for good.
+        let rebalanced = shared.rebalanced.swap(false, Ordering::AcqRel);
+        let want_paused = !stash.is_empty();
+        if (rebalanced || want_paused != paused)
+            && let Some(now) = set_paused(consumer, want_paused)
+        {
+            paused = now;
+        } else if rebalanced {
+            shared.rebalanced.store(true, Ordering::Release);
         }
-        if let Some(result) = consumer.poll(Duration::from_millis(100)) {
+        let polled = consumer.poll(Duration::from_millis(100));
+        // Rebalance callbacks run inside `poll`.
+        drop_revoked(&mut stash, shared);
+        if let Some(result) = polled {
             match result {
                 Err(e) => tracing::warn!(error = %e, "kafka consumer error"),
                 Ok(message) => {
@@ -342,6 +359,34 @@ fn consume(
     }
     // Stopping: what is queued here is not sent, and not committed.
     tracing::info!(queued = stash.len(), "consumption stopped");
+}
+
+/// Pauses or resumes the whole assignment; the state reached, or `None`
+/// when the assignment could not be read (tried again next turn).
+fn set_paused(consumer: &BaseConsumer<Context>, pause: bool) -> Option<bool> {
+    let assignment = consumer.assignment().ok()?;
+    let result = if pause { consumer.pause(&assignment) } else { consumer.resume(&assignment) };
+    match result {
+        Ok(()) => Some(pause),
+        Err(e) => {
+            tracing::warn!(error = %e, pause, "could not change the consumer's pause state; trying again");
+            None
+        }
+    }
+}
+
+/// Drops queued documents of partitions given up in a rebalance: their
+/// offsets were forgotten, and their next owner (maybe this process again)
+/// consumes them again from the committed position.
+fn drop_revoked(stash: &mut VecDeque<Routed>, shared: &Shared) {
+    let revoked = std::mem::take(&mut *shared.revoked.lock().expect("not poisoned"));
+    if revoked.is_empty() {
+        return;
+    }
+    let revoked: HashSet<Partition> = revoked.into_iter().collect();
+    let before = stash.len();
+    stash.retain(|doc| !revoked.contains(&doc.partition));
+    tracing::info!(dropped = before - stash.len(), "queued documents of revoked partitions dropped");
 }
 
 fn dead_letter_message(dead_letters: &DeadLetters, shared: &Shared, rejected: Rejected) {
@@ -471,6 +516,20 @@ impl Worker {
                     self.done(&pending, false);
                     break;
                 }
+            }
+            // Documents of a partition given up while they waited for a
+            // retry are abandoned: the next owner indexes them again, and
+            // ours must not land after its writes.
+            let (kept, given_up): (Vec<Routed>, Vec<Routed>) = {
+                let owned = shared.owned.lock().expect("not poisoned");
+                pending.into_iter().partition(|doc| owned.contains(&doc.partition))
+            };
+            if !given_up.is_empty() {
+                self.done(&given_up, false);
+            }
+            pending = kept;
+            if pending.is_empty() {
+                break;
             }
             if let Err(e) = self.remove_moved(&pending) {
                 tracing::warn!(error = %e, "could not look for titles that changed genre; retrying");

@@ -45,7 +45,8 @@ impl Indexer {
             .env("IMDB_INDEXER_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
             .env("IMDB_INDEXER_COMMIT_INTERVAL", "200ms")
             .env("IMDB_INDEXER_LINGER", "100ms")
-            .env("RUST_LOG", "warn")
+            // `IMDB_TEST_INDEXER_LOG=info` (say) shows what a failing test's indexers did.
+            .env("RUST_LOG", std::env::var("IMDB_TEST_INDEXER_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in extra {

@@ -2,8 +2,8 @@
 //! search node: a generated dataset ingested into Kafka ends up indexed
 //! exactly (the alias holds each distinct title once, each genre index
 //! exactly its titles), through indexer crashes (kill -9), an engine outage,
-//! a rebalance between two indexers, and poison documents that end in the
-//! dead-letter topic.
+//! a rebalance between two indexers, a rebalance while an indexer is paused,
+//! and poison documents that end in the dead-letter topic.
 //!
 //! Skips with a message when Kafka's jars are not installed, unless
 //! `IMDB_REQUIRE_KAFKA=1` (set by scripts/test.sh). One broker: replication
@@ -152,6 +152,36 @@ fn a_second_indexer_shares_the_work_and_the_first_can_leave() {
     wait_for(&node, titles, people);
     check_exact(&node, &expected);
     second.stop();
+}
+
+/// A rebalance while an indexer is paused (its queue full of documents a
+/// hung engine does not take): it gives its partitions up at once, and the
+/// new assignment arrives only when the slowest member has given up its
+/// own (here after its 20 s drain timeout). librdkafka hands partitions
+/// back still paused; the indexer must resume them, or they stay unread
+/// for good while the engine is fine again.
+#[test]
+fn a_rebalance_while_paused_resumes_the_new_assignment() {
+    let Some((broker, node, expected)) = setup(20_000, 15) else { return };
+    let (titles, people) = totals(&expected);
+    let slow = [("IMDB_INDEXER_BATCH_DOCS", "100"), ("IMDB_INDEXER_WORKERS", "1")];
+    let quick = [slow[0], slow[1], ("IMDB_INDEXER_REQUEST_TIMEOUT", "1s"), ("IMDB_INDEXER_BACKOFF_MAX", "1s")];
+    let first = start_indexer(&broker, &node, "paused", &quick);
+    let second = start_indexer(&broker, &node, "paused", &slow);
+    thread::sleep(Duration::from_secs(3));
+    let pid = node.pid().unwrap().to_string();
+    let signal =
+        |name: &str| assert!(std::process::Command::new("kill").args([name, &pid]).status().unwrap().success());
+    signal("-STOP");
+    thread::sleep(Duration::from_secs(3));
+    let third = start_indexer(&broker, &node, "paused", &slow);
+    thread::sleep(Duration::from_secs(30));
+    signal("-CONT");
+    wait_for(&node, titles, people);
+    check_exact(&node, &expected);
+    for indexer in [first, second, third] {
+        indexer.stop();
+    }
 }
 
 #[test]
