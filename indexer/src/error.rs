@@ -25,8 +25,42 @@ pub enum IndexerError {
     Http(String),
 }
 
+impl IndexerError {
+    /// Worth trying again as it is: the engine was unreachable, timed out
+    /// (408: a request that reached a hung node answers so once it wakes
+    /// up), was overloaded (429) or failed inside (5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IndexerError::Http(_) => true,
+            IndexerError::Refused { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            IndexerError::BadSetting(_) | IndexerError::Kafka(_) => false,
+        }
+    }
+}
+
 impl From<rdkafka::error::KafkaError> for IndexerError {
     fn from(e: rdkafka::error::KafkaError) -> IndexerError {
         IndexerError::Kafka(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16) -> IndexerError {
+        IndexerError::Refused { what: "index template t".into(), status, body: String::new() }
+    }
+
+    #[test]
+    fn timeouts_overload_and_engine_failures_are_retried_refusals_are_not() {
+        for status in [408, 429, 500, 503] {
+            assert!(refused(status).is_transient(), "{status}");
+        }
+        for status in [400, 401, 403, 404] {
+            assert!(!refused(status).is_transient(), "{status}");
+        }
+        assert!(IndexerError::Http("connection refused".into()).is_transient());
+        assert!(!IndexerError::BadSetting("x".into()).is_transient());
     }
 }

@@ -264,8 +264,8 @@ fn install_templates(
             .and_then(|()| engine.update_mappings(&names.people_index(), &people));
         match result {
             Ok(()) => return Ok(()),
-            Err(IndexerError::Http(e)) if !stop.load(Ordering::Relaxed) => {
-                tracing::warn!(error = %e, "search engine not reachable; retrying");
+            Err(e) if e.is_transient() && !stop.load(Ordering::Relaxed) => {
+                tracing::warn!(error = %e, "search engine not ready for the templates; retrying");
                 backoff.sleep();
             }
             Err(e) => return Err(e),
