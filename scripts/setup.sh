@@ -4,7 +4,7 @@
 # checks first, so a second run takes seconds.
 #
 #   scripts/setup.sh                # everything
-#   SKIP_KAFKA=1 scripts/setup.sh   # without Kafka's jars
+#   SKIP_JVM=1 scripts/setup.sh     # without Kafka's and OpenSearch's jars
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,9 +26,10 @@ for pkg in build-essential pkg-config zlib1g-dev python3 python3-venv curl hapro
 done
 # npm fetches the movie sample; any npm will do (Debian's if none).
 command -v npm >/dev/null || need+=(npm)
-# Java 17 runs Kafka and ZooKeeper; Maven fetches their jars. Any Java 17+
-# and Maven 3 will do (Debian's if none).
-command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+# Java 17 runs Kafka, ZooKeeper and OpenSearch (javac compiles the latter's
+# small launcher); Maven fetches their jars. Any JDK 17+ and Maven 3 will do
+# (Debian's if none).
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"
@@ -37,14 +38,15 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Apache Kafka (KRaft), Kafka 3.9 and ZooKeeper (the ZooKeeper-mode path)
-# from Maven Central: each POM in local-kafka/jvm/ has its runtime closure
-# copied into a folder of its own under .local/jvm (never one shared class
-# path). A folder is refilled only when its POM changed (a hash recorded
-# beside it). About 100 MB; under a minute the first time.
+# Apache Kafka (KRaft), Kafka 3.9 and ZooKeeper (the ZooKeeper-mode path),
+# and OpenSearch 2.19 with its plugins, from Maven Central: each POM in
+# local-kafka/jvm/ and local-opensearch/jvm/ has its runtime closure copied
+# into a folder of its own under .local/jvm (never one shared class path).
+# A folder is refilled only when its POM changed (a hash recorded beside
+# it). About 150 MB; under a minute the first time.
 jvm_libs="${IMDB_JVM_LIBS:-$PWD/.local/jvm}"
-if [ -z "${SKIP_KAFKA:-}" ]; then
-  for pom in local-kafka/jvm/*/pom.xml; do
+if [ -z "${SKIP_JVM:-}" ]; then
+  for pom in local-kafka/jvm/*/pom.xml local-opensearch/jvm/*/pom.xml; do
     name="$(basename "$(dirname "$pom")")"
     dest="$jvm_libs/$name"
     hash="$(sha256sum "$pom" | cut -d' ' -f1)"
@@ -62,6 +64,22 @@ if [ -z "${SKIP_KAFKA:-}" ]; then
     fi
     echo "$hash" >"$dest/.pom.sha256"
   done
+  # The OpenSearch launcher: one class, compiled against those jars and
+  # packaged where imdb-local-opensearch looks for it.
+  src=local-opensearch/java/LocalOpenSearch.java
+  dest="$jvm_libs/opensearch-launcher"
+  hash="$(cat "$src" local-opensearch/jvm/opensearch/pom.xml | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$dest/.src.sha256" 2>/dev/null)" = "$hash" ]; then
+    log "opensearch launcher present"
+  else
+    log "compiling the opensearch launcher into $dest"
+    rm -rf "$dest"
+    mkdir -p "$dest/classes"
+    javac -nowarn -d "$dest/classes" -cp "$jvm_libs/opensearch/*" "$src"
+    jar cf "$dest/imdb-opensearch-launcher-1.jar" -C "$dest/classes" .
+    rm -rf "$dest/classes"
+    echo "$hash" >"$dest/.src.sha256"
+  fi
 fi
 
 # The real, messy movie list used as a JSON input profile: movies.json of the

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The project's test command: sets up what is missing, then runs every test
 # of the workspace (unit tests, property tests, and the integration tests
-# against real Apache Kafka clusters, 1 or 3 nodes, and ZooKeeper mode).
+# against real Apache Kafka clusters, 1 or 3 nodes, and ZooKeeper mode, and
+# a real 3-node OpenSearch cluster).
 #
-# Tests that need Kafka's jars or ../shared skip with a message when they
-# are absent; this script installs the jars first and sets
-# IMDB_REQUIRE_KAFKA=1 so that here a missing Kafka is a failure, not a skip.
+# Tests that need Kafka's or OpenSearch's jars or ../shared skip with a
+# message when they are absent; this script installs the jars first and sets
+# IMDB_REQUIRE_KAFKA=1 and IMDB_REQUIRE_OPENSEARCH=1 so that here a missing
+# Kafka or OpenSearch is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export IMDB_REQUIRE_KAFKA=1
+export IMDB_REQUIRE_OPENSEARCH=1
 # The official Python client is installed by setup.sh: its test must run.
 export IMDB_REQUIRE_PYCLIENT=1
 export IMDB_MOVIES_JSON="$PWD/.local/data/movies.json"

@@ -31,13 +31,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use tempfile::TempDir;
 
-use crate::install::{Distribution, Install};
+use imdb_local_jvm::folder::{self, node_dirs};
+use imdb_local_jvm::group::{Group, Node};
+use imdb_local_jvm::process::stop_together;
+use imdb_local_jvm::{Distribution, Install, Jvm, JvmCommand, tail};
+
 use crate::probe::{metadata, zookeeper_ok};
-use crate::process::{Jvm, JvmCommand, tail};
 use crate::properties::{self, Layout};
-use crate::{KafkaError, free_ports};
+use crate::{KAFKA, KAFKA_ZK, KafkaError, ZOOKEEPER, free_ports, jvm_options};
 
 /// How long [`Cluster::start`] and [`Cluster::restart`] wait for readiness.
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
@@ -115,22 +117,13 @@ impl ClusterConfig {
     }
 }
 
-#[derive(Debug)]
-struct Node {
-    id: u32,
-    dir: PathBuf,
-    jvm: Jvm,
-}
-
 /// A running local cluster.
 #[derive(Debug)]
 pub struct Cluster {
     mode: Mode,
     layout: Layout,
-    data_dir: PathBuf,
-    nodes: Vec<Node>,
+    group: Group,
     zookeeper: Option<Jvm>,
-    temp: Option<TempDir>,
     detached: bool,
 }
 
@@ -141,25 +134,12 @@ impl Cluster {
             return Err(KafkaError::Setting("a cluster needs at least one node".into()));
         }
         let needed: &[Distribution] = match config.mode {
-            Mode::Kraft => &[Distribution::Kafka],
-            Mode::ZooKeeper => &[Distribution::KafkaZk, Distribution::ZooKeeper],
+            Mode::Kraft => &[KAFKA],
+            Mode::ZooKeeper => &[KAFKA_ZK, ZOOKEEPER],
         };
         let install = Install::find(config.libs.as_deref(), needed)?;
-        let (temp, data_dir) = match &config.data_dir {
-            Some(dir) => {
-                fs::create_dir_all(dir).map_err(KafkaError::io(format!("creating {}", dir.display())))?;
-                let dir = std::path::absolute(dir).map_err(KafkaError::io("resolving the data folder"))?;
-                (None, dir)
-            }
-            None => {
-                let temp = tempfile::Builder::new()
-                    .prefix("kafka-")
-                    .tempdir()
-                    .map_err(KafkaError::io("creating a temporary folder"))?;
-                let dir = temp.path().to_path_buf();
-                (Some(temp), dir)
-            }
-        };
+        let (temp, data_dir) =
+            folder::open(config.data_dir.as_deref(), "kafka-").map_err(KafkaError::io("opening the data folder"))?;
         if data_dir.join("tansu.db").exists() {
             return Err(KafkaError::DataFolder {
                 folder: data_dir,
@@ -168,7 +148,7 @@ impl Cluster {
         }
         let layout = record(&data_dir, &config)?;
         let mut cluster =
-            Cluster { mode: config.mode, layout, data_dir, nodes: Vec::new(), zookeeper: None, temp, detached: false };
+            Cluster { mode: config.mode, layout, group: Group::new(data_dir, temp), zookeeper: None, detached: false };
         match cluster.bring_up(&install, config.heap) {
             Ok(()) => Ok(cluster),
             Err(e) => {
@@ -189,18 +169,15 @@ impl Cluster {
         if self.mode == Mode::Kraft {
             self.format(install)?;
         }
-        for node in &mut self.nodes {
-            if !node.jvm.adopt() {
-                node.jvm.start().map_err(KafkaError::io(format!("starting node {}", node.id)))?;
-            }
-        }
+        self.group.start().map_err(|(id, source)| KafkaError::Io { context: format!("starting node {id}"), source })?;
         self.wait_ready()
     }
 
     /// After a failed start: kills what this start started and leaves
     /// alone what it found running (an earlier start's nodes).
     fn abandon(&mut self) {
-        for jvm in self.nodes.iter_mut().map(|n| &mut n.jvm).chain(self.zookeeper.as_mut()) {
+        self.group.abandon();
+        if let Some(jvm) = self.zookeeper.as_mut() {
             if jvm.is_adopted() {
                 jvm.detach();
             } else {
@@ -214,27 +191,28 @@ impl Cluster {
     /// Writes every process's configuration and builds its handle.
     fn prepare(&mut self, install: &Install, heap: usize) -> Result<(), KafkaError> {
         let kafka = match self.mode {
-            Mode::Kraft => Distribution::Kafka,
-            Mode::ZooKeeper => Distribution::KafkaZk,
+            Mode::Kraft => KAFKA,
+            Mode::ZooKeeper => KAFKA_ZK,
         };
         if let Some(port) = self.layout.zookeeper_port {
-            let dir = self.data_dir.join("zookeeper");
+            let dir = self.group.data_dir().join("zookeeper");
             let config = dir.join("zoo.cfg");
             let log_config = dir.join("log4j2.properties");
             write(&config, &properties::zookeeper(port, &dir.join("data")))?;
             write(&log_config, &properties::log4j2(&dir.join(LOG_FILE)))?;
             let command = JvmCommand {
                 java: install.java.clone(),
-                class_path: install.class_path(Distribution::ZooKeeper),
+                class_path: install.class_path(ZOOKEEPER),
                 main: "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(),
                 args: vec![config.display().to_string()],
                 heap: SMALL_HEAP,
                 properties: vec![("log4j2.configurationFile".into(), log_config.display().to_string())],
+                options: jvm_options(),
             };
             self.zookeeper = Some(Jvm::new(dir, config, command));
         }
         for id in self.layout.node_ids().collect::<Vec<_>>() {
-            let dir = self.data_dir.join(format!("node-{id}"));
+            let dir = self.group.node_dir(id);
             let data = dir.join("data");
             fs::create_dir_all(&data).map_err(KafkaError::io(format!("creating {}", data.display())))?;
             let config = dir.join("server.properties");
@@ -268,8 +246,9 @@ impl Cluster {
                     (log_key.into(), log_value),
                     ("kafka.logs.dir".into(), dir.join("logs").display().to_string()),
                 ],
+                options: jvm_options(),
             };
-            self.nodes.push(Node { id, jvm: Jvm::new(dir.clone(), config, command), dir });
+            self.group.nodes.push(Node { id, jvm: Jvm::new(dir.clone(), config, command), dir });
         }
         Ok(())
     }
@@ -277,16 +256,18 @@ impl Cluster {
     /// Formats the nodes whose storage is not formatted yet (all of them
     /// the first time), in parallel, under the cluster's id.
     fn format(&self, install: &Install) -> Result<(), KafkaError> {
-        let todo: Vec<&Node> = self.nodes.iter().filter(|n| !n.dir.join("data/meta.properties").exists()).collect();
+        let todo: Vec<&Node> =
+            self.group.nodes.iter().filter(|n| !n.dir.join("data/meta.properties").exists()).collect();
         if todo.is_empty() {
             return Ok(());
         }
-        let cluster_id = self.nodes.iter().find_map(|n| formatted_cluster_id(&n.dir)).unwrap_or_else(new_cluster_id);
+        let cluster_id =
+            self.group.nodes.iter().find_map(|n| formatted_cluster_id(&n.dir)).unwrap_or_else(new_cluster_id);
         let mut running = Vec::new();
         for node in &todo {
             let command = JvmCommand {
                 java: install.java.clone(),
-                class_path: install.class_path(Distribution::Kafka),
+                class_path: install.class_path(KAFKA),
                 main: "kafka.tools.StorageTool".into(),
                 args: vec![
                     "format".into(),
@@ -300,6 +281,7 @@ impl Cluster {
                     "log4j2.configurationFile".into(),
                     node.dir.join("log4j2.properties").display().to_string(),
                 )],
+                options: jvm_options(),
             };
             let log = node.dir.join("format.log");
             let child = command.spawn_tool(&log).map_err(KafkaError::io(format!("formatting node {}", node.id)))?;
@@ -319,7 +301,7 @@ impl Cluster {
         let port = self.layout.zookeeper_port.unwrap_or_default();
         let deadline = Instant::now() + READY_TIMEOUT;
         let zookeeper = self.zookeeper.as_mut().expect("ZooKeeper mode has a ZooKeeper");
-        let log = self.data_dir.join("zookeeper").join(LOG_FILE);
+        let log = self.group.data_dir().join("zookeeper").join(LOG_FILE);
         loop {
             if zookeeper_ok(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2)) {
                 return Ok(());
@@ -340,20 +322,13 @@ impl Cluster {
     fn wait_ready(&mut self) -> Result<(), KafkaError> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            let mut running = BTreeSet::new();
-            let mut died = None;
-            for node in &mut self.nodes {
-                if node.jvm.is_running() {
-                    running.insert(node.id as i32);
-                } else if node.jvm.has_started() {
-                    died = Some(node.id);
-                }
-            }
+            let (running, died) = self.group.running();
+            let running: BTreeSet<i32> = running.into_iter().map(|id| id as i32).collect();
             if let Some(id) = died {
                 return Err(self.not_ready(id, "the process exited".into()));
             }
             let mut waiting_for = None;
-            for node in &self.nodes {
+            for node in &self.group.nodes {
                 if !running.contains(&(node.id as i32)) {
                     continue;
                 }
@@ -376,7 +351,7 @@ impl Cluster {
     }
 
     fn not_ready(&self, id: u32, reason: String) -> KafkaError {
-        let node = &self.nodes[id as usize - 1];
+        let node = &self.group.nodes[id as usize - 1];
         KafkaError::NotReady {
             what: format!("Kafka node {id} on port {}", self.layout.broker_ports[id as usize - 1]),
             reason,
@@ -389,7 +364,7 @@ impl Cluster {
     }
 
     fn node(&mut self, id: u32) -> Result<&mut Node, KafkaError> {
-        self.nodes.iter_mut().find(|n| n.id == id).ok_or_else(|| KafkaError::Setting(format!("no node {id}")))
+        self.group.node(id).ok_or_else(|| KafkaError::Setting(format!("no node {id}")))
     }
 
     /// `bootstrap.servers`: every broker.
@@ -414,17 +389,17 @@ impl Cluster {
 
     /// The data folder.
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        self.group.data_dir()
     }
 
     /// Node `id`'s log file.
     pub fn log_file(&self, id: u32) -> PathBuf {
-        self.data_dir.join(format!("node-{id}")).join(LOG_FILE)
+        self.group.node_dir(id).join(LOG_FILE)
     }
 
     /// Node `id`'s pid, while it runs.
     pub fn pid(&mut self, id: u32) -> Option<u32> {
-        self.node(id).ok()?.jvm.pid()
+        self.group.pid(id)
     }
 
     /// ZooKeeper's pid, while it runs (ZooKeeper mode).
@@ -449,21 +424,16 @@ impl Cluster {
 
     /// Stops every process: the brokers together, then ZooKeeper.
     pub fn stop(&mut self) -> Result<(), KafkaError> {
-        stop_all(self.mode, self.nodes.iter_mut().map(|n| &mut n.jvm).collect(), self.zookeeper.as_mut())
+        stop_all(self.mode, self.group.jvms(), self.zookeeper.as_mut())
     }
 
     /// Leaves the processes running when this handle goes (their pid files
     /// stay in the data folder, where `imdb-local-kafka stop` finds them).
     /// A temporary data folder is kept too: the processes still use it.
     pub fn detach(mut self) {
-        for node in &mut self.nodes {
-            node.jvm.detach();
-        }
+        self.group.detach();
         if let Some(zookeeper) = self.zookeeper.as_mut() {
             zookeeper.detach();
-        }
-        if let Some(temp) = self.temp.take() {
-            let _ = temp.keep();
         }
         self.detached = true;
     }
@@ -474,11 +444,9 @@ impl Drop for Cluster {
         if self.detached {
             return;
         }
-        if self.temp.is_some() {
+        if self.group.is_temporary() {
             // The data goes with the folder: nothing to shut down cleanly.
-            for node in &mut self.nodes {
-                let _ = node.jvm.kill();
-            }
+            self.group.kill_all();
             if let Some(zookeeper) = self.zookeeper.as_mut() {
                 let _ = zookeeper.kill();
             }
@@ -502,40 +470,13 @@ const NO_QUORUM_GRACE: Duration = Duration::from_secs(5);
 /// They get [`NO_QUORUM_GRACE`] and are then killed; their logs are
 /// recovered at the next start (Kafka checks the segments written since
 /// its last recovery point), nothing acknowledged is lost.
-fn stop_all(mode: Mode, mut brokers: Vec<&mut Jvm>, zookeeper: Option<&mut Jvm>) -> Result<(), KafkaError> {
-    let total = brokers.len();
-    for jvm in &mut brokers {
-        jvm.terminate();
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    let mut quorum_lost_at: Option<Instant> = None;
-    let mut result = Ok(());
-    loop {
-        brokers.retain_mut(|jvm| !jvm.reap_stopped());
-        if brokers.is_empty() {
-            break;
-        }
-        let gone = total - brokers.len();
-        if mode == Mode::Kraft && gone * 2 > total && quorum_lost_at.is_none() {
-            quorum_lost_at = Some(Instant::now());
-        }
-        let no_quorum = quorum_lost_at.is_some_and(|t| t.elapsed() > NO_QUORUM_GRACE);
-        if no_quorum || Instant::now() > deadline {
-            for jvm in &mut brokers {
-                if no_quorum {
-                    tracing::info!("killing a KRaft node whose controlled shutdown has no quorum left to grant it");
-                } else {
-                    tracing::warn!("a broker did not stop within {STOP_GRACE:?} and was killed");
-                }
-                if let Err(e) = jvm.kill() {
-                    result = result.and(Err(KafkaError::Io { context: "killing a broker".into(), source: e }));
-                }
-                jvm.forget_pid_file();
-            }
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn stop_all(mode: Mode, brokers: Vec<&mut Jvm>, zookeeper: Option<&mut Jvm>) -> Result<(), KafkaError> {
+    let quorum_grace = (mode == Mode::Kraft).then_some(NO_QUORUM_GRACE);
+    let mut errors = stop_together(brokers, STOP_GRACE, quorum_grace);
+    let mut result = match errors.pop() {
+        Some(source) => Err(KafkaError::Io { context: "killing a broker".into(), source }),
+        None => Ok(()),
+    };
     if let Some(zookeeper) = zookeeper {
         zookeeper.terminate();
         if let Err(e) = zookeeper.wait_stopped(STOP_GRACE) {
@@ -591,21 +532,6 @@ pub fn status(data_dir: &Path) -> Result<Vec<NodeStatus>, KafkaError> {
         out.push(NodeStatus { id, port, pid, lists });
     }
     Ok(out)
-}
-
-/// The node folders of a data folder, in id order.
-pub fn node_dirs(data_dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<(u32, PathBuf)> = fs::read_dir(data_dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let id = e.file_name().to_str()?.strip_prefix("node-")?.parse().ok()?;
-            Some((id, e.path()))
-        })
-        .collect();
-    dirs.sort();
-    dirs.into_iter().map(|(_, d)| d).collect()
 }
 
 /// The layout recorded in the data folder, checked against `config`; or a
@@ -721,10 +647,7 @@ fn new_cluster_id() -> String {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), KafkaError> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(KafkaError::io(format!("creating {}", parent.display())))?;
-    }
-    fs::write(path, text).map_err(KafkaError::io(format!("writing {}", path.display())))
+    folder::write(path, text).map_err(KafkaError::io(format!("writing {}", path.display())))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! launcher of the tests and of the one-machine stack.
 //!
 //! Kafka runs from its Maven Central artifacts (no tarball, no Docker):
-//! `scripts/setup.sh` copies them into `.local/jvm/` ([`install`]). A
+//! `scripts/setup.sh` copies them into `.local/jvm/` (see `imdb-local-jvm`,
+//! which also runs each node's process). A
 //! [`Cluster`] is 1 or 3 nodes on loopback, each its own JVM with a small
 //! heap: KRaft combined broker+controller nodes (Kafka 4, the default), or
 //! Kafka 3.9 brokers on a ZooKeeper node (the legacy path). What the nodes
@@ -14,16 +15,30 @@
 //! with `acks=all` go on, losing nothing they were told was written.
 
 pub mod cluster;
-pub mod install;
 pub mod probe;
-mod process;
 pub mod properties;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 
 pub use cluster::{Cluster, ClusterConfig, Mode, Ports};
-pub use process::JVM_OPTS_ENV;
+use imdb_local_jvm::Distribution;
+pub use imdb_local_jvm::{JvmError, free_port, free_ports};
+
+/// Apache Kafka 4 (KRaft), from `local-kafka/jvm/kafka/pom.xml`.
+pub const KAFKA: Distribution = Distribution { name: "Kafka", folder: "kafka", jar_prefix: "kafka_2.13-" };
+/// Apache Kafka 3.9 (ZooKeeper mode), from `local-kafka/jvm/kafka-zk/pom.xml`.
+pub const KAFKA_ZK: Distribution = Distribution { name: "Kafka 3.9", folder: "kafka-zk", jar_prefix: "kafka_2.13-" };
+/// Apache ZooKeeper 3.9, from `local-kafka/jvm/zookeeper/pom.xml`.
+pub const ZOOKEEPER: Distribution = Distribution { name: "ZooKeeper", folder: "zookeeper", jar_prefix: "zookeeper-" };
+
+/// Extra JVM options for every Kafka and ZooKeeper process, split on
+/// whitespace.
+pub const JVM_OPTS_ENV: &str = "IMDB_KAFKA_JVM_OPTS";
+
+/// The options of [`JVM_OPTS_ENV`].
+pub(crate) fn jvm_options() -> Vec<String> {
+    std::env::var(JVM_OPTS_ENV).map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
+}
 
 /// First broker port of the local stack: brokers on 19092-19094,
 /// controllers on 19192-19194, ZooKeeper (ZooKeeper mode) on 19292.
@@ -39,15 +54,9 @@ pub const REQUIRE_ENV: &str = "IMDB_REQUIRE_KAFKA";
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
-    /// No `java` in `$JAVA_HOME/bin` or on `PATH`.
-    #[error("no java found ($JAVA_HOME/bin/java or PATH): install OpenJDK 17 or newer")]
-    NoJava,
-    /// A distribution's jars are not where the launcher looks.
-    #[error("Kafka's jars are not installed in {folder}: run scripts/setup.sh (or set IMDB_JVM_LIBS)")]
-    NotInstalled {
-        /// The folder looked at.
-        folder: PathBuf,
-    },
+    /// No Java, or Kafka's jars are not installed.
+    #[error(transparent)]
+    Install(#[from] JvmError),
     /// A setting cannot work (no nodes, ports out of range, no such node).
     #[error("{0}")]
     Setting(String),
@@ -96,26 +105,8 @@ impl KafkaError {
     /// True when the user can fix it (install, settings, data folder), as
     /// opposed to a cluster that failed to run.
     pub fn is_user_error(&self) -> bool {
-        matches!(
-            self,
-            KafkaError::NoJava
-                | KafkaError::NotInstalled { .. }
-                | KafkaError::Setting(_)
-                | KafkaError::DataFolder { .. }
-        )
+        matches!(self, KafkaError::Install(_) | KafkaError::Setting(_) | KafkaError::DataFolder { .. })
     }
-}
-
-/// A port that was free a moment ago on loopback.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// `n` distinct ports that were free a moment ago on loopback: all held
-/// open until every one is picked, so none is handed out twice.
-pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 /// Starts a KRaft cluster of `nodes` nodes for a test. Without Java or
@@ -130,7 +121,7 @@ pub fn start_for_test(nodes: usize) -> Option<Cluster> {
 pub fn start_config_for_test(config: ClusterConfig) -> Option<Cluster> {
     match Cluster::start(config) {
         Ok(cluster) => Some(cluster),
-        Err(e @ (KafkaError::NoJava | KafkaError::NotInstalled { .. })) if std::env::var_os(REQUIRE_ENV).is_none() => {
+        Err(e @ KafkaError::Install(_)) if std::env::var_os(REQUIRE_ENV).is_none() => {
             eprintln!("SKIPPED: no Kafka for this test: {e}");
             None
         }

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use imdb_local_jvm::Install;
 use imdb_local_kafka::cluster::{self, NodeStatus};
-use imdb_local_kafka::install::{Distribution, Install};
 use imdb_local_kafka::{Cluster, ClusterConfig, KafkaError, LOCAL_PORT, Mode, Ports};
 use imdb_model::units::parse_size;
 
@@ -85,7 +85,7 @@ fn run(command: Cmd) -> anyhow::Result<i32> {
             let mode = if zookeeper { Mode::ZooKeeper } else { Mode::Kraft };
             let config =
                 ClusterConfig { mode, nodes, data_dir: Some(data.clone()), ports: Ports::From(port), heap, libs };
-            let kafka = if zookeeper { Distribution::KafkaZk } else { Distribution::Kafka };
+            let kafka = if zookeeper { imdb_local_kafka::KAFKA_ZK } else { imdb_local_kafka::KAFKA };
             let version = Install::find(config.libs.as_deref(), &[kafka])?.version(kafka)?;
             let mut cluster = Cluster::start(config)?;
             let pids: Vec<String> = cluster

@@ -1,11 +1,11 @@
 //! One JVM of a local cluster: how it is started, stopped and killed.
 //!
 //! Contract: a [`Jvm`] writes its pid to `<dir>/pid` when it starts, so a
-//! later `imdb-local-kafka` invocation can find it ([`Jvm::adopt`]: only a
+//! later launcher invocation can find it ([`Jvm::adopt`]: only a
 //! live process whose arguments name this folder's configuration file, so
 //! a recycled pid is never taken for it); it
-//! stops with SIGTERM (Kafka's controlled shutdown, ZooKeeper's clean
-//! close) and falls back to SIGKILL after the grace period; [`Jvm::kill`]
+//! stops with SIGTERM (Kafka's controlled shutdown, ZooKeeper's and
+//! OpenSearch's clean close) and falls back to SIGKILL after the grace period; [`Jvm::kill`]
 //! is SIGKILL at once, as a crash. Its standard output and error go to
 //! `<dir>/jvm.out` (the JVM's own complaints: bad flags, out of memory);
 //! the program's log goes where its log configuration says.
@@ -19,9 +19,6 @@ use std::time::{Duration, Instant};
 pub const PID_FILE: &str = "pid";
 /// Name of the JVM's standard output and error in its folder.
 pub const JVM_OUT: &str = "jvm.out";
-/// Extra JVM options for every process, split on whitespace.
-pub const JVM_OPTS_ENV: &str = "IMDB_KAFKA_JVM_OPTS";
-
 /// What to run: a main class on a class path, with a heap and system
 /// properties.
 #[derive(Debug, Clone)]
@@ -38,11 +35,13 @@ pub struct JvmCommand {
     pub heap: usize,
     /// `-Dkey=value`.
     pub properties: Vec<(String, String)>,
+    /// More JVM options, after the defaults (a launcher's `*_JVM_OPTS`).
+    pub options: Vec<String>,
 }
 
 impl JvmCommand {
     /// The command line. The collector flags are those of Kafka's own
-    /// `kafka-run-class.sh`.
+    /// `kafka-run-class.sh` (G1, as OpenSearch's `jvm.options` too).
     pub fn command(&self) -> Command {
         let heap_mib = self.heap.div_ceil(1 << 20);
         let mut command = Command::new(&self.java);
@@ -57,9 +56,7 @@ impl JvmCommand {
             "-XX:+ExitOnOutOfMemoryError".into(),
             "-Djava.awt.headless=true".into(),
         ]);
-        if let Ok(extra) = std::env::var(JVM_OPTS_ENV) {
-            command.args(extra.split_whitespace());
-        }
+        command.args(&self.options);
         for (key, value) in &self.properties {
             command.arg(format!("-D{key}={value}"));
         }
@@ -302,4 +299,46 @@ fn wait_gone(pid: u32, within: Duration) -> bool {
 /// process spawn per signal costs nothing here.
 pub fn signal(pid: u32, name: &str) {
     let _ = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).stderr(Stdio::null()).status();
+}
+
+/// SIGTERM to every process at once (each one's clean shutdown), then waits
+/// for all of them; a process still running after `grace` is killed. With
+/// `quorum_grace`, once more than half of them are gone, the rest get only
+/// that long: a Raft-like quorum (KRaft's controllers) is gone, and with it
+/// whatever their clean shutdown waits for. Every process is dealt with;
+/// the errors of the kills are returned.
+pub fn stop_together(mut jvms: Vec<&mut Jvm>, grace: Duration, quorum_grace: Option<Duration>) -> Vec<std::io::Error> {
+    let total = jvms.len();
+    for jvm in &mut jvms {
+        jvm.terminate();
+    }
+    let deadline = Instant::now() + grace;
+    let mut quorum_lost_at: Option<Instant> = None;
+    let mut errors = Vec::new();
+    loop {
+        jvms.retain_mut(|jvm| !jvm.reap_stopped());
+        if jvms.is_empty() {
+            break;
+        }
+        if (total - jvms.len()) * 2 > total && quorum_lost_at.is_none() {
+            quorum_lost_at = Some(Instant::now());
+        }
+        let no_quorum = quorum_grace.zip(quorum_lost_at).is_some_and(|(g, t)| t.elapsed() > g);
+        if no_quorum || Instant::now() > deadline {
+            for jvm in &mut jvms {
+                if no_quorum {
+                    tracing::info!("killing a process whose clean shutdown has no quorum left to grant it");
+                } else {
+                    tracing::warn!("a process did not stop within {grace:?} and was killed");
+                }
+                if let Err(e) = jvm.kill() {
+                    errors.push(e);
+                }
+                jvm.forget_pid_file();
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    errors
 }
