@@ -22,9 +22,9 @@ pub struct Settings {
     /// Address to listen on.
     #[arg(long, env = "IMDB_API_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Search cluster node URLs, comma-separated (requests go round-robin;
-    /// a node that does not answer fails the requests sent to it with 503,
-    /// so behind more than one node put a load balancer or list live nodes).
+    /// Search cluster node URLs, comma-separated (calls go to them in turn;
+    /// a node that refuses connections is skipped for the next one and
+    /// tried last for 5 s).
     #[arg(long, env = "IMDB_ES_URL", value_delimiter = ',', default_value = "http://127.0.0.1:9200")]
     pub es_url: Vec<String>,
     /// Prefix of the index names the indexer writes (`<prefix>-titles`, ...).

@@ -1,6 +1,13 @@
 //! The search cluster, through the official `elasticsearch` client: one
-//! client per process (it pools connections), round-robin over the
-//! configured nodes.
+//! client per configured node (each pools its connections), calls spread
+//! over the nodes in turn.
+//!
+//! Nodes: a node that cannot be reached (connection refused or reset: a
+//! dead process) is marked down for [`DOWN_FOR`] and the same call goes to
+//! the next node at once; nodes marked down are tried last, so a call
+//! fails as unavailable only when no node answers. A timeout does not move
+//! the call (the cluster is slow, not a node gone: sending it again would
+//! double the load).
 //!
 //! Every call waits for a permit of a semaphore (at most
 //! `max_concurrency` calls in flight; a call that cannot get one within the
@@ -13,12 +20,13 @@
 //! over every index behind the alias first, so scores compare across the
 //! per-genre indexes.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use elasticsearch::http::headers::HeaderMap;
 use elasticsearch::http::response::Response;
-use elasticsearch::http::transport::{MultiNodeConnectionPool, TransportBuilder};
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{Method, Url};
 use elasticsearch::params::SearchType;
 use elasticsearch::{CountParts, Elasticsearch, GetParts, MsearchParts, SearchParts};
@@ -41,10 +49,32 @@ pub struct UpstreamSettings {
     pub queue_timeout: Duration,
 }
 
+/// How long a node that could not be reached is tried only after the others.
+pub const DOWN_FOR: Duration = Duration::from_secs(5);
+
+/// One node of the cluster.
+struct Node {
+    url: String,
+    client: Elasticsearch,
+    /// Set when it could not be reached; cleared when it answers.
+    down_until: Mutex<Option<Instant>>,
+}
+
+impl Node {
+    fn is_down(&self) -> bool {
+        self.down_until.lock().expect("not poisoned").is_some_and(|until| Instant::now() < until)
+    }
+
+    fn mark(&self, down: bool) {
+        *self.down_until.lock().expect("not poisoned") = down.then(|| Instant::now() + DOWN_FOR);
+    }
+}
+
 /// The cluster client with its limits.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Elasticsearch,
+    nodes: Arc<Vec<Node>>,
+    next: Arc<AtomicUsize>,
     permits: Arc<Semaphore>,
     settings: UpstreamSettings,
     metrics: Arc<Metrics>,
@@ -67,14 +97,19 @@ impl Upstream {
         if urls.is_empty() {
             return Err(ApiError::BadSetting("no search cluster url".into()));
         }
-        let pool = MultiNodeConnectionPool::round_robin(urls, None);
-        let transport = TransportBuilder::new(pool)
-            .timeout(settings.timeout)
-            .disable_proxy()
-            .build()
-            .map_err(|e| ApiError::BadSetting(format!("search cluster client: {e}")))?;
+        let mut nodes = Vec::new();
+        for url in urls {
+            let transport = TransportBuilder::new(SingleNodeConnectionPool::new(url.clone()))
+                .timeout(settings.timeout)
+                .disable_proxy()
+                .build()
+                .map_err(|e| ApiError::BadSetting(format!("search cluster client: {e}")))?;
+            let client = Elasticsearch::new(transport);
+            nodes.push(Node { url: url.to_string(), client, down_until: Mutex::new(None) });
+        }
         Ok(Upstream {
-            client: Elasticsearch::new(transport),
+            nodes: Arc::new(nodes),
+            next: Arc::new(AtomicUsize::new(0)),
             permits: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
             settings,
             metrics,
@@ -87,12 +122,12 @@ impl Upstream {
     pub async fn search(&self, index: &str, body: Value, dfs: bool) -> Result<Value, ApiError> {
         let indexes = [index];
         let answer = self
-            .call("search", async {
-                let mut request = self.client.search(SearchParts::Index(&indexes)).body(body);
+            .call("search", |client| {
+                let mut request = client.search(SearchParts::Index(&indexes)).body(body.clone());
                 if dfs {
                     request = request.search_type(SearchType::DfsQueryThenFetch);
                 }
-                request.request_timeout(self.settings.timeout).send().await
+                request.request_timeout(self.settings.timeout).send()
             })
             .await?;
         let failed = answer["_shards"]["failed"].as_u64().unwrap_or(0);
@@ -115,10 +150,11 @@ impl Upstream {
             lines.push(serde_json::json!({"index": index}));
             lines.push(body);
         }
-        let lines: Vec<elasticsearch::http::request::JsonBody<Value>> = lines.into_iter().map(Into::into).collect();
         let answer = self
-            .call("msearch", async {
-                self.client.msearch(MsearchParts::None).body(lines).request_timeout(self.settings.timeout).send().await
+            .call("msearch", |client| {
+                let lines: Vec<elasticsearch::http::request::JsonBody<Value>> =
+                    lines.iter().cloned().map(Into::into).collect();
+                client.msearch(MsearchParts::None).body(lines).request_timeout(self.settings.timeout).send()
             })
             .await?;
         let responses = answer["responses"].as_array().cloned().unwrap_or_default();
@@ -138,9 +174,11 @@ impl Upstream {
     /// `GET /{index}/_doc/{id}`: the source, or `None` if there is none.
     pub async fn get(&self, index: &str, id: &str) -> Result<Option<Value>, ApiError> {
         let _permit = self.permit().await?;
-        let started = Instant::now();
-        let sent = self.client.get(GetParts::IndexId(index, id)).request_timeout(self.settings.timeout).send();
-        let response = self.finish("get", started, sent.await)?;
+        let response = self
+            .send_any("get", |client| {
+                client.get(GetParts::IndexId(index, id)).request_timeout(self.settings.timeout).send()
+            })
+            .await?;
         match read(response, self.settings.timeout).await {
             // A missing document is an answer; a missing index is not (`NoIndex`).
             Err(ApiError::Upstream(e)) if e.starts_with("HTTP 404") => Ok(None),
@@ -153,11 +191,14 @@ impl Upstream {
     pub async fn count(&self, index: &str, query: Option<Value>) -> Result<u64, ApiError> {
         let indexes = [index];
         let answer = self
-            .call("count", async {
-                let request = self.client.count(CountParts::Index(&indexes)).request_timeout(self.settings.timeout);
-                match query {
-                    Some(q) => request.body(serde_json::json!({"query": q})).send().await,
-                    None => request.send().await,
+            .call("count", |client| {
+                let request = client.count(CountParts::Index(&indexes)).request_timeout(self.settings.timeout);
+                let query = query.clone();
+                async move {
+                    match query {
+                        Some(q) => request.body(serde_json::json!({"query": q})).send().await,
+                        None => request.send().await,
+                    }
                 }
             })
             .await?;
@@ -167,17 +208,15 @@ impl Upstream {
     /// `GET /_cluster/health`: the status (`green`, `yellow`, `red`).
     pub async fn health(&self) -> Result<String, ApiError> {
         let answer = self
-            .call("health", async {
-                self.client
-                    .send::<(), ()>(
-                        Method::Get,
-                        "/_cluster/health",
-                        HeaderMap::new(),
-                        None,
-                        None,
-                        Some(self.settings.timeout),
-                    )
-                    .await
+            .call("health", |client| {
+                client.send::<(), ()>(
+                    Method::Get,
+                    "/_cluster/health",
+                    HeaderMap::new(),
+                    None,
+                    None,
+                    Some(self.settings.timeout),
+                )
             })
             .await?;
         Ok(answer["status"].as_str().unwrap_or("unknown").to_owned())
@@ -194,18 +233,58 @@ impl Upstream {
     }
 
     /// Runs one call under a permit; a 2xx JSON answer is returned.
-    async fn call(
-        &self,
-        what: &'static str,
-        send: impl Future<Output = Result<Response, elasticsearch::Error>>,
-    ) -> Result<Value, ApiError> {
+    async fn call<'a, F, Fut>(&'a self, what: &'static str, send: F) -> Result<Value, ApiError>
+    where
+        F: Fn(&'a Elasticsearch) -> Fut,
+        Fut: Future<Output = Result<Response, elasticsearch::Error>>,
+    {
         let _permit = self.permit().await?;
-        let started = Instant::now();
-        let response = self.finish(what, started, send.await)?;
+        let response = self.send_any(what, send).await?;
         read(response, self.settings.timeout).await.map_err(|e| match e {
             ApiError::Upstream(reason) => ApiError::Upstream(format!("{what}: {reason}")),
             other => other,
         })
+    }
+
+    /// The nodes in the order this call tries them: from the next one in
+    /// turn, those marked down last.
+    fn order(&self) -> Vec<&Node> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.nodes.len();
+        let rotated = (0..n).map(|i| &self.nodes[(start + i) % n]);
+        let (up, down): (Vec<&Node>, Vec<&Node>) = rotated.partition(|node| !node.is_down());
+        up.into_iter().chain(down).collect()
+    }
+
+    /// Sends the request to one node after the other until one answers
+    /// (any status); records the call.
+    async fn send_any<'a, F, Fut>(&'a self, what: &'static str, send: F) -> Result<Response, ApiError>
+    where
+        F: Fn(&'a Elasticsearch) -> Fut,
+        Fut: Future<Output = Result<Response, elasticsearch::Error>>,
+    {
+        let started = Instant::now();
+        let mut result = None;
+        for node in self.order() {
+            match send(&node.client).await {
+                Err(e) if unreachable(&e) => {
+                    if !node.is_down() {
+                        tracing::warn!(node = %node.url, error = %e, "search node unreachable; trying the next one");
+                    }
+                    node.mark(true);
+                    result = Some(Err(e));
+                }
+                answer => {
+                    if answer.is_ok() {
+                        node.mark(false);
+                    }
+                    result = Some(answer);
+                    break;
+                }
+            }
+        }
+        let result = result.expect("at least one node");
+        self.finish(what, started, result)
     }
 
     /// Records the call and maps transport failures.
@@ -230,6 +309,12 @@ impl Upstream {
             }
         })
     }
+}
+
+/// A node that did not take the request at all (no status, no timeout):
+/// another node may.
+fn unreachable(e: &elasticsearch::Error) -> bool {
+    e.status_code().is_none() && !e.is_timeout()
 }
 
 /// The JSON body of a 2xx answer. A missing index is `NoIndex`, a

@@ -7,7 +7,15 @@
 //! other 4xx, a mapping error). A request that fails as a whole (connection
 //! refused, 429, 5xx) is an error to retry; a 400 for the whole request is a
 //! bug here and rejects every item with the engine's answer.
+//!
+//! Nodes: the engine is one or more node URLs. Requests go to one node
+//! after the other (round robin); a node that cannot be reached (refused,
+//! timed out) is skipped for that request, which goes to the next one, so
+//! a dead node of a cluster costs a retry, not an outage. Only when no
+//! node answers is the request an error.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -30,7 +38,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Engine {
     http: reqwest::blocking::Client,
-    base: String,
+    bases: Arc<Vec<String>>,
+    next: Arc<AtomicUsize>,
 }
 
 fn transient(status: u16) -> bool {
@@ -38,13 +47,29 @@ fn transient(status: u16) -> bool {
 }
 
 impl Engine {
-    /// A client of the engine at `url` (`http://127.0.0.1:9200`).
-    pub fn new(url: &str, timeout: Duration) -> Result<Engine, IndexerError> {
+    /// A client of the engine at `urls`: one node URL
+    /// (`http://127.0.0.1:9200`) or several, comma-separated.
+    pub fn new(urls: &str, timeout: Duration) -> Result<Engine, IndexerError> {
+        let bases: Vec<String> =
+            urls.split(',').map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty()).collect();
+        if bases.is_empty() {
+            return Err(IndexerError::BadSetting("no search engine URL".into()));
+        }
         let http = reqwest::blocking::Client::builder()
             .timeout(timeout)
             .build()
             .map_err(|e| IndexerError::Http(e.to_string()))?;
-        Ok(Engine { http, base: url.trim_end_matches('/').to_owned() })
+        Ok(Engine { http, bases: Arc::new(bases), next: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// How many data nodes the cluster has (`GET /_cluster/health`).
+    pub fn data_nodes(&self) -> Result<u64, IndexerError> {
+        let (status, body) = self.send(reqwest::Method::GET, "/_cluster/health", "application/json", String::new())?;
+        if status != 200 {
+            return Err(IndexerError::Refused { what: "cluster health".into(), status, body });
+        }
+        let health: Value = serde_json::from_str(&body).map_err(|e| IndexerError::Http(e.to_string()))?;
+        Ok(health["number_of_data_nodes"].as_u64().unwrap_or(1))
     }
 
     /// Sends a request with a body of `content_type`; the status and the
@@ -54,18 +79,32 @@ impl Engine {
         method: reqwest::Method,
         path: &str,
         content_type: &str,
-        body: String,
+        mut body: String,
     ) -> Result<(u16, String), IndexerError> {
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .map_err(|e| IndexerError::Http(e.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
-        Ok((status, text))
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut last_error = String::new();
+        for attempt in 0..self.bases.len() {
+            let base = &self.bases[(first + attempt) % self.bases.len()];
+            let last = attempt + 1 == self.bases.len();
+            let response = match self
+                .http
+                .request(method.clone(), format!("{base}{path}"))
+                .header("content-type", content_type)
+                .body(if last { std::mem::take(&mut body) } else { body.clone() })
+                .send()
+            {
+                Ok(response) => response,
+                // Not reached (or no answer in time): the next node.
+                Err(e) => {
+                    last_error = format!("{base}: {e}");
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+            return Ok((status, text));
+        }
+        Err(IndexerError::Http(last_error))
     }
 
     fn put(&self, path: &str, body: &Value) -> Result<(u16, String), IndexerError> {

@@ -26,7 +26,9 @@ struct Cli {
     /// Kafka bootstrap servers.
     #[arg(long, env = "IMDB_BROKERS", default_value = LOCAL_BOOTSTRAP)]
     brokers: String,
-    /// The search engine (Elasticsearch or imdb-search-node).
+    /// The search engine (Elasticsearch, OpenSearch or imdb-search-node):
+    /// one node URL or several, comma-separated; a node that cannot be
+    /// reached is skipped for the next one.
     #[arg(long, env = "IMDB_ES_URL", default_value = "http://127.0.0.1:9200")]
     es_url: String,
     /// Consumer group.
@@ -50,9 +52,10 @@ struct Cli {
     /// Primary shards of the indexes the templates create.
     #[arg(long, env = "IMDB_INDEX_SHARDS", default_value_t = 1)]
     shards: u32,
-    /// Replicas of the indexes the templates create (0 on one machine).
-    #[arg(long, env = "IMDB_INDEX_REPLICAS", default_value_t = 0)]
-    replicas: u32,
+    /// Replicas of the indexes the templates create (default: one per shard
+    /// when the cluster has more than one data node, else none).
+    #[arg(long, env = "IMDB_INDEX_REPLICAS")]
+    replicas: Option<u32>,
     /// Bulk requests in flight (one thread each).
     #[arg(long, env = "IMDB_INDEXER_WORKERS", default_value_t = 2)]
     workers: usize,

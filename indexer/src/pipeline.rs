@@ -239,6 +239,15 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
     })
 }
 
+/// Replicas per shard: the setting, else one copy more wherever a second
+/// data node can hold it (a node's loss then loses no shard), else none.
+fn replicas(engine: &Engine, settings: &Settings) -> Result<u32, IndexerError> {
+    match settings.replicas {
+        Some(replicas) => Ok(replicas),
+        None => Ok(u32::from(engine.data_nodes()? > 1)),
+    }
+}
+
 /// Installs the index templates and brings existing indexes up to their
 /// mappings, waiting for the engine to answer.
 fn install_templates(
@@ -248,20 +257,22 @@ fn install_templates(
     stop: &AtomicBool,
 ) -> Result<(), IndexerError> {
     let prefix = &settings.index_prefix;
-    let titles = crate::engine::titles_template(
-        &names.titles_pattern(),
-        &names.titles_alias(),
-        settings.shards,
-        settings.replicas,
-    );
-    let people = crate::engine::people_template(&names.people_index(), settings.shards, settings.replicas);
     let mut backoff = Backoff::new(settings.backoff_max);
     loop {
-        let result = engine
-            .put_template(&format!("{prefix}-titles"), &titles)
-            .and_then(|()| engine.put_template(&format!("{prefix}-people"), &people))
-            .and_then(|()| engine.update_mappings(&names.titles_pattern(), &titles))
-            .and_then(|()| engine.update_mappings(&names.people_index(), &people));
+        let result = replicas(engine, settings).map(|replicas| {
+            tracing::info!(shards = settings.shards, replicas, "installing the index templates");
+            let (pattern, alias) = (names.titles_pattern(), names.titles_alias());
+            let titles = crate::engine::titles_template(&pattern, &alias, settings.shards, replicas);
+            let people = crate::engine::people_template(&names.people_index(), settings.shards, replicas);
+            (titles, people)
+        });
+        let result = result.and_then(|(titles, people)| {
+            engine
+                .put_template(&format!("{prefix}-titles"), &titles)
+                .and_then(|()| engine.put_template(&format!("{prefix}-people"), &people))
+                .and_then(|()| engine.update_mappings(&names.titles_pattern(), &titles))
+                .and_then(|()| engine.update_mappings(&names.people_index(), &people))
+        });
         match result {
             Ok(()) => return Ok(()),
             Err(e) if e.is_transient() && !stop.load(Ordering::Relaxed) => {

@@ -15,14 +15,15 @@ pub struct Settings {
     pub instance_id: Option<String>,
     /// Topics to consume (enrichment topics, and raw topics for the raw route).
     pub topics: Vec<String>,
-    /// The search engine's URL.
+    /// The search engine's node URLs, comma-separated.
     pub es_url: String,
     /// Prefix of every index name.
     pub index_prefix: String,
     /// Primary shards of new indexes.
     pub shards: u32,
-    /// Replicas of new indexes.
-    pub replicas: u32,
+    /// Replicas of new indexes; `None`: one when the cluster has more than
+    /// one data node, else none.
+    pub replicas: Option<u32>,
     /// Bulk threads (bulk requests in flight).
     pub workers: usize,
     /// Documents per bulk request at most.

@@ -1,6 +1,6 @@
 //! Support for testing imdb-search as real processes: finding the
 //! workspace's binaries ([`bins`]), running a search node as a child process
-//! ([`search_node`]), the indexer and API nodes ([`services`]), filling
+//! ([`search_node`]) or the engine a test run chose ([`engine`]), the indexer and API nodes ([`services`]), filling
 //! Kafka topics with ingest ([`kafka_load`]), checking that every record
 //! arrived exactly once ([`exact`]),
 //! and the Elasticsearch REST YAML conformance runner
@@ -10,6 +10,7 @@
 //! `es-conformance` binary runs the conformance suite by hand.
 
 pub mod bins;
+pub mod engine;
 pub mod es_yaml;
 pub mod exact;
 pub mod kafka_load;

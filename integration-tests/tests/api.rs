@@ -19,8 +19,9 @@ use imdb_ingest::generate::{GenerateConfig, generate};
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{LoadConfig, Summary};
+use imdb_integration_tests::engine::TestEngine;
 use imdb_integration_tests::kafka_load::load_into_kafka;
-use imdb_integration_tests::search_node::{SearchNode, free_port};
+use imdb_integration_tests::search_node::free_port;
 use imdb_integration_tests::services::{ApiNode, Indexer, wait_for_counts};
 use imdb_local_kafka::start_for_test;
 use serde_json::Value;
@@ -97,17 +98,20 @@ fn the_api_over_the_real_stack_finds_what_users_mean() {
     let popular = tempfile::tempdir().unwrap();
     let Some(()) = shared_popular(popular.path()) else { return };
     let Some(broker) = start_for_test(1) else { return };
-    let node = SearchNode::start().unwrap();
+    let Some(node) = TestEngine::start() else { return };
     let brokers = broker.bootstrap_servers();
     let generated = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles: 20_000, seed: 5, out: generated.path().to_path_buf() }).unwrap();
     let loads = [load(&brokers, generated.path()), load(&brokers, &movies), load(&brokers, popular.path())];
     let titles_total: u64 = loads.iter().map(|s| s.titles_published).sum();
     let people_total: u64 = loads.iter().map(|s| s.people_published).sum();
-    let indexer = Indexer::start(&brokers, &node.url(), "api-test", &[]);
+    let indexer = Indexer::start(&brokers, &node.urls(), "api-test", &[]);
     wait_for_counts(&node.url(), titles_total, people_total, Duration::from_secs(240));
     indexer.stop();
-    let api = ApiNode::start(&node.url(), "api-test-1", &[("IMDB_API_RATE_LIMIT", "0")]);
+    // The API's first engine URL is a node that is not there: every call
+    // must go on to a live one, and nothing below may notice.
+    let dead = format!("http://127.0.0.1:{}", free_port().unwrap());
+    let api = ApiNode::start(&format!("{dead},{}", node.urls()), "api-test-1", &[("IMDB_API_RATE_LIMIT", "0")]);
 
     relevance(&api);
     filters_facets_and_cursor_paging(&api);
@@ -308,8 +312,8 @@ fn fuzzing_finds_no_server_error(api: &ApiNode) {
 
 #[test]
 fn a_client_over_its_rate_gets_429_with_retry_after() {
-    let node = SearchNode::start().unwrap();
-    let api = ApiNode::start(&node.url(), "api-rate", &[("IMDB_API_RATE_LIMIT", "1"), ("IMDB_API_RATE_BURST", "2")]);
+    let Some(node) = TestEngine::start() else { return };
+    let api = ApiNode::start(&node.urls(), "api-rate", &[("IMDB_API_RATE_LIMIT", "1"), ("IMDB_API_RATE_BURST", "2")]);
     let statuses: Vec<u16> =
         (0..3).map(|_| http().get(format!("{}/api/v1/genres", api.url())).send().unwrap().status().as_u16()).collect();
     assert_ne!(statuses[0], 429);

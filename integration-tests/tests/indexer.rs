@@ -18,9 +18,9 @@ use imdb_ingest::kafka::ensure_topics;
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{LoadConfig, inspect};
+use imdb_integration_tests::engine::TestEngine;
 use imdb_integration_tests::exact::{self, Expected, expected_indexes, totals};
 use imdb_integration_tests::kafka_load::load_into_kafka;
-use imdb_integration_tests::search_node::SearchNode;
 use imdb_integration_tests::services::{Indexer, index_count, wait_for_counts};
 use imdb_local_kafka::{Cluster, start_for_test};
 use imdb_model::RawSource;
@@ -34,8 +34,8 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(240);
 
 /// An indexer of `group` between this test's broker and node.
-fn start_indexer(broker: &Cluster, node: &SearchNode, group: &str, extra: &[(&str, &str)]) -> Indexer {
-    Indexer::start(&broker.bootstrap_servers(), &node.url(), group, extra)
+fn start_indexer(broker: &Cluster, node: &TestEngine, group: &str, extra: &[(&str, &str)]) -> Indexer {
+    Indexer::start(&broker.bootstrap_servers(), &node.urls(), group, extra)
 }
 
 /// Generates `titles` titles and loads them into the broker's topics.
@@ -62,21 +62,21 @@ fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
-fn count(node: &SearchNode, target: &str) -> Option<u64> {
+fn count(node: &TestEngine, target: &str) -> Option<u64> {
     index_count(&node.url(), target)
 }
 
-fn wait_for(node: &SearchNode, titles: u64, people: u64) {
+fn wait_for(node: &TestEngine, titles: u64, people: u64) {
     wait_for_counts(&node.url(), titles, people, WAIT);
 }
 
-fn check_exact(node: &SearchNode, expected: &Expected) {
+fn check_exact(node: &TestEngine, expected: &Expected) {
     exact::check_exact(&node.url(), expected);
 }
 
-fn setup(titles: u64, seed: u64) -> Option<(Cluster, SearchNode, Expected)> {
+fn setup(titles: u64, seed: u64) -> Option<(Cluster, TestEngine, Expected)> {
     let broker = start_for_test(1)?;
-    let node = SearchNode::start().unwrap();
+    let node = TestEngine::start()?;
     load_dataset(&broker, titles, seed);
     let expected = expected_indexes(&broker.bootstrap_servers());
     Some((broker, node, expected))
@@ -86,7 +86,11 @@ fn setup(titles: u64, seed: u64) -> Option<(Cluster, SearchNode, Expected)> {
 fn generated_titles_are_indexed_exactly_and_searchable() {
     let Some((broker, node, expected)) = setup(50_000, 11) else { return };
     let (titles, people) = totals(&expected);
-    let indexer = start_indexer(&broker, &node, "e2e", &[]);
+    // The first URL is a node that is not there: every request goes on to
+    // the next one.
+    let dead = format!("http://127.0.0.1:{}", imdb_local_kafka::free_port().unwrap());
+    let urls = format!("{dead},{}", node.urls());
+    let indexer = Indexer::start(&broker.bootstrap_servers(), &urls, "e2e", &[]);
     wait_for(&node, titles, people);
     check_exact(&node, &expected);
     // Searching works through the alias, with the template's analyzers.
@@ -115,7 +119,7 @@ fn kill_9_and_an_engine_outage_lose_and_duplicate_nothing() {
     // process's partitions back at once (see docs/local-kafka.md).
     let slow =
         [("IMDB_INDEXER_BATCH_DOCS", "100"), ("IMDB_INDEXER_WORKERS", "1"), ("IMDB_INDEXER_INSTANCE_ID", "crash-1")];
-    let indexed = |node: &SearchNode| count(node, "imdb-titles").unwrap_or(0) + count(node, "imdb-people").unwrap_or(0);
+    let indexed = |node: &TestEngine| count(node, "imdb-titles").unwrap_or(0) + count(node, "imdb-people").unwrap_or(0);
     for _ in 0..3 {
         // Killed in the middle: once it has indexed another 3,000 documents.
         let before = indexed(&node);
@@ -131,9 +135,9 @@ fn kill_9_and_an_engine_outage_lose_and_duplicate_nothing() {
     // The engine goes away for 20 s in the middle of a run.
     let indexer = start_indexer(&broker, &node, "crash", &slow);
     thread::sleep(Duration::from_secs(2));
-    node.kill9().unwrap();
+    node.kill_all();
     thread::sleep(Duration::from_secs(20));
-    node.restart().unwrap();
+    node.restart_all();
     wait_for(&node, titles, people);
     check_exact(&node, &expected);
     indexer.stop();
@@ -162,16 +166,17 @@ fn a_second_indexer_shares_the_work_and_the_first_can_leave() {
 /// for good while the engine is fine again.
 #[test]
 fn a_rebalance_while_paused_resumes_the_new_assignment() {
-    let Some((broker, node, expected)) = setup(20_000, 15) else { return };
+    let Some((broker, mut node, expected)) = setup(20_000, 15) else { return };
     let (titles, people) = totals(&expected);
     let slow = [("IMDB_INDEXER_BATCH_DOCS", "100"), ("IMDB_INDEXER_WORKERS", "1")];
     let quick = [slow[0], slow[1], ("IMDB_INDEXER_REQUEST_TIMEOUT", "1s"), ("IMDB_INDEXER_BACKOFF_MAX", "1s")];
     let first = start_indexer(&broker, &node, "paused", &quick);
     let second = start_indexer(&broker, &node, "paused", &slow);
     thread::sleep(Duration::from_secs(3));
-    let pid = node.pid().unwrap().to_string();
-    let signal =
-        |name: &str| assert!(std::process::Command::new("kill").args([name, &pid]).status().unwrap().success());
+    let pids: Vec<String> = node.pids().iter().map(u32::to_string).collect();
+    let signal = |name: &str| {
+        assert!(std::process::Command::new("kill").arg(name).args(&pids).status().unwrap().success());
+    };
     signal("-STOP");
     thread::sleep(Duration::from_secs(3));
     let third = start_indexer(&broker, &node, "paused", &slow);
@@ -187,7 +192,7 @@ fn a_rebalance_while_paused_resumes_the_new_assignment() {
 #[test]
 fn the_raw_route_indexes_every_raw_row_once() {
     let Some(broker) = start_for_test(1) else { return };
-    let node = SearchNode::start().unwrap();
+    let Some(node) = TestEngine::start() else { return };
     load_with_raw(&broker, 1_000, 15, true);
     let names = IndexNames::default();
     // Expected: per raw index, the distinct row keys read from the topics.
@@ -225,7 +230,7 @@ fn the_raw_route_indexes_every_raw_row_once() {
 #[test]
 fn a_title_whose_genre_changes_moves_to_its_new_index() {
     let Some(broker) = start_for_test(1) else { return };
-    let node = SearchNode::start().unwrap();
+    let Some(node) = TestEngine::start() else { return };
     ensure_topics(&broker.bootstrap_servers(), &all_topics(), None, Duration::from_secs(30)).unwrap();
     let producer: BaseProducer =
         ClientConfig::new().set("bootstrap.servers", broker.bootstrap_servers()).create().unwrap();
