@@ -20,3 +20,10 @@ export IMDB_MOVIES_JSON="$PWD/.local/data/movies.json"
 export IMDB_REQUIRE_HAPROXY=1
 cargo build --workspace --bins
 cargo test --workspace "$@"
+# The indexer and API integration tests again, the same code on a real
+# OpenSearch node instead of the search node (integration-tests/src/engine.rs).
+# Two tests at a time: each runs a Kafka broker and an OpenSearch JVM. Only
+# on a full run (arguments select tests of the first pass).
+if [ $# -eq 0 ]; then
+  IMDB_TEST_ENGINE=opensearch cargo test -p imdb-integration-tests --test indexer --test api -- --test-threads 2
+fi
