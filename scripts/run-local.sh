@@ -4,11 +4,14 @@
 #   scripts/run-local.sh                 # 100k generated titles + movies.json
 #   scripts/run-local.sh --input DIR     # your IMDb files (dir of .tsv[.gz])
 #   scripts/run-local.sh --reload        # load again what this broker already has
+#   scripts/run-local.sh --engine opensearch   # a 3-node OpenSearch cluster instead
 #
 # Starts a local Apache Kafka cluster (3 KRaft nodes from Maven Central's
 # jars, data in .local/kafka, brokers on 19092-19094; topics with three
-# replicas, two in sync) and the search node (imdb-search-node, data in
-# .local/search-node, port 9200) unless they already answer, loads the data
+# replicas, two in sync) and the search engine unless they already answer:
+# the search node (imdb-search-node, data in .local/search-node, port 9200;
+# the default) or, with --engine opensearch, a 3-node OpenSearch cluster
+# (imdb-local-opensearch, data in .local/opensearch, ports 9200-9202). Loads the data
 # with imdb-ingest, lists the topics, starts the indexer, which moves the
 # title and person documents into per-genre indexes, and two API nodes
 # (ports 8081, 8082) behind HAProxy at http://127.0.0.1:8080. All keep
@@ -19,14 +22,26 @@ cd "$(dirname "$0")/.."
 input=""
 reload=""
 titles="${IMDB_TITLES:-100000}"
+engine="${IMDB_ENGINE:-search-node}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --input) input="$2"; shift 2 ;;
     --titles) titles="$2"; shift 2 ;;
     --reload) reload=1; shift ;;
-    *) echo "usage: $0 [--input DIR] [--titles N] [--reload]" >&2; exit 2 ;;
+    --engine) engine="$2"; shift 2 ;;
+    *) echo "usage: $0 [--input DIR] [--titles N] [--reload] [--engine search-node|opensearch]" >&2; exit 2 ;;
   esac
 done
+case "$engine" in
+  search-node | opensearch) ;;
+  *) echo "--engine: search-node or opensearch, not $engine" >&2; exit 2 ;;
+esac
+# One engine at a time on port 9200: the one that runs decides.
+if [ -s .local/engine ] && [ "$(cat .local/engine)" != "$engine" ] \
+  && curl -fsS "http://127.0.0.1:${IMDB_SEARCH_PORT:-9200}/" >/dev/null 2>&1; then
+  echo "the stack runs on $(cat .local/engine); stop it first (scripts/stop-local.sh)" >&2
+  exit 2
+fi
 
 scripts/setup.sh
 cargo build --release --workspace --bins
@@ -39,12 +54,20 @@ export IMDB_BROKERS="127.0.0.1:$kafka_port,127.0.0.1:$((kafka_port + 1)),127.0.0
 "$bin/imdb-local-kafka" start --data .local/kafka --nodes 3 --port "$kafka_port"
 
 # The search engine of the one-machine stack, Elasticsearch-compatible.
-search_url="http://127.0.0.1:${IMDB_SEARCH_PORT:-9200}"
-if curl -fsS "$search_url/" >/dev/null 2>&1; then
+search_port="${IMDB_SEARCH_PORT:-9200}"
+search_url="http://127.0.0.1:$search_port"
+mkdir -p .local
+echo "$engine" >.local/engine
+if [ "$engine" = opensearch ]; then
+  # Three nodes, one replica per shard (the indexer's templates see three
+  # data nodes); every node URL goes to the indexer and the API.
+  "$bin/imdb-local-opensearch" start --data .local/opensearch --nodes 3 --port "$search_port"
+  search_urls="$search_url,http://127.0.0.1:$((search_port + 1)),http://127.0.0.1:$((search_port + 2))"
+  search_data=.local/opensearch
+elif curl -fsS "$search_url/" >/dev/null 2>&1; then
   echo "search node already answers at $search_url"
 else
-  mkdir -p .local
-  nohup "$bin/imdb-search-node" --listen "127.0.0.1:${IMDB_SEARCH_PORT:-9200}" --data .local/search-node \
+  nohup "$bin/imdb-search-node" --listen "127.0.0.1:$search_port" --data .local/search-node \
     >>.local/search-node.log 2>&1 &
   echo $! >.local/search-node.pid
   for _ in $(seq 1 100); do
@@ -54,6 +77,11 @@ else
   curl -fsS "$search_url/" >/dev/null || { echo "search node did not start; see .local/search-node.log" >&2; exit 1; }
   echo "search node started at $search_url (log: .local/search-node.log)"
 fi
+search_urls="${search_urls:-$search_url}"
+search_data="${search_data:-.local/search-node}"
+# The indexer's consumer group is per engine: its committed offsets say
+# what that engine already holds.
+if [ "$engine" = opensearch ]; then group=imdb-indexer-opensearch; else group=imdb-indexer; fi
 
 if [ -z "$input" ]; then
   input=".local/data/generated-$titles"
@@ -85,7 +113,7 @@ fi
 if [ -f .local/indexer.pid ] && kill -0 "$(cat .local/indexer.pid)" 2>/dev/null; then
   echo "indexer already running (pid $(cat .local/indexer.pid))"
 else
-  IMDB_ES_URL="$search_url" IMDB_INDEXER_INSTANCE_ID=local-1 \
+  IMDB_ES_URL="$search_urls" IMDB_INDEXER_GROUP="$group" IMDB_INDEXER_INSTANCE_ID=local-1 \
     nohup "$bin/imdb-indexer" >>.local/indexer.log 2>&1 &
   echo $! >.local/indexer.pid
   echo "indexer started (log: .local/indexer.log, metrics: http://127.0.0.1:9464/metrics)"
@@ -98,7 +126,7 @@ start_api() {
     echo "api node $n already running (pid $(cat ".local/api-$n.pid"))"
     return
   fi
-  IMDB_ES_URL="$search_url" IMDB_API_LISTEN="127.0.0.1:$port" IMDB_API_NODE_NAME="api-$n" \
+  IMDB_ES_URL="$search_urls" IMDB_API_LISTEN="127.0.0.1:$port" IMDB_API_NODE_NAME="api-$n" \
     nohup "$bin/imdb-api" >>".local/api-$n.log" 2>&1 &
   echo $! >".local/api-$n.pid"
 }
@@ -133,7 +161,7 @@ The topics above are in the local Kafka cluster at $IMDB_BROKERS (data in .local
   the brokers:        $bin/imdb-local-kafka status      (logs: .local/kafka/node-*/logs/server.log)
   look at documents:  $bin/imdb-ingest read --topic imdb.enriched.titles --limit 3
   dead letters:       $bin/imdb-ingest read --topic imdb.dlq.ingest
-The indexer moves the documents into the search node at $search_url (data in .local/search-node):
+The indexer moves the documents into $engine at $search_urls (data in $search_data):
   titles indexed:     curl -s '$search_url/imdb-titles/_count'
   a search:           curl -s '$search_url/imdb-titles/_search?q=primary_title:love&size=3&pretty'
   cluster health:     curl -s '$search_url/_cluster/health?pretty'

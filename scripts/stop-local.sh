@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Stops the local stack started by scripts/run-local.sh, front to back: the
 # load balancer and API nodes, then the indexer (waiting for it to finish its
-# bulks and commit its offsets, which needs the broker and the search node),
-# then the search node, and the Kafka cluster last.
+# bulks and commit its offsets, which needs the broker and the search engine),
+# then the search node or OpenSearch cluster, and the Kafka cluster last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +28,10 @@ stop api-2
 stop indexer 30
 # The node finishes requests and commits, leaving nothing to replay.
 stop search-node 30
+# Or the OpenSearch cluster: every node closes cleanly.
+if [ -x target/release/imdb-local-opensearch ] && [ -f .local/opensearch/cluster.properties ]; then
+  target/release/imdb-local-opensearch stop --data .local/opensearch
+fi
 # Every broker's controlled shutdown at once, then the processes are gone.
 if [ -x target/release/imdb-local-kafka ]; then
   target/release/imdb-local-kafka stop --data .local/kafka
