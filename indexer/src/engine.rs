@@ -3,9 +3,9 @@
 //!
 //! Contract: [`Engine::bulk`] sends documents with their IMDb ids and reads
 //! the per-item results one by one: an item is indexed (2xx), to be retried
-//! (429, 5xx: the engine is busy or down) or rejected for its content (any
+//! (408, 429, 5xx: the engine timed out, is busy or down) or rejected for its content (any
 //! other 4xx, a mapping error). A request that fails as a whole (connection
-//! refused, 429, 5xx) is an error to retry; a 400 for the whole request is a
+//! refused, 408, 429, 5xx) is an error to retry; a 400 for the whole request is a
 //! bug here and rejects every item with the engine's answer.
 //!
 //! Nodes: the engine is one or more node URLs. Requests go to one node
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::error::IndexerError;
+use crate::error::{IndexerError, transient};
 use crate::route::Routed;
 
 /// What became of one document of a bulk request.
@@ -40,10 +40,6 @@ pub struct Engine {
     http: reqwest::blocking::Client,
     bases: Arc<Vec<String>>,
     next: Arc<AtomicUsize>,
-}
-
-fn transient(status: u16) -> bool {
-    status == 429 || status >= 500
 }
 
 impl Engine {

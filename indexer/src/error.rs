@@ -25,14 +25,21 @@ pub enum IndexerError {
     Http(String),
 }
 
+/// An engine status worth trying again as it is: a timeout (408: a
+/// request that reached a hung node answers so once it wakes up), an
+/// overloaded engine (429) or a failure inside it (5xx). One rule for
+/// whole requests and for each item of a bulk.
+pub fn transient(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
+}
+
 impl IndexerError {
-    /// Worth trying again as it is: the engine was unreachable, timed out
-    /// (408: a request that reached a hung node answers so once it wakes
-    /// up), was overloaded (429) or failed inside (5xx).
+    /// Worth trying again as it is: the engine was unreachable, or its
+    /// status is [`transient`].
     pub fn is_transient(&self) -> bool {
         match self {
             IndexerError::Http(_) => true,
-            IndexerError::Refused { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            IndexerError::Refused { status, .. } => transient(*status),
             IndexerError::BadSetting(_) | IndexerError::Kafka(_) => false,
         }
     }

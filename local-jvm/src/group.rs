@@ -10,6 +10,7 @@
 //! group stops, is each launcher's business.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -77,30 +78,44 @@ impl Group {
         Ok(())
     }
 
-    /// The ids of the running nodes, and one that exited by itself, if any.
-    pub fn running(&mut self) -> (Vec<u32>, Option<u32>) {
-        let mut running = Vec::new();
-        let mut died = None;
-        for node in &mut self.nodes {
-            if node.jvm.is_running() {
-                running.push(node.id);
-            } else if node.jvm.has_started() {
-                died = Some(node.id);
+    /// Waits until `ready` accepts every running node, given the ids of
+    /// all running nodes, within `timeout`. The error names a node and
+    /// why: it exited by itself, or the last reason `ready` gave for it.
+    pub fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        mut ready: impl FnMut(u32, &[u32]) -> Result<(), String>,
+    ) -> Result<(), (u32, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut running = Vec::new();
+            for node in &mut self.nodes {
+                if node.jvm.is_running() {
+                    running.push(node.id);
+                } else if node.jvm.has_started() {
+                    return Err((node.id, "the process exited".into()));
+                }
             }
+            let waiting_for = running.iter().find_map(|id| ready(*id, &running).err().map(|why| (*id, why)));
+            let Some((id, reason)) = waiting_for else { return Ok(()) };
+            if Instant::now() > deadline {
+                return Err((id, format!("not ready within {timeout:?}: {reason}")));
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        (running, died)
+    }
+
+    /// The end of node `id`'s log (`file`, inside its folder) and of its
+    /// JVM's own output.
+    pub fn log_tail(&self, id: u32, file: &str) -> String {
+        self.nodes.iter().find(|n| n.id == id).map(|n| n.jvm.log_tail(&n.dir.join(file))).unwrap_or_default()
     }
 
     /// After a failed start: kills what this handle started, leaves alone
     /// what it found running.
     pub fn abandon(&mut self) {
         for node in &mut self.nodes {
-            if node.jvm.is_adopted() {
-                node.jvm.detach();
-            } else {
-                let _ = node.jvm.kill();
-                node.jvm.forget_pid_file();
-            }
+            node.jvm.abandon();
         }
     }
 

@@ -248,6 +248,17 @@ impl Jvm {
         let _ = fs::remove_file(self.dir.join(PID_FILE));
     }
 
+    /// After a failed start: a process this handle started is killed (its
+    /// pid file removed), one it adopted is left running and forgotten.
+    pub fn abandon(&mut self) {
+        if self.adopted {
+            self.detach();
+        } else {
+            let _ = self.kill();
+            self.forget_pid_file();
+        }
+    }
+
     /// Forgets the process without stopping it (the pid file stays).
     pub fn detach(&mut self) {
         self.started = false;

@@ -178,12 +178,7 @@ impl Cluster {
     fn abandon(&mut self) {
         self.group.abandon();
         if let Some(jvm) = self.zookeeper.as_mut() {
-            if jvm.is_adopted() {
-                jvm.detach();
-            } else {
-                let _ = jvm.kill();
-                jvm.forget_pid_file();
-            }
+            jvm.abandon();
         }
         self.detached = true;
     }
@@ -320,47 +315,19 @@ impl Cluster {
     /// Waits until every running node answers `Metadata` listing every
     /// running node and a controller.
     fn wait_ready(&mut self) -> Result<(), KafkaError> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            let (running, died) = self.group.running();
-            let running: BTreeSet<i32> = running.into_iter().map(|id| id as i32).collect();
-            if let Some(id) = died {
-                return Err(self.not_ready(id, "the process exited".into()));
-            }
-            let mut waiting_for = None;
-            for node in &self.group.nodes {
-                if !running.contains(&(node.id as i32)) {
-                    continue;
-                }
-                let listed = metadata(self.address(node.id), Duration::from_secs(5)).map(|m| {
-                    let ids: BTreeSet<i32> = m.brokers.iter().map(|b| b.id).collect();
-                    (m.controller >= 0 && running.is_subset(&ids), ids)
-                });
-                match listed {
-                    Ok((true, _)) => {}
-                    Ok((false, ids)) => waiting_for = Some((node.id, format!("it lists brokers {ids:?}"))),
-                    Err(e) => waiting_for = Some((node.id, e.to_string())),
-                }
-            }
-            let Some((id, reason)) = waiting_for else { return Ok(()) };
-            if Instant::now() > deadline {
-                return Err(self.not_ready(id, format!("not ready within {READY_TIMEOUT:?}: {reason}")));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn not_ready(&self, id: u32, reason: String) -> KafkaError {
-        let node = &self.group.nodes[id as usize - 1];
-        KafkaError::NotReady {
-            what: format!("Kafka node {id} on port {}", self.layout.broker_ports[id as usize - 1]),
+        let ports = self.layout.broker_ports.clone();
+        let result = self.group.wait_ready(READY_TIMEOUT, |id, running| {
+            let address = SocketAddr::from(([127, 0, 0, 1], ports[id as usize - 1]));
+            let m = metadata(address, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+            let ids: BTreeSet<i32> = m.brokers.iter().map(|b| b.id).collect();
+            let all = running.iter().all(|r| ids.contains(&(*r as i32)));
+            if m.controller >= 0 && all { Ok(()) } else { Err(format!("it lists brokers {ids:?}")) }
+        });
+        result.map_err(|(id, reason)| KafkaError::NotReady {
+            what: format!("Kafka node {id} on port {}", ports[id as usize - 1]),
             reason,
-            log_tail: node.jvm.log_tail(&node.dir.join(LOG_FILE)),
-        }
-    }
-
-    fn address(&self, id: u32) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.layout.broker_ports[id as usize - 1]))
+            log_tail: self.group.log_tail(id, LOG_FILE),
+        })
     }
 
     fn node(&mut self, id: u32) -> Result<&mut Node, KafkaError> {

@@ -23,7 +23,7 @@
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use imdb_local_jvm::folder::{self, node_dirs};
 use imdb_local_jvm::group::{Group, Node};
@@ -129,35 +129,19 @@ impl Cluster {
     /// Waits until every running node counts every running node, and the
     /// cluster is not red.
     fn wait_ready(&mut self) -> Result<(), OpenSearchError> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            let (running, died) = self.group.running();
-            if let Some(id) = died {
-                return Err(self.not_ready(id, "the process exited".into()));
+        let ports = self.layout.http_ports.clone();
+        let result = self.group.wait_ready(READY_TIMEOUT, |id, running| {
+            let address = SocketAddr::from(([127, 0, 0, 1], ports[id as usize - 1]));
+            match health(address, Duration::from_secs(5)).map_err(|e| e.to_string())? {
+                Health { nodes, status } if nodes == running.len() as u64 && status != "red" => Ok(()),
+                h => Err(format!("it counts {} nodes, {}", h.nodes, h.status)),
             }
-            let mut waiting_for = None;
-            for id in &running {
-                match health(self.address(*id), Duration::from_secs(5)) {
-                    Ok(Health { nodes, status }) if nodes == running.len() as u64 && status != "red" => {}
-                    Ok(h) => waiting_for = Some((*id, format!("it counts {} nodes, {}", h.nodes, h.status))),
-                    Err(e) => waiting_for = Some((*id, e.to_string())),
-                }
-            }
-            let Some((id, reason)) = waiting_for else { return Ok(()) };
-            if Instant::now() > deadline {
-                return Err(self.not_ready(id, format!("not ready within {READY_TIMEOUT:?}: {reason}")));
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    fn not_ready(&self, id: u32, reason: String) -> OpenSearchError {
-        let node = &self.group.nodes[id as usize - 1];
-        OpenSearchError::NotReady {
-            what: format!("OpenSearch node {id} on port {}", self.layout.http_ports[id as usize - 1]),
+        });
+        result.map_err(|(id, reason)| OpenSearchError::NotReady {
+            what: format!("OpenSearch node {id} on port {}", ports[id as usize - 1]),
             reason,
-            log_tail: node.jvm.log_tail(&node.dir.join(LOG_FILE)),
-        }
+            log_tail: self.group.log_tail(id, LOG_FILE),
+        })
     }
 
     fn address(&self, id: u32) -> SocketAddr {
