@@ -64,14 +64,44 @@ def wait_ready(port, what):
     raise BenchError(f"{what} on port {port} did not answer /healthz")
 
 
-def start_api(name, es_url, run_dir, extra):
+def start_api(name, api_bin, es_url, run_dir, extra):
+    """An `imdb-api` node over the engine URLs `es_url` (comma-separated), rate limit off, on a free port."""
     port = free_port()
     env = dict(os.environ, IMDB_API_LISTEN=f"127.0.0.1:{port}", IMDB_ES_URL=es_url, IMDB_API_NODE_NAME=name,
                IMDB_API_RATE_LIMIT="0", RUST_LOG="warn", **extra)
-    p = Process(name, [os.path.join(run_dir, "imdb-api")], os.path.join(run_dir, f"{name}.log"), env)
+    p = Process(name, [api_bin], os.path.join(run_dir, f"{name}.log"), env)
     p.port = port
     wait_ready(port, name)
     return p
+
+
+def start_lb(run_dir, a, b):
+    """HAProxy with the repository's configuration in front of API nodes `a` and `b`, on a free port."""
+    port = free_port()
+    lb = Process("haproxy", [HAPROXY, "-db", "-f", os.path.join(ROOT, "deploy", "haproxy", "haproxy.cfg")],
+                 os.path.join(run_dir, "haproxy.log"),
+                 dict(os.environ, IMDB_LB_BIND=f"127.0.0.1:{port}", IMDB_API_1=f"127.0.0.1:{a.port}",
+                      IMDB_API_2=f"127.0.0.1:{b.port}"))
+    lb.port = port
+    wait_ready(port, "haproxy")
+    return lb
+
+
+def measure(port, pools, clients, seconds, api_pids, engine_pids, label=""):
+    """Each request kind in turn on `port`: requests/s, p50, p99, cache hits, CPU cores of the API processes and of
+    the engine's nodes over the kind's span."""
+    results = {}
+    for k in KINDS:
+        cpu0 = {pid: proc_cpu(pid) for pid in api_pids + engine_pids}
+        t0 = time.monotonic()
+        r = load(port, pools[k], clients, seconds, k)
+        span = time.monotonic() - t0
+        r["api_cpu"] = sum(proc_cpu(pid) - cpu0[pid] for pid in api_pids) / span
+        r["node_cpu"] = sum(proc_cpu(pid) - cpu0[pid] for pid in engine_pids) / span if engine_pids else float("nan")
+        results[k] = r
+        print(f"  {label}{k:8}: {r['rps']:7.0f} req/s p50 {r['p50']:6.1f} ms p99 {r['p99']:6.1f} ms cache hits "
+              f"{r['hit']:.0%}", file=sys.stderr, flush=True)
+    return results
 
 
 def query_pool(port, rng):
@@ -186,34 +216,24 @@ def main():
     except (OSError, ValueError):
         pass
     procs = []
+    api_bin = os.path.join(run_dir, "imdb-api")
     try:
-        a = start_api("bench-api-1", args.es_url, run_dir, {})
-        b = start_api("bench-api-2", args.es_url, run_dir, {})
-        c = start_api("bench-api-nocache", args.es_url, run_dir, {"IMDB_API_CACHE_ENTRIES": "0"})
+        a = start_api("bench-api-1", api_bin, args.es_url, run_dir, {})
+        b = start_api("bench-api-2", api_bin, args.es_url, run_dir, {})
+        c = start_api("bench-api-nocache", api_bin, args.es_url, run_dir, {"IMDB_API_CACHE_ENTRIES": "0"})
         procs = [a, b, c]
-        lb_port = free_port()
-        lb = Process("haproxy", [HAPROXY, "-db", "-f", os.path.join(ROOT, "deploy", "haproxy", "haproxy.cfg")],
-                     os.path.join(run_dir, "haproxy.log"),
-                     dict(os.environ, IMDB_LB_BIND=f"127.0.0.1:{lb_port}", IMDB_API_1=f"127.0.0.1:{a.port}",
-                          IMDB_API_2=f"127.0.0.1:{b.port}"))
+        lb = start_lb(run_dir, a, b)
         procs.append(lb)
-        wait_ready(lb_port, "haproxy")
         pools = query_pool(c.port, random.Random(42))
-        ports = {"lb": lb_port, "direct": a.port, "no-cache": c.port}
+        ports = {"lb": lb.port, "direct": a.port, "no-cache": c.port}
         api_pids = {"lb": [a.pid, b.pid, lb.pid], "direct": [a.pid], "no-cache": [c.pid]}
         results = {(v, k): [] for v in VARIANTS for k in KINDS}
         for run in range(args.runs):
             for v in VARIANTS:  # interleaved, so drift hits every variant alike
+                cells = measure(ports[v], pools, args.clients, args.seconds, api_pids[v],
+                                [node_pid] if node_pid else [], f"run {run + 1} {v:8} ")
                 for k in KINDS:
-                    cpu0 = {pid: proc_cpu(pid) for pid in api_pids[v] + ([node_pid] if node_pid else [])}
-                    t0 = time.monotonic()
-                    r = load(ports[v], pools[k], args.clients, args.seconds, k)
-                    span = time.monotonic() - t0
-                    r["api_cpu"] = sum(proc_cpu(pid) - cpu0[pid] for pid in api_pids[v]) / span
-                    r["node_cpu"] = (proc_cpu(node_pid) - cpu0[node_pid]) / span if node_pid else float("nan")
-                    results[(v, k)].append(r)
-                    print(f"  run {run + 1} {v:8} {k:8}: {r['rps']:7.0f} req/s p50 {r['p50']:6.1f} ms p99 "
-                          f"{r['p99']:6.1f} ms cache hits {r['hit']:.0%}", file=sys.stderr, flush=True)
+                    results[(v, k)].append(cells[k])
     except (BenchError, OSError) as e:
         print(f"\nFAILED: {e}\nlogs in {run_dir}", file=sys.stderr)
         for proc in procs:

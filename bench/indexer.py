@@ -1,28 +1,35 @@
 #!/usr/bin/env python3
-"""End-to-end benchmark: IMDb files to searchable documents through a 3-broker Kafka cluster, exact.
+"""End-to-end benchmark: IMDb files to searchable documents through a 3-broker Kafka cluster, exact, into one engine
+or two side by side, then the API through HAProxy on what was indexed.
 
-Generates the dataset once (`imdb-ingest generate --titles N --seed 42`, in `bench/.data/gen-N`, the folder
-bench/ingest.py uses), then `--runs` times, for each variant (`--workers` x `--batch-docs`, interleaved so machine
-drift hits every variant alike), on a fresh 3-node Kafka cluster (`imdb-local-kafka start`: Kafka 4.4.0, KRaft, three
-replicas, two in sync) and a fresh imdb-search-node:
+Generates each dataset once (`imdb-ingest generate --titles N --seed 42`, in `bench/.data/gen-N`, the folder
+bench/ingest.py uses), then per size in `--titles`, `--runs` times, for each variant (`--engines` x `--workers` x
+`--batch-docs`, interleaved so machine drift hits every variant alike), on a fresh 3-node Kafka cluster
+(`imdb-local-kafka start`: Kafka 4.4.0, KRaft, three replicas, two in sync) and a fresh engine (bench/engines.py:
+one imdb-search-node, or a 3-node OpenSearch cluster from `imdb-local-opensearch`, all its URLs to the indexer):
   pipeline (default)  `imdb-indexer` starts (defaults but the variant's flags), then `imdb-ingest load` (raw rows and
-                      documents, or `--no-raw`); timed from ingest's start until `_count` of `imdb-titles` and
+                      documents, or `--no-raw`); timed from the indexer's start until `_count` of `imdb-titles` and
                       `imdb-people` (after `_refresh`) equal the documents ingest published
   backlog (--backlog) `imdb-ingest load` first (timed apart), then the indexer works off the full topics; timed from
                       the indexer's start
   exact               the enrichment topics hold exactly one message per document published, the indexes as many
-                      documents as were published (ids are unique, so exactly those), nothing dead-lettered
-  stop                SIGTERM to the indexer (must exit 0), SIGTERM to the node (must exit 0), `imdb-local-kafka stop`
+                      documents as were published (ids are unique, so exactly those), nothing dead-lettered; an
+                      OpenSearch cluster must then be green (every replica copied)
+  api (--api-seconds) two `imdb-api` nodes (cache off) behind HAProxy on the indexed engine: search, filtered search
+                      and suggestions, `--api-clients` threads back to back (bench/api.py's load)
+  stop                SIGTERM to the indexer and API processes (each must exit 0), the engine stopped cleanly,
+                      `imdb-local-kafka stop`
 
-and prints medians as a Markdown table ready for bench/RESULTS.md, with date, machine, build and command: documents/s
+and prints medians as Markdown tables ready for bench/RESULTS.md, with date, machine, build and command: documents/s
 end to end, ingest records/s, bulk latency p50/p99 estimated from the `imdb_indexer_bulk_duration_seconds` buckets,
-peak RSS (VmHWM) and CPU cores busy over the timed window of ingest, the indexer, the node and each broker. Every run
-starts the same copies of the binaries, taken when the session starts.
+peak RSS (VmHWM) and CPU cores busy over the timed window of ingest, the indexer, each engine node and each broker;
+the API's requests/s, p50 and p99. Every run starts the same copies of the binaries, taken when the session starts.
 
 Run from the repository root after `cargo build --release --workspace --bins`:
   python3 bench/indexer.py --titles 1000000 --runs 1
   python3 bench/indexer.py --titles 100000 --runs 3 --backlog --workers 2,4   # the indexer alone, two worker counts
-Python 3 standard library only.
+  .local/venv/bin/python bench/indexer.py --titles 100000,1000000 --engines search-node,opensearch --api-seconds 15
+Python 3 standard library only, but for OpenSearch: opensearch-py, installed by scripts/setup.sh in .local/venv.
 """
 import argparse
 import datetime
@@ -36,9 +43,13 @@ import subprocess
 import sys
 import time
 
-from common import (BenchError, Cluster, Process, build_info, copy_bins, count, dataset, fail, finish_run, free_port,
+import random
+
+from api import KINDS, measure, query_pool, start_api, start_lb
+from common import (BenchError, Cluster, Process, build_info, copy_bins, dataset, fail, finish_run, free_port,
                     histogram_quantile, http_request, machine, machine_cpu, parse_metrics, proc_cpu, run_folder,
-                    sample_alive, start_node, stop_cleanly, tail, topic_messages)
+                    sample_alive, stop_cleanly, tail, topic_messages)
+from engines import ENGINE_ERRORS, ENGINES, start_engine
 
 
 
@@ -64,13 +75,15 @@ def ingest_summary(ingest, summary_path):
 
 
 def one_run(label, bins, data, variant, args):
-    workers, batch = variant
+    engine_name, workers, batch = variant
     run_dir, kafka_dir = run_folder("e2e", label)
-    node = indexer = ingest = cluster = None
+    engine = indexer = ingest = cluster = None
+    apis = []
     result = {}
     try:
         cluster = Cluster(bins["imdb-local-kafka"], kafka_dir, nodes=3)
-        node = start_node(bins["imdb-search-node"], run_dir)
+        engine = start_engine(engine_name, bins, run_dir, args.opensearch_heap)
+        result["shape"] = engine.shape
         summary = None
         if args.backlog:
             start = time.monotonic()
@@ -80,14 +93,14 @@ def one_run(label, bins, data, variant, args):
             print(f"  {label}: loaded in {result['ingest_seconds']:.1f} s", file=sys.stderr, flush=True)
 
         metrics_port = free_port()
-        env = dict(os.environ, IMDB_BROKERS=cluster.bootstrap, IMDB_ES_URL=f"http://127.0.0.1:{node.port}",
+        env = dict(os.environ, IMDB_BROKERS=cluster.bootstrap, IMDB_ES_URL=engine.urls,
                    IMDB_INDEXER_METRICS_LISTEN=f"127.0.0.1:{metrics_port}")
         cmd = [bins["imdb-indexer"]]
         if workers is not None:
             cmd += ["--workers", str(workers)]
         if batch is not None:
             cmd += ["--batch-docs", str(batch)]
-        cpu0 = {"node": proc_cpu(node.pid), "brokers": cluster.cpu(), "machine": machine_cpu()}
+        cpu0 = {"engine": engine.cpu(), "brokers": cluster.cpu(), "machine": machine_cpu()}
         start = time.monotonic()
         indexer = Process("imdb-indexer", cmd, os.path.join(run_dir, "indexer.log"), env)
         if not args.backlog:
@@ -97,7 +110,8 @@ def one_run(label, bins, data, variant, args):
         while True:
             time.sleep(0.25)
             now = time.monotonic()
-            sample_alive(indexer, node)
+            sample_alive(indexer)
+            engine.sample()
             if summary is None:
                 ingest.sample()
             if summary is None and ingest.proc.poll() is not None:
@@ -120,14 +134,12 @@ def one_run(label, bins, data, variant, args):
             if summary is not None:
                 titles, people = summary["titles_published"], summary["people_published"]
                 docs = titles + people
-                # Refreshing costs the node work: refresh only once the indexer says it is done, or every 10 s in
-                # case its counter and the node disagree.
+                # Refreshing costs the engine work: refresh only once the indexer says it is done, or every 10 s in
+                # case its counter and the engine disagree.
                 if indexed >= docs or now - last_refresh >= 10:
                     last_refresh = now
-                    status, body = http_request(node.port, "POST", "/_refresh")
-                    if status != 200:
-                        raise BenchError(f"POST /_refresh: HTTP {status}: {body[:500].decode(errors='replace')}")
-                    counts = (count(node.port, "imdb-titles"), count(node.port, "imdb-people"))
+                    engine.refresh()
+                    counts = (engine.count("imdb-titles"), engine.count("imdb-people"))
                     if counts == (titles, people):
                         end = time.monotonic()
                         break
@@ -138,10 +150,11 @@ def one_run(label, bins, data, variant, args):
                                  f"titles {counts[0]:,} people {counts[1]:,}")
         seconds = end - start
         brokers_cpu = [b - a for a, b in zip(cpu0["brokers"], cluster.cpu())]
-        cpu = {"indexer": proc_cpu(indexer.pid), "node": proc_cpu(node.pid) - cpu0["node"],
-               "machine": machine_cpu() - cpu0["machine"]}
+        engine_cpu = [b - a for a, b in zip(cpu0["engine"], engine.cpu())]
+        cpu = {"indexer": proc_cpu(indexer.pid), "machine": machine_cpu() - cpu0["machine"]}
         indexer.sample()
-        node.sample()
+        engine.sample()
+        engine.settle()
         metrics = parse_metrics(http_request(metrics_port, "GET", "/metrics", timeout=5)[1].decode())
         # Exact in Kafka too: one message per document published in the enrichment topics.
         messages = topic_messages(bins["imdb-ingest"], cluster.bootstrap)
@@ -157,74 +170,135 @@ def one_run(label, bins, data, variant, args):
             bulk_p50=histogram_quantile(buckets, 0.5) * 1e3, bulk_p99=histogram_quantile(buckets, 0.99) * 1e3,
             bulks=metrics["imdb_indexer_bulk_duration_seconds_count"],
             retried=metrics["imdb_indexer_docs_retried_total"], dead=metrics["imdb_indexer_docs_dead_lettered_total"],
-            ingest_cpu=ingest_cpu / seconds, indexer_cpu=cpu["indexer"] / seconds, node_cpu=cpu["node"] / seconds,
-            broker_cpu=[c / seconds for c in brokers_cpu],
-            other_cpu=max(0.0, cpu["machine"] - cpu["indexer"] - cpu["node"] - sum(brokers_cpu) - ingest_cpu) / seconds,
-            ingest_rss=0.0 if args.backlog else ingest.hwm, indexer_rss=indexer.hwm, node_rss=node.hwm,
+            ingest_cpu=ingest_cpu / seconds, indexer_cpu=cpu["indexer"] / seconds,
+            engine_cpu=[c / seconds for c in engine_cpu], broker_cpu=[c / seconds for c in brokers_cpu],
+            other_cpu=max(0.0, cpu["machine"] - cpu["indexer"] - sum(engine_cpu) - sum(brokers_cpu) - ingest_cpu)
+            / seconds,
+            ingest_rss=0.0 if args.backlog else ingest.hwm, indexer_rss=indexer.hwm, engine_rss=engine.rss(),
             broker_rss=cluster.rss())
         print(f"  {label}: {docs:,} docs searchable {seconds:.1f} s after the start ({result['docs_s']:,.0f} docs/s), "
               f"exact; ingest {result['records_s']:,.0f} records/s; {result['bulks']:,.0f} bulks p50 "
               f"{result['bulk_p50']:.0f} ms p99 {result['bulk_p99']:.0f} ms, retried {result['retried']:,.0f}; peak "
-              f"RSS ingest {result['ingest_rss']:,.0f} indexer {indexer.hwm:,.0f} node {node.hwm:,.0f} brokers "
+              f"RSS ingest {result['ingest_rss']:,.0f} indexer {indexer.hwm:,.0f} {engine.name} "
+              f"{', '.join(f'{r:,.0f}' for r in result['engine_rss'])} brokers "
               f"{', '.join(f'{r:,.0f}' for r in result['broker_rss'])} MiB; CPU ingest {result['ingest_cpu']:.2f} "
-              f"indexer {result['indexer_cpu']:.2f} node {result['node_cpu']:.2f} brokers "
+              f"indexer {result['indexer_cpu']:.2f} {engine.name} "
+              f"{', '.join(f'{c:.2f}' for c in result['engine_cpu'])} brokers "
               f"{', '.join(f'{c:.2f}' for c in result['broker_cpu'])}", file=sys.stderr, flush=True)
-        stop_cleanly(indexer, node)
+        stop_cleanly(indexer)
+        if args.api_seconds > 0:
+            result["api"] = api_phase(bins, run_dir, engine, apis, args, label)
+            apis[2].stop()  # HAProxy: SIGTERM is its hard stop, so no exit status to check
+            stop_cleanly(*apis[:2])
+        engine.stop()
     except (BenchError, OSError, subprocess.CalledProcessError, http.client.HTTPException, KeyError, ValueError,
-            TypeError) as e:
-        fail(label, e, run_dir, (ingest, indexer, node), cluster)
+            TypeError, *ENGINE_ERRORS) as e:
+        if engine:
+            print(f"\n{engine.log_tails()}", file=sys.stderr)
+            engine.kill()
+        fail(label, e, run_dir, (ingest, indexer, *apis), cluster)
     except BaseException:
-        # Interrupted, or a bug: the brokers are not this script's children, stop them before leaving.
+        # Interrupted, or a bug: stop every process before leaving (the brokers and OpenSearch nodes are not this
+        # script's children and would outlive it).
+        for p in (ingest, indexer, *apis):
+            if p and p.alive():
+                p.proc.kill()
         if cluster:
             cluster.stop(check=False)
+        if engine:
+            engine.kill()
         raise
     finish_run(cluster, run_dir, args.keep)
     return result
 
 
+def api_phase(bins, run_dir, engine, apis, args, label):
+    """On the indexed engine: two API nodes (response cache off, rate limit off, every engine URL) behind HAProxy;
+    each request kind for --api-seconds; results per kind."""
+    uncached = {"IMDB_API_CACHE_ENTRIES": "0"}
+    apis.append(start_api("bench-api-1", bins["imdb-api"], engine.urls, run_dir, uncached))
+    apis.append(start_api("bench-api-2", bins["imdb-api"], engine.urls, run_dir, uncached))
+    apis.append(start_lb(run_dir, apis[0], apis[1]))
+    pools = query_pool(apis[2].port, random.Random(42))
+    return measure(apis[2].port, pools, args.api_clients, args.api_seconds, [p.pid for p in apis], engine.pids(),
+                   f"{label} API ")
+
+
 # --- report ----------------------------------------------------------------------------------------------------------
 
 def name(variant):
-    workers, batch = variant
-    return f"{workers if workers is not None else 'default'} workers, batch {batch if batch is not None else 'default'}"
+    engine, workers, batch = variant
+    return (f"{engine}, {workers if workers is not None else 'default'} workers, "
+            f"batch {batch if batch is not None else 'default'}")
 
 
-def report(args, variants, results, build):
+def report(args, sizes, variants, results, build):
     ratio = len(variants) > 1
     first = variants[0]
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     medl = lambda rs, k: [statistics.median(r[k][i] for r in rs) for i in range(len(rs[0][k]))]  # noqa: E731
+    joined = lambda xs, f: " / ".join(f.format(x) for x in xs)  # noqa: E731
     mode = "backlog: ingest first, then the indexer" if args.backlog else "pipeline: ingest and the indexer together"
-    print(f"\n## End to end: IMDb files to searchable through 3 Kafka brokers ({mode}, {datetime.date.today()})\n")
+    engines = sorted({v[0] for v in variants}, key=ENGINES.index)
+    print(f"\n## End to end: IMDb files to searchable through 3 Kafka brokers into {' and '.join(engines)} ({mode}, "
+          f"{datetime.date.today()})\n")
     print(f"- Machine: {machine()}; {build}.")
-    print(f"- Command: `cargo build --release --workspace --bins && python3 bench/indexer.py "
-          f"{' '.join(sys.argv[1:])}`")
-    print(f"- Data: `imdb-ingest generate --titles {args.titles} --seed 42`, "
+    print(f"- Command: `cargo build --release --workspace --bins && {'.local/venv/bin/python' if 'opensearch' in engines else 'python3'} "
+          f"bench/indexer.py {' '.join(sys.argv[1:])}`")
+    shapes = "; ".join(f"{e}: {next(r['shape'] for s in sizes for v in variants if v[0] == e for r in results[(s, v)])}"
+                       for e in engines)
+    print(f"- Data: `imdb-ingest generate --titles N --seed 42`, "
           f"{'documents only (`--no-raw`)' if args.no_raw else 'raw rows and documents'}. Fresh per run: a 3-node "
           f"Kafka cluster (Kafka 4.4.0, KRaft, 512 MiB heaps; topics with 3 replicas, min.insync.replicas 2; "
-          f"producers acks=all) and a search node (the indexer's templates: 1 shard, 0 replicas). "
+          f"producers acks=all) and the engine ({shapes}). "
           + ("Ingest ran first (not in the time); the time runs from the indexer's start. " if args.backlog else
              "The indexer starts, then ingest; the time runs from then until every document is searchable. ")
           + "Every run exact: the enrichment topics hold one message per document published and the indexes "
           f"exactly the documents published. Indexer defaults but the flags shown (2 workers, 1000 docs per bulk). "
-          f"Ingest, indexer, node, brokers and this script share the machine; CPU columns are cores busy over the "
-          f"timed window. Medians of {args.runs} run{'s' if args.runs > 1 else ''}.\n")
-    print("| titles | workers | batch docs | docs | seconds | docs/s | ingest records/s | ingest s | bulk p50 ms | "
-          "bulk p99 ms | retried | peak RSS MiB: ingest / indexer / node / brokers | CPU: ingest / indexer / node / "
-          "brokers / other |" + (f" docs/s vs {name(first)} |" if ratio else ""))
-    print("|---:|---:|---:|---:|" + "---:|" * (9 + ratio))
-    base = med(results[first], "docs_s")
-    for v in variants:
-        rs = results[v]
-        brss = " / ".join(f"{x:,.0f}" for x in medl(rs, "broker_rss"))
-        bcpu = " / ".join(f"{x:.2f}" for x in medl(rs, "broker_cpu"))
-        print(f"| {args.titles:,} | {v[0] if v[0] is not None else '2 (default)'} | "
-              f"{v[1] if v[1] is not None else '1000 (default)'} | {rs[0]['docs']:,} | {med(rs, 'seconds'):.1f} | "
-              f"{med(rs, 'docs_s'):,.0f} | {med(rs, 'records_s'):,.0f} | {med(rs, 'ingest_seconds'):.1f} | "
-              f"{med(rs, 'bulk_p50'):,.0f} | {med(rs, 'bulk_p99'):,.0f} | {max(r['retried'] for r in rs):,.0f} | "
-              f"{med(rs, 'ingest_rss'):,.0f} / {med(rs, 'indexer_rss'):,.0f} / {med(rs, 'node_rss'):,.0f} / {brss} | "
-              f"{med(rs, 'ingest_cpu'):.2f} / {med(rs, 'indexer_cpu'):.2f} / {med(rs, 'node_cpu'):.2f} / {bcpu} / "
-              f"{med(rs, 'other_cpu'):.2f} |" + (f" {med(rs, 'docs_s') / base:.2f} |" if ratio else ""))
+          f"Ingest, indexer, engine, brokers and this script share the machine; CPU columns are cores busy over the "
+          f"timed window. Medians of {args.runs} run{'s' if args.runs > 1 else ''}, variants interleaved.\n")
+    print("| titles | engine | workers | batch docs | docs | seconds | docs/s | ingest records/s | ingest s | bulk p50 ms | "
+          "bulk p99 ms | retried | peak RSS MiB: ingest / indexer / engine nodes / brokers | CPU: ingest / indexer / "
+          "engine nodes / brokers / other |" + (f" docs/s vs {name(first)} |" if ratio else ""))
+    print("|---:|---|---:|---:|---:|" + "---:|" * (9 + ratio))
+    for size in sizes:
+        base = med(results[(size, first)], "docs_s")
+        for v in variants:
+            rs = results[(size, v)]
+            print(f"| {size:,} | {v[0]} | {v[1] if v[1] is not None else '2 (default)'} | "
+                  f"{v[2] if v[2] is not None else '1000 (default)'} | {rs[0]['docs']:,} | {med(rs, 'seconds'):.1f} | "
+                  f"{med(rs, 'docs_s'):,.0f} | {med(rs, 'records_s'):,.0f} | {med(rs, 'ingest_seconds'):.1f} | "
+                  f"{med(rs, 'bulk_p50'):,.0f} | {med(rs, 'bulk_p99'):,.0f} | {max(r['retried'] for r in rs):,.0f} | "
+                  f"{med(rs, 'ingest_rss'):,.0f} / {med(rs, 'indexer_rss'):,.0f} / "
+                  f"{joined(medl(rs, 'engine_rss'), '{:,.0f}')} / {joined(medl(rs, 'broker_rss'), '{:,.0f}')} | "
+                  f"{med(rs, 'ingest_cpu'):.2f} / {med(rs, 'indexer_cpu'):.2f} / "
+                  f"{joined(medl(rs, 'engine_cpu'), '{:.2f}')} / {joined(medl(rs, 'broker_cpu'), '{:.2f}')} / "
+                  f"{med(rs, 'other_cpu'):.2f} |" + (f" {med(rs, 'docs_s') / base:.2f} |" if ratio else ""))
+    if args.api_seconds > 0:
+        report_api(args, sizes, variants, results)
+
+
+def report_api(args, sizes, variants, results):
+    first = variants[0]
+    med = lambda rs, key: statistics.median(r[key] for r in rs)  # noqa: E731
+    print(f"\n### imdb-api through HAProxy on the indexed engine\n")
+    print(f"- Right after each run above, on its engine: two `imdb-api` nodes (response cache off, rate limit off, "
+          f"every engine URL) behind HAProxy (`deploy/haproxy/haproxy.cfg`); {args.api_clients} client threads back "
+          f"to back for {args.api_seconds:g} s per request kind after a 2 s warm-up, queries from a seeded pool of "
+          f"2,000 drawn from the indexed titles (as `bench/api.py`: search with facets, search with filters, "
+          f"suggestions). Every answer must be a 200 of the right shape. CPU: cores busy in the two API nodes and "
+          f"HAProxy, and in the engine's nodes together.\n")
+    print("| titles | engine | request | req/s | p50 ms | p99 ms | API CPU | engine CPU |"
+          + (f" req/s vs {first[0]} |" if len(variants) > 1 else ""))
+    print("|---:|---|---|---:|---:|---:|---:|---:|" + ("---:|" if len(variants) > 1 else ""))
+    for size in sizes:
+        for k in KINDS:
+            base = med([r["api"][k] for r in results[(size, first)]], "rps")
+            for v in variants:
+                rs = [r["api"][k] for r in results[(size, v)]]
+                print(f"| {size:,} | {v[0]} | {k} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50'):.1f} | "
+                      f"{med(rs, 'p99'):.1f} | {med(rs, 'api_cpu'):.2f} | {med(rs, 'node_cpu'):.2f} |"
+                      + (f" {med(rs, 'rps') / base:.2f} |" if len(variants) > 1 else ""))
 
 
 def int_list(text):
@@ -233,30 +307,52 @@ def int_list(text):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--titles", type=int, default=1000000, help="titles to generate (people: 1.25 per title)")
+    p.add_argument("--titles", default="1000000", help="comma-separated title counts to generate (people: 1.25 per "
+                   "title), measured in turn")
     p.add_argument("--runs", type=int, default=1, help="repetitions; medians are reported")
+    p.add_argument("--engines", default="search-node", help=f"comma-separated engines compared side by side: "
+                   f"{', '.join(ENGINES)}")
     p.add_argument("--workers", default="", help="comma-separated `imdb-indexer --workers` values compared side by "
                    "side (default: the indexer's default)")
     p.add_argument("--batch-docs", default="", help="comma-separated `imdb-indexer --batch-docs` values compared side "
                    "by side (default: the indexer's default)")
     p.add_argument("--backlog", action="store_true", help="load everything first, then time the indexer alone")
     p.add_argument("--no-raw", action="store_true", help="ingest publishes documents only, no raw rows")
+    p.add_argument("--api-seconds", type=float, default=0, help="after each run, measure the API through HAProxy on "
+                   "the indexed engine for this long per request kind (0: not)")
+    p.add_argument("--api-clients", type=int, default=4, help="client threads of the API measurement")
+    p.add_argument("--opensearch-heap", default="1GiB", help="heap of each OpenSearch node")
     p.add_argument("--stall-seconds", type=float, default=300, help="fail when nothing is indexed for this long")
-    p.add_argument("--keep", action="store_true", help="keep the run folders (cluster, node, logs) in bench/.data/")
+    p.add_argument("--keep", action="store_true", help="keep the run folders (cluster, engine, logs) in bench/.data/")
     args = p.parse_args()
-    variants = list(itertools.product(int_list(args.workers), int_list(args.batch_docs)))
-    build = build_info(("imdb-indexer", "imdb-search-node", "imdb-ingest"), ("indexer", "search-node", "ingest", "model"))
-    bin_dir, bins = copy_bins("e2e", ("imdb-indexer", "imdb-search-node", "imdb-ingest", "imdb-local-kafka"))
-    data = dataset(bins["imdb-ingest"], args.titles)
-    results = {v: [] for v in variants}
+    engines = args.engines.split(",")
+    if any(e not in ENGINES for e in engines):
+        sys.exit(f"--engines: {', '.join(ENGINES)}, not {args.engines}")
+    if "opensearch" in engines:
+        try:
+            import opensearchpy  # noqa: F401
+        except ImportError:
+            sys.exit("opensearch-py is not installed here: run scripts/setup.sh, then this script with "
+                     ".local/venv/bin/python")
+    sizes = [int(x) for x in args.titles.split(",")]
+    variants = list(itertools.product(engines, int_list(args.workers), int_list(args.batch_docs)))
+    names = ["imdb-indexer", "imdb-search-node", "imdb-ingest", "imdb-local-kafka", "imdb-api"]
+    if "opensearch" in engines:
+        names.append("imdb-local-opensearch")
+    build = build_info(("imdb-indexer", "imdb-search-node", "imdb-ingest"),
+                       ("indexer", "search-node", "ingest", "model", "api"))
+    bin_dir, bins = copy_bins("e2e", names)
+    results = {(s, v): [] for s in sizes for v in variants}
     try:
-        for run in range(args.runs):
-            for k, v in enumerate(variants):  # interleaved, so drift hits every variant alike
-                print(f"run {run + 1}/{args.runs}, {name(v)}", file=sys.stderr, flush=True)
-                results[v].append(one_run(f"v{k}-r{run + 1}", bins, data, v, args))
+        for size in sizes:
+            data = dataset(bins["imdb-ingest"], size)
+            for run in range(args.runs):
+                for k, v in enumerate(variants):  # interleaved, so drift hits every variant alike
+                    print(f"{size:,} titles, run {run + 1}/{args.runs}, {name(v)}", file=sys.stderr, flush=True)
+                    results[(size, v)].append(one_run(f"t{size}-v{k}-r{run + 1}", bins, data, v, args))
     finally:
         shutil.rmtree(bin_dir, ignore_errors=True)
-    report(args, variants, results, build)
+    report(args, sizes, variants, results, build)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 VEGA_DATASETS_VERSION=3.2.1
 # The official Python client, newest 8.x: the node speaks the 8.x API.
 ES_PY_VERSION=8.19.3
+# The OpenSearch Python client: the Elasticsearch one refuses any server
+# that is not Elasticsearch, so Python code that talks to OpenSearch (the
+# engines benchmark, bench/indexer.py --engines) uses this one.
+OPENSEARCH_PY_VERSION=3.2.0
 # Property-based fuzzing of the API from its OpenAPI document.
 SCHEMATHESIS_VERSION=4.32.5
 
@@ -110,5 +114,11 @@ if "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSI
 else
   log "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+if "$venv/bin/python" -c "import opensearchpy, sys; sys.exit(opensearchpy.__versionstr__ != '$OPENSEARCH_PY_VERSION')" 2>/dev/null; then
+  log "python opensearch-py $OPENSEARCH_PY_VERSION present"
+else
+  log "installing python opensearch-py $OPENSEARCH_PY_VERSION into $venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "opensearch-py==$OPENSEARCH_PY_VERSION"
 fi
 log "done"
