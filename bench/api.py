@@ -87,14 +87,14 @@ def start_lb(run_dir, a, b):
     return lb
 
 
-def measure(port, pools, clients, seconds, api_pids, engine_pids, label=""):
-    """Each request kind in turn on `port`: requests/s, p50, p99, cache hits, CPU cores of the API processes and of
-    the engine's nodes over the kind's span."""
+def measure(port, pools, clients, seconds, api_pids, engine_pids, label="", warmup=2.0):
+    """Each request kind in turn on `port`, after `warmup` seconds of it: requests/s, p50, p99, cache hits, CPU cores
+    of the API processes and of the engine's nodes over the kind's span."""
     results = {}
     for k in KINDS:
         cpu0 = {pid: proc_cpu(pid) for pid in api_pids + engine_pids}
         t0 = time.monotonic()
-        r = load(port, pools[k], clients, seconds, k)
+        r = load(port, pools[k], clients, seconds, k, warmup)
         span = time.monotonic() - t0
         r["api_cpu"] = sum(proc_cpu(pid) - cpu0[pid] for pid in api_pids) / span
         r["node_cpu"] = sum(proc_cpu(pid) - cpu0[pid] for pid in engine_pids) / span if engine_pids else float("nan")
@@ -137,7 +137,7 @@ def query_pool(port, rng):
     return pools
 
 
-def load(port, paths, clients, seconds, kind):
+def load(port, paths, clients, seconds, kind, warmup=2.0):
     lat, hits, stop_at = [], [0, 0], [None]
     lock = threading.Lock()
     errors = []
@@ -180,7 +180,7 @@ def load(port, paths, clients, seconds, kind):
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
-    time.sleep(2)  # warm-up, not measured
+    time.sleep(warmup)  # not measured: caches, and a JVM engine's JIT
     started = time.monotonic()
     stop_at[0] = started + seconds
     for t in threads:

@@ -221,7 +221,7 @@ def api_phase(bins, run_dir, engine, apis, args, label):
     apis.append(start_lb(run_dir, apis[0], apis[1]))
     pools = query_pool(apis[2].port, random.Random(42))
     return measure(apis[2].port, pools, args.api_clients, args.api_seconds, [p.pid for p in apis], engine.pids(),
-                   f"{label} API ")
+                   f"{label} API ", args.api_warmup)
 
 
 # --- report ----------------------------------------------------------------------------------------------------------
@@ -243,10 +243,11 @@ def report(args, sizes, variants, results, build):
     print(f"\n## End to end: IMDb files to searchable through 3 Kafka brokers into {' and '.join(engines)} ({mode}, "
           f"{datetime.date.today()})\n")
     print(f"- Machine: {machine()}; {build}.")
-    print(f"- Command: `cargo build --release --workspace --bins && {'.local/venv/bin/python' if 'opensearch' in engines else 'python3'} "
-          f"bench/indexer.py {' '.join(sys.argv[1:])}`")
-    shapes = "; ".join(f"{e}: {next(r['shape'] for s in sizes for v in variants if v[0] == e for r in results[(s, v)])}"
-                       for e in engines)
+    python = ".local/venv/bin/python" if "opensearch" in engines else "python3"
+    command = f"{python} bench/indexer.py {' '.join(sys.argv[1:])}"
+    print(f"- Command: `cargo build --release --workspace --bins && {command}`")
+    shape = {v[0]: rs[0]["shape"] for (_, v), rs in results.items()}
+    shapes = "; ".join(f"{e}: {shape[e]}" for e in engines)
     print(f"- Data: `imdb-ingest generate --titles N --seed 42`, "
           f"{'documents only (`--no-raw`)' if args.no_raw else 'raw rows and documents'}. Fresh per run: a 3-node "
           f"Kafka cluster (Kafka 4.4.0, KRaft, 512 MiB heaps; topics with 3 replicas, min.insync.replicas 2; "
@@ -257,8 +258,9 @@ def report(args, sizes, variants, results, build):
           f"exactly the documents published. Indexer defaults but the flags shown (2 workers, 1000 docs per bulk). "
           f"Ingest, indexer, engine, brokers and this script share the machine; CPU columns are cores busy over the "
           f"timed window. Medians of {args.runs} run{'s' if args.runs > 1 else ''}, variants interleaved.\n")
-    print("| titles | engine | workers | batch docs | docs | seconds | docs/s | ingest records/s | ingest s | bulk p50 ms | "
-          "bulk p99 ms | retried | peak RSS MiB: ingest / indexer / engine nodes / brokers | CPU: ingest / indexer / "
+    print("| titles | engine | workers | batch docs | docs | seconds | docs/s | ingest records/s | ingest s | "
+          "bulk p50 ms | bulk p99 ms | retried | peak RSS MiB: ingest / indexer / engine nodes / brokers | "
+          "CPU: ingest / indexer / "
           "engine nodes / brokers / other |" + (f" docs/s vs {name(first)} |" if ratio else ""))
     print("|---:|---|---:|---:|---:|" + "---:|" * (9 + ratio))
     for size in sizes:
@@ -284,8 +286,9 @@ def report_api(args, sizes, variants, results):
     print(f"\n### imdb-api through HAProxy on the indexed engine\n")
     print(f"- Right after each run above, on its engine: two `imdb-api` nodes (response cache off, rate limit off, "
           f"every engine URL) behind HAProxy (`deploy/haproxy/haproxy.cfg`); {args.api_clients} client threads back "
-          f"to back for {args.api_seconds:g} s per request kind after a 2 s warm-up, queries from a seeded pool of "
-          f"2,000 drawn from the indexed titles (as `bench/api.py`: search with facets, search with filters, "
+          f"to back for {args.api_seconds:g} s per request kind after a {args.api_warmup:g} s warm-up of it, queries "
+          f"from a seeded pool of 2,000 drawn from the indexed titles (as `bench/api.py`: search with facets, "
+          f"search with filters, "
           f"suggestions). Every answer must be a 200 of the right shape. CPU: cores busy in the two API nodes and "
           f"HAProxy, and in the engine's nodes together.\n")
     print("| titles | engine | request | req/s | p50 ms | p99 ms | API CPU | engine CPU |"
@@ -320,6 +323,8 @@ def main():
     p.add_argument("--no-raw", action="store_true", help="ingest publishes documents only, no raw rows")
     p.add_argument("--api-seconds", type=float, default=0, help="after each run, measure the API through HAProxy on "
                    "the indexed engine for this long per request kind (0: not)")
+    p.add_argument("--api-warmup", type=float, default=10, help="seconds of each request kind before it is measured "
+                   "(OpenSearch's JIT compiles its search paths under load)")
     p.add_argument("--api-clients", type=int, default=4, help="client threads of the API measurement")
     p.add_argument("--opensearch-heap", default="1GiB", help="heap of each OpenSearch node")
     p.add_argument("--stall-seconds", type=float, default=300, help="fail when nothing is indexed for this long")
