@@ -73,6 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     let client = Client::connect(&url).with_context(|| format!("connecting to {url}"))?;
+    eprintln!("server at {url}: version {}", client.version);
     let options = RunOptions { filter: cli.filter, verbose: cli.verbose };
     let summary = es_yaml::run(&corpus, &client, &skips, &options, |outcome| println!("{}", outcome.line()));
     if let Some(path) = &cli.write_expected {

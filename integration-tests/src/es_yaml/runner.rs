@@ -30,7 +30,7 @@ use super::api::{ApiSpecs, BuildError, HttpRequest, encode};
 use super::compare::{self, as_regex, regex_find};
 use super::lists::TestList;
 use super::model::{CmpOp, DoStep, Section, Step, StepKind, TestFile};
-use super::skip::{Version, skip_reason};
+use super::skip::{ServerVersion, skip_reason};
 use super::stash::{Stash, lookup, value_text, whole_reference};
 use crate::Error;
 
@@ -152,8 +152,8 @@ impl Response {
 pub struct Client {
     http: reqwest::blocking::Client,
     base: String,
-    /// The version the server reports at `GET /`.
-    pub version: Version,
+    /// The version (and distribution) the server reports at `GET /`.
+    pub version: ServerVersion,
 }
 
 impl Client {
@@ -165,10 +165,14 @@ impl Client {
         let status = info.status();
         let info: Value = info.json().unwrap_or(Value::Null);
         let number = info["version"]["number"].as_str().unwrap_or_default();
-        let version = Version::parse(number).filter(|_| status.is_success()).ok_or_else(|| Error::Server {
-            url: base.clone(),
-            message: format!("GET / answered {status} without a version.number: {info}"),
-        })?;
+        let distribution = info["version"]["distribution"].as_str();
+        let version =
+            ServerVersion::from_info(number, distribution).filter(|_| status.is_success()).ok_or_else(|| {
+                Error::Server {
+                    url: base.clone(),
+                    message: format!("GET / answered {status} without a version.number: {info}"),
+                }
+            })?;
         Ok(Client { http, base, version })
     }
 
@@ -307,7 +311,7 @@ pub fn run(
 }
 
 /// Why the `skip` sections of the file or the test skip it, if they do.
-fn section_skip(file: &TestFile, test: &Section, version: Version) -> Option<(Status, String)> {
+fn section_skip(file: &TestFile, test: &Section, version: ServerVersion) -> Option<(Status, String)> {
     for (label, section) in [("setup", file.setup.as_ref()), ("teardown", file.teardown.as_ref()), ("test", Some(test))]
     {
         let Some(skip) = section.and_then(|s| s.skip.as_ref()) else { continue };
