@@ -15,6 +15,9 @@ ES_PY_VERSION=8.19.3
 # that is not Elasticsearch, so Python code that talks to OpenSearch (the
 # engines benchmark, bench/indexer.py --engines) uses this one.
 OPENSEARCH_PY_VERSION=3.2.0
+# The official JavaScript client, newest 8.x, for its scroll and point-in-time
+# helpers against the search node (integration-tests/tests/es_js_client.rs).
+ES_JS_VERSION=8.19.2
 # Property-based fuzzing of the API from its OpenAPI document.
 SCHEMATHESIS_VERSION=4.32.5
 
@@ -28,7 +31,8 @@ need=()
 for pkg in build-essential pkg-config zlib1g-dev python3 python3-venv curl haproxy; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
-# npm fetches the movie sample; any npm will do (Debian's if none).
+# npm fetches the movie sample and the JavaScript client; any npm (and
+# Node.js 18+) will do (Debian's if none).
 command -v npm >/dev/null || need+=(npm)
 # Java 17 runs Kafka, ZooKeeper and OpenSearch (javac compiles the latter's
 # small launcher); Maven fetches their jars. Any JDK 17+ and Maven 3 will do
@@ -120,5 +124,16 @@ if "$venv/bin/python" -c "import opensearchpy, sys; sys.exit(opensearchpy.__vers
 else
   log "installing python opensearch-py $OPENSEARCH_PY_VERSION into $venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "opensearch-py==$OPENSEARCH_PY_VERSION"
+fi
+# The official JavaScript Elasticsearch client in a folder of its own (its
+# node_modules), for the client test integration-tests/tests/es_js_client.rs.
+es_js=.local/es-js
+if [ "$(node -p "require('./$es_js/node_modules/@elastic/elasticsearch/package.json').version" 2>/dev/null)" = "$ES_JS_VERSION" ]; then
+  log "javascript @elastic/elasticsearch $ES_JS_VERSION present"
+else
+  log "installing javascript @elastic/elasticsearch $ES_JS_VERSION into $es_js"
+  mkdir -p "$es_js"
+  [ -f "$es_js/package.json" ] || echo '{"name": "imdb-es-js", "private": true}' >"$es_js/package.json"
+  (cd "$es_js" && npm install --silent --no-audit --no-fund --save-exact "@elastic/elasticsearch@$ES_JS_VERSION" >/dev/null)
 fi
 log "done"

@@ -15,6 +15,8 @@ export IMDB_REQUIRE_KAFKA=1
 export IMDB_REQUIRE_OPENSEARCH=1
 # The official Python client is installed by setup.sh: its test must run.
 export IMDB_REQUIRE_PYCLIENT=1
+# So is the official JavaScript client (.local/es-js).
+export IMDB_REQUIRE_JSCLIENT=1
 export IMDB_MOVIES_JSON="$PWD/.local/data/movies.json"
 # HAProxy is installed by setup.sh: the load-balancer test must run.
 export IMDB_REQUIRE_HAPROXY=1

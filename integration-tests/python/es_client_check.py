@@ -6,7 +6,11 @@ Contract: creates the index `py-titles` on the node at URL, bulk-loads
 1,000 generated documents with `helpers.bulk`, and checks `info`, index
 creation (and the client's error for a second one), `search` (match query,
 bool filter, sort, terms aggregation), `count` and `get` against answers
-computed here from the same documents. Prints one `ok` line and exits 0;
+computed here from the same documents; then deep paging in the index
+`py-scan` (3 shards, 4,000 documents): `helpers.scan` serves every document
+once from its scroll's snapshot (documents written meanwhile are not
+seen), in order with `preserve_order`; a cleared scroll is a 404; a point
+in time pages with `search_after` over its snapshot. Prints one `ok` line and exits 0;
 on the first mismatch prints what differed and exits 1. Run by
 integration-tests/tests/es_python_client.rs with the venv that
 scripts/setup.sh makes.
@@ -137,7 +141,85 @@ def run(url):
     except elasticsearch.NotFoundError:
         pass
 
-    return f"{DOCS} docs, {len(want_hits)} hits, {len(want_buckets)} genre buckets"
+    scanned = deep_paging(es)
+    return f"{DOCS} docs, {len(want_hits)} hits, {len(want_buckets)} genre buckets, {scanned}"
+
+
+SCAN_INDEX = "py-scan"
+SCAN_DOCS = 4000
+
+
+def load_scan_docs(es, start, stop):
+    actions = ({"_index": SCAN_INDEX, "_id": f"s{n}", "_source": {"n": n, "even": n % 2 == 0}} for n in range(start, stop))
+    indexed, errors = helpers.bulk(es, actions, chunk_size=500, raise_on_error=False)
+    check(indexed == stop - start and not errors, f"bulk into {SCAN_INDEX}: {indexed} indexed, errors: {errors[:3]}")
+    es.indices.refresh(index=SCAN_INDEX)
+
+
+def deep_paging(es):
+    """helpers.scan (scroll) and a point in time over a few thousand documents."""
+    es.indices.create(
+        index=SCAN_INDEX,
+        settings={"number_of_shards": 3},
+        mappings={"properties": {"n": {"type": "integer"}, "even": {"type": "boolean"}}},
+    )
+    load_scan_docs(es, 0, SCAN_DOCS)
+
+    # Every document once; the ones written after the first page are not seen.
+    seen = Counter()
+    for i, hit in enumerate(helpers.scan(es, index=SCAN_INDEX, size=300, scroll="1m")):
+        seen[hit["_id"]] += 1
+        if i == 0:
+            load_scan_docs(es, SCAN_DOCS, SCAN_DOCS + 100)
+    twice = [k for k, c in seen.items() if c > 1]
+    check(not twice, f"scan served {len(twice)} documents more than once: {twice[:5]}")
+    want = {f"s{n}" for n in range(SCAN_DOCS)}
+    check(set(seen) == want, f"scan: {len(set(seen) - want)} unexpected, {len(want - set(seen))} missing")
+
+    # preserve_order keeps the query's sort across pages.
+    ordered = [
+        h["_source"]["n"]
+        for h in helpers.scan(
+            es,
+            index=SCAN_INDEX,
+            query={"query": {"term": {"even": True}}, "sort": [{"n": "desc"}]},
+            preserve_order=True,
+            size=250,
+        )
+    ]
+    want_even = sorted((n for n in range(SCAN_DOCS + 100) if n % 2 == 0), reverse=True)
+    check(ordered == want_even, f"scan with preserve_order: {len(ordered)} hits, first {ordered[:5]}")
+
+    # A cleared scroll is gone.
+    first = es.search(index=SCAN_INDEX, scroll="1m", size=10)
+    scroll_id = first["_scroll_id"]
+    check(len(first["hits"]["hits"]) == 10, f"scroll: first page of {len(first['hits']['hits'])}")
+    page = es.scroll(scroll_id=scroll_id, scroll="1m")
+    check(len(page["hits"]["hits"]) == 10, f"scroll: second page of {len(page['hits']['hits'])}")
+    cleared = es.clear_scroll(scroll_id=scroll_id)
+    check(cleared["succeeded"] and cleared["num_freed"] == 1, f"clear_scroll: {cleared}")
+    try:
+        es.scroll(scroll_id=scroll_id, scroll="1m")
+        raise Mismatch("a cleared scroll answered")
+    except elasticsearch.NotFoundError as e:
+        check(e.error == "search_context_missing_exception", f"cleared scroll: error {e.error!r}")
+
+    # A point in time: search_after over its snapshot, in sort order.
+    pit = es.open_point_in_time(index=SCAN_INDEX, keep_alive="1m")["id"]
+    load_scan_docs(es, SCAN_DOCS + 100, SCAN_DOCS + 200)
+    paged, after = [], None
+    while True:
+        extra = {"search_after": after} if after else {}
+        res = es.search(pit={"id": pit, "keep_alive": "1m"}, sort=[{"n": "asc"}], size=700, **extra)
+        hits = res["hits"]["hits"]
+        if not hits:
+            break
+        paged.extend(h["_source"]["n"] for h in hits)
+        after = hits[-1]["sort"]
+    check(paged == list(range(SCAN_DOCS + 100)), f"point in time: {len(paged)} hits, first {paged[:5]}")
+    closed = es.close_point_in_time(id=pit)
+    check(closed["succeeded"] and closed["num_freed"] == 1, f"close_point_in_time: {closed}")
+    return f"scan of {len(seen)}, point in time of {len(paged)}"
 
 
 def main():

@@ -144,6 +144,33 @@ impl EsError {
         EsError::new("es_rejected_execution_exception", 429, reason)
     }
 
+    /// 404: a scroll or point in time that expired, was closed, or never was.
+    pub fn search_context_missing(id: &str) -> EsError {
+        EsError::new("search_context_missing_exception", 404, format!("No search context found for id [{id}]"))
+    }
+
+    /// 429: one more scroll than `search.max_open_scroll_context` allows.
+    pub fn too_many_scroll_contexts(max: usize) -> EsError {
+        EsError::new(
+            "too_many_scroll_contexts_exception",
+            429,
+            format!(
+                "Trying to create too many scroll contexts. Must be less than or equal to: [{max}]. This limit can be set by changing the [search.max_open_scroll_context] setting."
+            ),
+        )
+    }
+
+    /// 429: one more point in time than the node keeps open.
+    pub fn too_many_pit_contexts(max: usize) -> EsError {
+        EsError::new(
+            "es_rejected_execution_exception",
+            429,
+            format!(
+                "Trying to create too many point in time contexts. Must be less than or equal to: [{max}]. This limit can be set by changing the [--max-open-pit-contexts] flag of imdb-search-node."
+            ),
+        )
+    }
+
     /// 500: our fault (I/O on the data folder, a bug).
     pub fn internal(reason: impl Into<String>) -> EsError {
         EsError::new("exception", 500, reason)

@@ -134,6 +134,9 @@ pub struct IndexHandle {
     gate: RwLock<()>,
     shards: Vec<Shard>,
     last_refresh: Mutex<Instant>,
+    /// Set by [`IndexHandle::destroy`]: searches that kept this handle
+    /// (scroll and point-in-time contexts) must not outlive the index.
+    destroyed: std::sync::atomic::AtomicBool,
 }
 
 /// Writes a file so that a crash leaves the old or the new content.
@@ -175,6 +178,7 @@ impl IndexHandle {
             gate: RwLock::new(()),
             shards,
             last_refresh: Mutex::new(Instant::now()),
+            destroyed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -426,10 +430,16 @@ impl IndexHandle {
         self.shards.iter().map(Shard::size_bytes).sum()
     }
 
+    /// Whether the index was deleted (the handle outlived it).
+    pub fn is_destroyed(&self) -> bool {
+        self.destroyed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Closes the shards and deletes the index folder (the handle must not
     /// be used after).
     pub fn destroy(&self) -> Result<(), EsError> {
         let _exclusive = self.gate.write().expect("not poisoned");
+        self.destroyed.store(true, std::sync::atomic::Ordering::Relaxed);
         for shard in &self.shards {
             shard.close();
         }

@@ -8,6 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use clap::Parser;
+use imdb_search_node::search::contexts::Limits;
 use imdb_search_node::{Node, http};
 
 /// A single-node server speaking the subset of the Elasticsearch 8.x REST
@@ -35,6 +36,13 @@ struct Cli {
     /// default: anyone who can reach the port could read and delete every index.
     #[arg(long, env = "IMDB_SEARCH_NODE_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
+    /// Open scrolls at most (Elasticsearch's `search.max_open_scroll_context`);
+    /// one more is refused with a 429. Each holds its indexes' segments.
+    #[arg(long, env = "IMDB_SEARCH_NODE_MAX_OPEN_SCROLL_CONTEXTS", default_value_t = Limits::default().max_scrolls)]
+    max_open_scroll_contexts: usize,
+    /// Open points in time at most; one more is refused with a 429.
+    #[arg(long, env = "IMDB_SEARCH_NODE_MAX_OPEN_PIT_CONTEXTS", default_value_t = Limits::default().max_pits)]
+    max_open_pit_contexts: usize,
 }
 
 #[actix_web::main]
@@ -52,7 +60,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let auth = web::Data::new(auth);
-    let node = Arc::new(Node::open(&cli.data).with_context(|| format!("opening {}", cli.data.display()))?);
+    let limits =
+        Limits { max_scrolls: cli.max_open_scroll_contexts, max_pits: cli.max_open_pit_contexts, ..Limits::default() };
+    let node = Node::open(&cli.data).with_context(|| format!("opening {}", cli.data.display()))?;
+    let node = Arc::new(node.with_context_limits(limits));
     node.start_refresher();
     let data = web::Data::new(node.clone());
     let mut server = HttpServer::new(move || {

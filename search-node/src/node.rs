@@ -20,6 +20,7 @@ use crate::error::EsError;
 use crate::index::IndexHandle;
 use crate::meta::{self, IndexMeta};
 use crate::names;
+use crate::search::contexts::{Contexts, Limits};
 use crate::templates::Templates;
 
 /// How often the refresher looks for indexes due for a refresh.
@@ -33,6 +34,8 @@ pub struct Node {
     stopping: AtomicBool,
     /// Index templates.
     pub templates: Templates,
+    /// Open scrolls and points in time.
+    pub contexts: Contexts,
 }
 
 fn now_millis() -> u64 {
@@ -80,10 +83,18 @@ impl Node {
             indices: RwLock::new(indices),
             stopping: AtomicBool::new(false),
             templates: Templates::open(data)?,
+            contexts: Contexts::default(),
         })
     }
 
-    /// Starts the background refresher; it stops when the node is dropped.
+    /// The node with these bounds on open scrolls and points in time.
+    pub fn with_context_limits(mut self, limits: Limits) -> Node {
+        self.contexts = Contexts::new(limits);
+        self
+    }
+
+    /// Starts the background refresher, which also drops expired scrolls
+    /// and points in time; it stops when the node is dropped.
     pub fn start_refresher(self: &Arc<Node>) {
         let node: Weak<Node> = Arc::downgrade(self);
         std::thread::Builder::new()
@@ -97,6 +108,10 @@ impl Node {
                         if let Err(e) = index.refresh_if_due() {
                             tracing::error!(index = %index.name(), error = %e, "scheduled refresh failed");
                         }
+                    }
+                    let reaped = node.contexts.reap();
+                    if reaped > 0 {
+                        tracing::debug!(contexts = reaped, "expired search contexts dropped");
                     }
                     drop(node);
                     std::thread::sleep(REFRESH_TICK);

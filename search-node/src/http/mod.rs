@@ -14,6 +14,7 @@ mod aliases;
 pub mod auth;
 mod docs;
 mod indices;
+mod paging;
 mod search;
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ pub(crate) type NodeData = web::Data<Arc<Node>>;
 /// Registers every route on an actix `App`. Fixed paths (`/_bulk`,
 /// `/_cat/...`) come before the `/{index}` patterns that would match them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    paging::configure(cfg);
     indices::configure_cluster(cfg);
     aliases::configure_global(cfg);
     search::configure_global(cfg);

@@ -1,4 +1,5 @@
-//! Search APIs: `_search`, `_count`, `_msearch`, `_delete_by_query`.
+//! Search APIs: `_search` (which also opens scrolls and searches points in
+//! time), `_count`, `_msearch`, `_delete_by_query`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,8 +68,22 @@ async fn search(
     let body = json_body(&body)?;
     let index = index.map(Path::into_inner);
     let request = SearchRequest::parse(&body, &params)?;
+    if request.pit.is_some() && index.is_some() {
+        return Err(EsError::validation(
+            "[indices] cannot be used with point in time. Do not specify any index with point in time.",
+        ));
+    }
     let p = params.clone();
-    let response = blocking(move || search::search(&targets(&node, index.as_deref(), &p)?, &request)).await?;
+    let response = blocking(move || {
+        if request.pit.is_some() {
+            search::pit::search(&node.contexts, &request)
+        } else if request.scroll.is_some() {
+            search::scroll::start(&node.contexts, &targets(&node, index.as_deref(), &p)?, request)
+        } else {
+            search::search(&targets(&node, index.as_deref(), &p)?, &request)
+        }
+    })
+    .await?;
     Ok(reply(200, &response, &params))
 }
 

@@ -3,7 +3,13 @@
 //! goes; and the order that merges shards' hits.
 //!
 //! Ties are broken by index, shard and document order, so a sort is a
-//! total order and pages never overlap.
+//! total order and pages never overlap. `_doc` keys number a shard's
+//! documents in order (segment base + document, like Lucene's shard-level
+//! doc ids); `_shard_doc` keys put the shard's ordinal in the high 32 bits,
+//! so they are unique over a snapshot: point-in-time searches add it as the
+//! last criterion, making `search_after` exact. A scroll resumes after the
+//! last hit's whole position ([`After::tie`]), so even equal keys never
+//! repeat or skip a hit.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -53,8 +59,10 @@ impl Key {
 pub enum Criterion {
     /// `_score`.
     Score { desc: bool },
-    /// `_doc`.
+    /// `_doc`: document order within a shard.
     Doc { desc: bool },
+    /// `_shard_doc`: shard ordinal, then document order.
+    ShardDoc { desc: bool },
     /// A field with doc values (`None`: unmapped here, all missing).
     Field { def: Option<FieldDef>, spec: SortSpec },
 }
@@ -62,7 +70,7 @@ pub enum Criterion {
 impl Criterion {
     fn desc(&self) -> bool {
         match self {
-            Criterion::Score { desc } | Criterion::Doc { desc } => *desc,
+            Criterion::Score { desc } | Criterion::Doc { desc } | Criterion::ShardDoc { desc } => *desc,
             Criterion::Field { spec, .. } => spec.desc,
         }
     }
@@ -77,7 +85,7 @@ impl Criterion {
     /// Whether the key is a whole number in responses.
     pub fn is_integer(&self) -> bool {
         match self {
-            Criterion::Doc { .. } => true,
+            Criterion::Doc { .. } | Criterion::ShardDoc { .. } => true,
             Criterion::Score { .. } => false,
             Criterion::Field { def, .. } => def.as_ref().is_some_and(|d| {
                 matches!(d.ty, crate::mapping::FieldType::Date { .. } | crate::mapping::FieldType::Boolean)
@@ -174,6 +182,47 @@ pub struct Hit {
     pub origin: (usize, usize),
 }
 
+/// Where a hit was found: index and shard (`origin`), segment, document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// Index and shard order.
+    pub origin: (usize, usize),
+    /// Segment ordinal in the shard's searcher.
+    pub segment: u32,
+    /// Document in the segment.
+    pub doc: DocId,
+}
+
+impl Hit {
+    /// The hit's position, for ties.
+    pub fn position(&self) -> Position {
+        Position { origin: self.origin, segment: self.address.segment_ord, doc: self.address.doc_id }
+    }
+}
+
+/// Only hits after this: `search_after` gives a key; a scroll resumes
+/// after its last hit's key and position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct After {
+    /// Sort key.
+    pub key: Vec<Key>,
+    /// For equal keys, only hits after this position (none: no equal key).
+    pub tie: Option<Position>,
+}
+
+impl After {
+    /// Right after `hit` (a scroll's last hit).
+    pub fn hit(hit: &Hit) -> After {
+        After { key: hit.key.clone(), tie: Some(hit.position()) }
+    }
+
+    /// Whether a hit with this key and position comes after.
+    fn admits(&self, key: &[Key], position: Position, criteria: &[Criterion]) -> bool {
+        let tie = |t: Position| position.cmp(&t);
+        compare(key, &self.key, criteria).then_with(|| self.tie.map_or(Ordering::Equal, tie)) == Ordering::Greater
+    }
+}
+
 /// Merges hits: by key, then origin and address.
 pub fn order(a: &Hit, b: &Hit, criteria: &[Criterion]) -> Ordering {
     compare(&a.key, &b.key, criteria)
@@ -212,14 +261,18 @@ pub struct TopCollector {
     pub criteria: Arc<Vec<Criterion>>,
     /// Hits to keep.
     pub k: usize,
-    /// Only hits after this key.
-    pub after: Option<Vec<Key>>,
+    /// Only hits after this.
+    pub after: Option<After>,
     /// Hits scoring less are dropped (and not counted).
     pub min_score: Option<Score>,
     /// Whether scores are needed.
     pub scoring: bool,
     /// Index and shard order.
     pub origin: (usize, usize),
+    /// The shard's ordinal in the search (for `_shard_doc`).
+    pub shard_ordinal: u32,
+    /// The first document number of each segment (for `_doc`).
+    pub bases: Arc<Vec<u32>>,
     /// When to stop collecting (`timeout`): the hits so far are kept and
     /// `timed_out` is set.
     pub deadline: Option<std::time::Instant>,
@@ -261,6 +314,8 @@ impl Collector for TopCollector {
             min_score: self.min_score,
             total: 0,
             origin: self.origin,
+            shard_doc_high: u64::from(self.shard_ordinal) << 32,
+            base: self.bases.get(segment as usize).copied().unwrap_or(0),
             deadline: self.deadline,
             timed_out: self.timed_out.clone(),
             seen: 0,
@@ -292,10 +347,12 @@ pub struct TopSegment {
     heap: BinaryHeap<Ranked>,
     criteria: Arc<Vec<Criterion>>,
     k: usize,
-    after: Option<Vec<Key>>,
+    after: Option<After>,
     min_score: Option<Score>,
     total: u64,
     origin: (usize, usize),
+    shard_doc_high: u64,
+    base: u32,
     deadline: Option<std::time::Instant>,
     timed_out: Arc<std::sync::atomic::AtomicBool>,
     seen: u64,
@@ -371,7 +428,8 @@ impl SegmentCollector for TopSegment {
             .zip(&self.columns)
             .map(|(c, column)| match c {
                 Criterion::Score { .. } => Key::Num(f64::from(score)),
-                Criterion::Doc { .. } => Key::Num(f64::from(doc)),
+                Criterion::Doc { .. } => Key::Int(i64::from(self.base + doc)),
+                Criterion::ShardDoc { .. } => Key::Int((self.shard_doc_high | u64::from(self.base + doc)) as i64),
                 Criterion::Field { spec, .. } => match column {
                     // Keywords compare by ordinal unless a `search_after`
                     // string must be compared with them.
@@ -388,7 +446,7 @@ impl SegmentCollector for TopSegment {
             })
             .collect();
         if let Some(after) = &self.after
-            && compare(&key, after, &self.criteria) != Ordering::Greater
+            && !after.admits(&key, Position { origin: self.origin, segment: self.segment, doc }, &self.criteria)
         {
             return;
         }
@@ -435,7 +493,8 @@ pub fn criteria(specs: &[SortSpec], mapping: &crate::mapping::Mapping) -> Result
         .iter()
         .map(|s| match s.field.as_str() {
             "_score" => Ok(Criterion::Score { desc: s.desc }),
-            "_doc" | "_shard_doc" => Ok(Criterion::Doc { desc: s.desc }),
+            "_doc" => Ok(Criterion::Doc { desc: s.desc }),
+            "_shard_doc" => Ok(Criterion::ShardDoc { desc: s.desc }),
             path => match mapping.fields.get(path) {
                 Some(def) if !def.doc_values => Err(EsError::illegal_argument(format!(
                     "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [{path}] in order to load field data by uninverting the inverted index. Note that this can use significant memory."

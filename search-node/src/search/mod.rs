@@ -4,13 +4,21 @@
 //! sort) and its match count, in parallel; the hits are merged, the page
 //! is cut, and only the page's documents are loaded. Aggregations run on
 //! the same pass (on `query`, before `post_filter`) and merge through
-//! tantivy's intermediate results. A search sees the last refresh.
+//! tantivy's intermediate results. A search sees the last refresh, or the
+//! [`Snapshot`] a scroll or point in time keeps (`contexts`, `scroll`,
+//! `pit`).
 
 pub mod aggs;
 pub mod collector;
+pub mod contexts;
 pub mod dfs;
 pub mod highlight;
+#[cfg(test)]
+mod paging_tests;
+pub mod pit;
 pub mod request;
+pub mod scroll;
+pub mod snapshot;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,9 +30,11 @@ use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur};
 use tantivy::{DocAddress, Searcher};
 
-use self::collector::{Collected, Criterion, Hit, Key, TopCollector};
+use self::collector::{After, Collected, Criterion, Hit, Key, TopCollector};
 use self::dfs::GlobalStats;
 pub use self::request::{SearchRequest, TrackTotal};
+use self::snapshot::FrozenIndex;
+pub use self::snapshot::Snapshot;
 use crate::error::EsError;
 use crate::index::{IndexContext, IndexHandle};
 use crate::query::{Compiled, Cx};
@@ -32,6 +42,27 @@ use crate::shard::load;
 
 /// Elasticsearch's `index.max_result_window` default.
 pub const MAX_RESULT_WINDOW: usize = 10_000;
+
+/// How a page is cut beyond the request itself (scroll and point in time).
+#[derive(Debug, Clone, Default)]
+pub struct Paging {
+    /// Resume after this hit (a scroll's next page); `from` is ignored.
+    pub resume: Option<After>,
+    /// Add `_shard_doc` as the last sort criterion unless the sort has it
+    /// (a point in time's tiebreaker), and show sort values.
+    pub tiebreak: bool,
+    /// Leave aggregations out (a scroll's later pages).
+    pub skip_aggs: bool,
+}
+
+/// A page of results: the response body, and the last hit for a scroll.
+#[derive(Debug)]
+pub struct Page {
+    /// The response body.
+    pub body: Value,
+    /// The page's last hit.
+    pub last: Option<Hit>,
+}
 
 /// One index's part of a search.
 struct Target {
@@ -50,8 +81,8 @@ struct ShardResult {
     aggs: Option<IntermediateAggregationResults>,
 }
 
-fn prepare(handle: &Arc<IndexHandle>, req: &SearchRequest) -> Result<Target, EsError> {
-    let ctx = handle.context();
+fn prepare(frozen: &FrozenIndex, req: &SearchRequest, paging: &Paging) -> Result<Target, EsError> {
+    let ctx = frozen.ctx.clone();
     let cx = Cx { index: &ctx };
     let query = req.query.compile(&cx)?;
     let hits_query: Compiled = match &req.post_filter {
@@ -61,10 +92,16 @@ fn prepare(handle: &Arc<IndexHandle>, req: &SearchRequest) -> Result<Target, EsE
         ])),
         None => query.box_clone(),
     };
-    let criteria = collector::criteria(&req.sort, &ctx.mapping)?;
-    let aggs = req.aggs.as_ref().map(|a| aggs::translate(a, &cx)).transpose()?;
-    let searchers = handle.shards().iter().map(|s| s.searcher()).collect();
-    Ok(Target { handle: handle.clone(), ctx, query, hits_query, criteria, aggs, searchers })
+    let mut criteria = collector::criteria(&req.sort, &ctx.mapping)?;
+    if paging.tiebreak && !criteria.iter().any(|c| matches!(c, Criterion::ShardDoc { .. })) {
+        criteria.push(Criterion::ShardDoc { desc: false });
+    }
+    let aggs = match &req.aggs {
+        Some(a) if !paging.skip_aggs => Some(aggs::translate(a, &cx)?),
+        _ => None,
+    };
+    let searchers = frozen.searchers.clone();
+    Ok(Target { handle: frozen.handle.clone(), ctx, query, hits_query, criteria, aggs, searchers })
 }
 
 fn limits() -> AggregationLimitsGuard {
@@ -77,19 +114,29 @@ struct Clock {
     timed_out: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// Where a shard sits in the search: `(index, shard)` and its ordinal.
+#[derive(Debug, Clone, Copy)]
+struct ShardAt {
+    origin: (usize, usize),
+    ordinal: u32,
+}
+
 fn run_shard(
     target: &Target,
-    shard: usize,
-    origin: (usize, usize),
+    at: ShardAt,
     req: &SearchRequest,
-    after: Option<Vec<Key>>,
+    k: usize,
+    after: Option<After>,
     clock: &Clock,
     stats: Option<&GlobalStats<'_>>,
 ) -> Result<ShardResult, EsError> {
-    let searcher = &target.searchers[shard];
-    let k = req.from + req.size;
+    let origin = at.origin;
+    let searcher = &target.searchers[origin.1];
+    // A scroll's pages resume after a hit's position, so its first page too
+    // must break ties by position, which only the sort collector promises.
     let relevance_only = matches!(target.criteria.as_slice(), [Criterion::Score { desc: true }])
         && after.is_none()
+        && req.scroll.is_none()
         && req.min_score.is_none()
         && clock.deadline.is_none();
     let count_wanted = req.track_total_hits != TrackTotal::Off;
@@ -135,6 +182,8 @@ fn run_shard(
             min_score: req.min_score,
             scoring,
             origin,
+            shard_ordinal: at.ordinal,
+            bases: Arc::new(snapshot::segment_bases(searcher)),
             deadline: clock.deadline,
             timed_out: clock.timed_out.clone(),
         };
@@ -168,25 +217,42 @@ fn collect<C: tantivy::collector::Collector>(
     }
 }
 
-/// Runs a search over indexes; returns the response body.
+/// Runs a search over indexes, as of their last refresh; returns the
+/// response body.
 pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value, EsError> {
+    if req.pit.is_some() || req.scroll.is_some() {
+        return Err(EsError::illegal_argument("[scroll] and [pit] are not supported in this API"));
+    }
+    Ok(run(&Snapshot::take(handles), req, &Paging::default())?.body)
+}
+
+/// Runs a search over a snapshot; returns the page.
+pub fn run(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<Page, EsError> {
     let started = Instant::now();
-    let window = handles
+    let from = if paging.resume.is_some() { 0 } else { req.from };
+    let window = snapshot
+        .indices
         .iter()
-        .map(|h| h.meta().setting_u64("max_result_window", MAX_RESULT_WINDOW as u64) as usize)
+        .map(|i| i.handle.meta().setting_u64("max_result_window", MAX_RESULT_WINDOW as u64) as usize)
         .min()
         .unwrap_or(MAX_RESULT_WINDOW);
-    if req.from + req.size > window {
+    if from + req.size > window {
+        let what = if req.scroll.is_some() {
+            "Batch size is too large, size"
+        } else {
+            "Result window is too large, from + size"
+        };
         return Err(EsError::illegal_argument(format!(
-            "Result window is too large, from + size must be less than or equal to: [{window}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
-            req.from + req.size
+            "{what} must be less than or equal to: [{window}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
+            from + req.size
         )));
     }
     if req.search_after.is_some() && req.from > 0 {
         return Err(EsError::illegal_argument("[from] parameter must be set to 0 when [search_after] is used"));
     }
-    let targets = handles.iter().map(|h| prepare(h, req)).collect::<Result<Vec<_>, _>>()?;
+    let targets = snapshot.indices.iter().map(|i| prepare(i, req, paging)).collect::<Result<Vec<_>, _>>()?;
     let after = match (&req.search_after, targets.first()) {
+        _ if paging.resume.is_some() => paging.resume.clone(),
         (Some(values), Some(t)) => {
             if values.len() != t.criteria.len() {
                 return Err(EsError::illegal_argument(format!(
@@ -195,20 +261,26 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
                     t.criteria.len()
                 )));
             }
-            Some(values.iter().zip(&t.criteria).map(|(v, c)| c.key_of(v)).collect::<Vec<_>>())
+            Some(After { key: values.iter().zip(&t.criteria).map(|(v, c)| c.key_of(v)).collect(), tie: None })
         }
         _ => None,
     };
     let clock = Clock { deadline: req.timeout.map(|t| started + t), timed_out: Arc::default() };
-    let jobs: Vec<(usize, usize)> =
-        targets.iter().enumerate().flat_map(|(i, t)| (0..t.searchers.len()).map(move |s| (i, s))).collect();
+    let k = from + req.size;
+    let jobs: Vec<ShardAt> = targets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| (0..t.searchers.len()).map(move |s| (i, s)))
+        .map(|origin| ShardAt { origin, ordinal: snapshot.shard_ordinal(origin.0, origin.1) })
+        .collect();
     let stats_cache = dfs::StatsCache::default();
     let all_shards: Vec<&Searcher> =
         if req.dfs { targets.iter().flat_map(|t| t.searchers.iter()).collect() } else { Vec::new() };
     let results: Vec<Result<ShardResult, EsError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .iter()
-            .map(|&(i, s)| {
+            .map(|&at| {
+                let (i, s) = at.origin;
                 let (targets, after) = (&targets, after.clone());
                 let (clock, all_shards, stats_cache) = (&clock, &all_shards, &stats_cache);
                 scope.spawn(move || {
@@ -217,7 +289,7 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
                         shards: all_shards,
                         cache: stats_cache,
                     });
-                    run_shard(&targets[i], s, (i, s), req, after, clock, stats.as_ref())
+                    run_shard(&targets[i], at, req, k, after, clock, stats.as_ref())
                 })
             })
             .collect();
@@ -242,10 +314,11 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
     }
     let criteria = targets.first().map(|t| t.criteria.clone()).unwrap_or_else(|| vec![Criterion::Score { desc: true }]);
     hits.sort_by(|a, b| collector::order(a, b, &criteria));
-    let page: Vec<Hit> = hits.into_iter().skip(req.from).take(req.size).collect();
+    let page: Vec<Hit> = hits.into_iter().skip(from).take(req.size).collect();
     let by_score = matches!(criteria.as_slice(), [Criterion::Score { .. }]) && req.sort.is_empty();
     let scored = by_score || criteria.iter().any(|c| matches!(c, Criterion::Score { .. })) || req.track_scores;
-    let hits_json = fetch(&targets, &page, req, &criteria, scored)?;
+    let show_sort = !req.sort.is_empty() || paging.tiebreak;
+    let hits_json = fetch(&targets, &page, req, &criteria, scored, show_sort)?;
     let max_score = if scored {
         page.iter().map(|h| h.score).fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
     } else {
@@ -276,7 +349,9 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
         "_shards": {"total": shard_count, "successful": shard_count, "skipped": 0, "failed": 0},
         "hits": hits_obj,
     });
-    if let (Some(request), Some(first)) = (&req.aggs, targets.first()) {
+    // A scroll's later pages carry no aggregations.
+    let aggs_request = req.aggs.as_ref().filter(|_| !paging.skip_aggs);
+    if let (Some(request), Some(first)) = (aggs_request, targets.first()) {
         let translated = first.aggs.clone().unwrap_or_default();
         let results = match merged_aggs {
             Some(m) => m.into_final_result(translated, limits())?,
@@ -284,10 +359,10 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
         };
         let json = serde_json::to_value(results).map_err(|e| EsError::internal(e.to_string()))?;
         body["aggregations"] = aggs::finish(json, request, &first.ctx.mapping, req.typed_keys);
-    } else if req.aggs.is_some() {
+    } else if aggs_request.is_some() {
         body["aggregations"] = json!({});
     }
-    Ok(body)
+    Ok(Page { body, last: page.into_iter().last() })
 }
 
 fn fetch(
@@ -296,6 +371,7 @@ fn fetch(
     req: &SearchRequest,
     criteria: &[Criterion],
     scored: bool,
+    show_sort: bool,
 ) -> Result<Vec<Value>, EsError> {
     let mut highlighters: Vec<Option<highlight::Highlighter>> = targets.iter().map(|_| None).collect();
     let mut out = Vec::with_capacity(page.len());
@@ -331,7 +407,7 @@ fn fetch(
                 h["highlight"] = hl;
             }
         }
-        if !req.sort.is_empty() {
+        if show_sort {
             let values: Vec<Value> = hit.key.iter().zip(criteria).map(|(k, c)| k.to_json(c.is_integer())).collect();
             h["sort"] = Value::Array(values);
         }

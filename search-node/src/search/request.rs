@@ -53,6 +53,15 @@ pub struct SortSpec {
     pub format: Option<String>,
 }
 
+/// `pit` of a search body: which point in time, and for how much longer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PitRef {
+    /// The id `_pit` gave.
+    pub id: String,
+    /// A new keep-alive (none: keep the last one).
+    pub keep_alive: Option<std::time::Duration>,
+}
+
 /// A search request.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -97,6 +106,10 @@ pub struct SearchRequest {
     /// `search_type=dfs_query_then_fetch`: score with term statistics of
     /// every shard searched, not each shard's own.
     pub dfs: bool,
+    /// `pit`: search this point in time.
+    pub pit: Option<PitRef>,
+    /// `scroll=1m` in the URL: open a scroll kept this long.
+    pub scroll: Option<std::time::Duration>,
 }
 
 impl Default for SearchRequest {
@@ -122,11 +135,13 @@ impl Default for SearchRequest {
             total_as_int: false,
             fields: Vec::new(),
             dfs: false,
+            pit: None,
+            scroll: None,
         }
     }
 }
 
-const BODY_KEYS: [&str; 26] = [
+const BODY_KEYS: [&str; 27] = [
     "query",
     "post_filter",
     "from",
@@ -153,9 +168,10 @@ const BODY_KEYS: [&str; 26] = [
     "indices_boost",
     "ext",
     "stats",
+    "pit",
 ];
-const REFUSED: [&str; 9] =
-    ["collapse", "rescore", "script_fields", "suggest", "pit", "knn", "slice", "point_in_time", "retriever"];
+const REFUSED: [&str; 8] =
+    ["collapse", "rescore", "script_fields", "suggest", "knn", "slice", "point_in_time", "retriever"];
 
 fn number(value: &Value, key: &str) -> Result<usize, EsError> {
     value
@@ -316,6 +332,7 @@ impl SearchRequest {
                     }
                 }
                 "explain" | "profile" | "stats" | "ext" => {}
+                "pit" => req.pit = Some(pit_ref(value)?),
                 "stored_fields" => {
                     // Stored fields other than `_source` do not exist here:
                     // naming some without `_source` returns no source.
@@ -398,11 +415,43 @@ impl SearchRequest {
                 }
             }
         }
+        if let Some(v) = get("scroll") {
+            self.scroll = Some(keep_alive(&Value::String(v.to_owned()), "scroll")?);
+        }
         if let Some(t) = get("timeout") {
             self.timeout = crate::meta::parse_interval(&Value::String(t.to_owned())).ok().flatten();
         }
         Ok(())
     }
+}
+
+/// A keep-alive (`1m`, `30s`) of `what` (`keep_alive`, `scroll`).
+pub fn keep_alive(value: &Value, what: &str) -> Result<std::time::Duration, EsError> {
+    match crate::meta::parse_interval(value) {
+        Ok(Some(d)) => Ok(d),
+        _ => Err(EsError::parse(format!(
+            "failed to parse setting [{what}] with value [{}] as a time value: unit is missing or unrecognized",
+            crate::util::plain(value)
+        ))),
+    }
+}
+
+fn pit_ref(value: &Value) -> Result<PitRef, EsError> {
+    let map = value.as_object().ok_or_else(|| EsError::parsing("[pit] must be an object"))?;
+    let mut pit = PitRef { id: String::new(), keep_alive: None };
+    for (key, v) in map {
+        match key.as_str() {
+            "id" => {
+                pit.id = v.as_str().map(str::to_owned).ok_or_else(|| EsError::parsing("[pit] [id] must be a string"))?
+            }
+            "keep_alive" => pit.keep_alive = Some(keep_alive(v, "keep_alive")?),
+            other => return Err(EsError::parsing(format!("[pit] unknown field [{other}]"))),
+        }
+    }
+    if pit.id.is_empty() {
+        return Err(EsError::parsing("[pit] requires [id]"));
+    }
+    Ok(pit)
 }
 
 fn token_name(value: &Value) -> &'static str {
@@ -437,6 +486,13 @@ mod tests {
         assert_eq!(e.reason, "Unknown key for a START_OBJECT in [quer].");
         let e = SearchRequest::parse(&json!({"collapse": {"field": "x"}}), &HashMap::new()).unwrap_err();
         assert!(e.reason.contains("[collapse]"), "{}", e.reason);
+        let req = SearchRequest::parse(&json!({"pit": {"id": "abc", "keep_alive": "2m"}}), &HashMap::new()).unwrap();
+        assert_eq!(req.pit, Some(PitRef { id: "abc".into(), keep_alive: Some(std::time::Duration::from_secs(120)) }));
+        let params: HashMap<String, String> = [("scroll".to_owned(), "30s".to_owned())].into();
+        assert_eq!(SearchRequest::parse(&json!({}), &params).unwrap().scroll, Some(std::time::Duration::from_secs(30)));
+        let params: HashMap<String, String> = [("scroll".to_owned(), "soon".to_owned())].into();
+        assert_eq!(SearchRequest::parse(&json!({}), &params).unwrap_err().kind, "parse_exception");
+        assert!(SearchRequest::parse(&json!({"pit": {"keep_alive": "1m"}}), &HashMap::new()).is_err());
         assert!(url_sort("year:desc,_score").unwrap()[0].desc);
     }
 }
