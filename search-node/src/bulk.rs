@@ -36,6 +36,9 @@ pub struct Defaults {
     pub routing: Option<String>,
     /// `?require_alias=true`.
     pub require_alias: bool,
+    /// `?_source=`: what update items return of the updated document,
+    /// unless their action or body says otherwise.
+    pub source: Option<Value>,
 }
 
 fn line_error(n: usize, what: impl std::fmt::Display) -> EsError {
@@ -100,8 +103,8 @@ pub fn parse(body: &[u8], defaults: &Defaults) -> Result<Vec<Action>, EsError> {
                 Err(e) => Err(EsError::document_parsing(format!("[{m}:{}] failed to parse: {e}", e.column()))),
             }
         };
-        // An update's `_source` may sit on its action line.
-        let body = match (op, body, meta.get("_source")) {
+        // An update's `_source` may sit on its action line, or in the URL.
+        let body = match (op, body, meta.get("_source").or(defaults.source.as_ref())) {
             (OpType::Update, Ok(mut b), Some(source)) => {
                 b.entry("_source").or_insert_with(|| source.clone());
                 Ok(b)
@@ -141,7 +144,7 @@ mod tests {
     use super::*;
 
     fn defaults() -> Defaults {
-        Defaults { index: Some("movies".into()), routing: None, require_alias: false }
+        Defaults { index: Some("movies".into()), routing: None, require_alias: false, source: None }
     }
 
     #[test]

@@ -13,9 +13,14 @@ use crate::error::EsError;
 pub(super) fn configure_global(cfg: &mut web::ServiceConfig) {
     cfg.route("/_aliases", web::post().to(update))
         .route("/_alias", web::get().to(get_all))
+        .route("/_alias", web::put().to(put_body_only))
         .route("/_aliases", web::get().to(get_all))
         .route("/_alias/{name}", web::get().to(get_named))
         .route("/_alias/{name}", web::head().to(exists_named))
+        .route("/_alias/{name}", web::put().to(put_named))
+        .route("/_alias/{name}", web::post().to(put_named))
+        .route("/_aliases/{name}", web::put().to(put_named))
+        .route("/_aliases/{name}", web::post().to(put_named))
         .route("/_cat/aliases", web::get().to(cat))
         .route("/_cat/aliases/{name}", web::get().to(cat));
 }
@@ -31,7 +36,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/{index}/_alias", web::get().to(get_index_all))
         .route("/{index}/_aliases", web::get().to(get_index_all))
         .route("/{index}/_alias", web::put().to(put_from_body))
-        .route("/{index}/_alias", web::post().to(put_from_body));
+        .route("/{index}/_alias", web::post().to(put_from_body))
+        .route("/{index}/_aliases", web::put().to(put_from_body));
 }
 
 async fn update(node: NodeData, params: Params, body: Bytes) -> Result<HttpResponse, EsError> {
@@ -57,6 +63,16 @@ async fn put_from_body(
     body: Bytes,
 ) -> Result<HttpResponse, EsError> {
     add(node, Some(index.into_inner()), None, params, body).await
+}
+
+/// `PUT /_alias`: the indexes and the alias come from the body.
+async fn put_body_only(node: NodeData, params: Params, body: Bytes) -> Result<HttpResponse, EsError> {
+    add(node, None, None, params, body).await
+}
+
+/// `PUT /_alias/{name}`: the indexes come from the body.
+async fn put_named(node: NodeData, name: Path<String>, params: Params, body: Bytes) -> Result<HttpResponse, EsError> {
+    add(node, None, Some(name.into_inner()), params, body).await
 }
 
 /// Adds an alias; `index`/`indices` and `alias` in the body win over the path.

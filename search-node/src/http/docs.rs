@@ -325,6 +325,28 @@ async fn mget(
     Ok(reply(200, &json!({ "docs": docs }), &params))
 }
 
+/// `?_source=`, `?_source_includes=`, `?_source_excludes=` of a bulk
+/// request as an update item's `_source` (what its `get` returns).
+fn bulk_source(params: &Params) -> Option<Value> {
+    let list = |k: &str| params.get(k).map(|v| v.split(',').collect::<Vec<_>>());
+    match (params.get("_source").map(String::as_str), list("_source_includes"), list("_source_excludes")) {
+        (None, None, None) => None,
+        (Some("false"), _, _) => Some(json!(false)),
+        (Some("true"), None, None) => Some(json!(true)),
+        (source, includes, excludes) => {
+            let includes = includes.or_else(|| source.filter(|s| *s != "true").map(|s| s.split(',').collect()));
+            let mut filter = serde_json::Map::new();
+            if let Some(includes) = includes {
+                filter.insert("includes".into(), json!(includes));
+            }
+            if let Some(excludes) = excludes {
+                filter.insert("excludes".into(), json!(excludes));
+            }
+            Some(Value::Object(filter))
+        }
+    }
+}
+
 async fn bulk(
     node: NodeData,
     index: Option<Path<String>>,
@@ -336,6 +358,7 @@ async fn bulk(
         index: index.map(Path::into_inner),
         routing: params.get("routing").cloned(),
         require_alias: flag(&params, "require_alias"),
+        source: bulk_source(&params),
     };
     let actions = bulk::parse(&body, &defaults)?;
     let refresh_params = params.clone();

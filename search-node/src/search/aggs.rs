@@ -231,6 +231,13 @@ fn adapt(kind: &str, mut body: Value, mapping: &Mapping) -> Result<Value, EsErro
             map.insert("missing".into(), json!(u8::from(missing)));
         }
     }
+    if kind == "top_hits" {
+        if let Some(sort) = map.remove("sort") {
+            map.insert("sort".into(), top_hits_sort(sort));
+        }
+        // Elasticsearch's default; tantivy has none.
+        map.entry("size").or_insert(json!(3));
+    }
     if matches!(
         kind,
         "min" | "max" | "avg" | "sum" | "stats" | "value_count" | "cardinality" | "extended_stats" | "percentiles"
@@ -367,5 +374,45 @@ fn type_name(kind: &str, body: &Value, mapping: &Mapping) -> String {
             kind.to_owned()
         }
         other => other.to_owned(),
+    }
+}
+
+/// `top_hits` sort in Elasticsearch's forms (`"field"`, `{"field": "desc"}`,
+/// `{"field": {"order": "desc"}}`, or a list of these) as the list of
+/// `{"field": "order"}` tantivy reads; a bare field name sorts ascending, as
+/// in Elasticsearch.
+fn top_hits_sort(sort: Value) -> Value {
+    let one = |v: Value| -> Value {
+        match v {
+            Value::String(field) => json!({ field: "asc" }),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(field, order)| match order.get("order") {
+                        Some(o) => (field, o.clone()),
+                        None => (field, order),
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    };
+    match sort {
+        Value::Array(items) => Value::Array(items.into_iter().map(one).collect()),
+        other => Value::Array(vec![one(other)]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::top_hits_sort;
+
+    #[test]
+    fn top_hits_sort_takes_every_elasticsearch_form() {
+        assert_eq!(top_hits_sort(json!("num")), json!([{"num": "asc"}]));
+        assert_eq!(top_hits_sort(json!({"num": "desc"})), json!([{"num": "desc"}]));
+        assert_eq!(top_hits_sort(json!({"num": {"order": "desc"}})), json!([{"num": "desc"}]));
+        assert_eq!(top_hits_sort(json!(["a", {"b": "desc"}])), json!([{"a": "asc"}, {"b": "desc"}]));
     }
 }
