@@ -4,10 +4,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::Path;
+
 use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
 use imdb_ingest::sink::Sink;
+use imdb_ingest::source::Format;
+use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{LoadConfig, Stats, Summary, load};
 use imdb_model::topics::all_topics;
+
+/// How the tests load `input`: two workers, 1 MiB chunks, raw rows
+/// published only when `raw` (most tests are shorter without).
+pub fn test_config(input: &Path, raw: bool) -> LoadConfig {
+    LoadConfig {
+        input: input.to_path_buf(),
+        format: Format::Auto,
+        workers: 2,
+        chunk_bytes: 1 << 20,
+        raw: RawSettings { publish: raw, max_rows: 500, max_bytes: 512 * 1024 },
+    }
+}
 
 /// Creates the topics (one replica) and loads `config` into the brokers,
 /// panicking if ingest fails; returns ingest's summary. The producer waits

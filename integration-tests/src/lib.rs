@@ -2,7 +2,8 @@
 //! workspace's binaries ([`bins`]), running a search node as a child process
 //! ([`search_node`]) or the engine a test run chose ([`engine`]), the indexer and API nodes ([`services`]), filling
 //! Kafka topics with ingest ([`kafka_load`]), checking that every record
-//! arrived exactly once ([`exact`]),
+//! arrived exactly once ([`exact`]), running official clients' check
+//! scripts ([`client_script`]),
 //! and the Elasticsearch REST YAML conformance runner
 //! ([`es_yaml`]) that checks the node against the upstream test suite.
 //!
@@ -10,6 +11,7 @@
 //! `es-conformance` binary runs the conformance suite by hand.
 
 pub mod bins;
+pub mod client_script;
 pub mod engine;
 pub mod es_yaml;
 pub mod exact;

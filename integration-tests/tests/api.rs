@@ -15,12 +15,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use imdb_ingest::Summary;
 use imdb_ingest::generate::{GenerateConfig, generate};
-use imdb_ingest::source::Format;
-use imdb_ingest::worker::RawSettings;
-use imdb_ingest::{LoadConfig, Summary};
 use imdb_integration_tests::engine::TestEngine;
-use imdb_integration_tests::kafka_load::load_into_kafka;
+use imdb_integration_tests::kafka_load::{load_into_kafka, test_config};
 use imdb_integration_tests::search_node::free_port;
 use imdb_integration_tests::services::{ApiNode, Indexer, wait_for_counts};
 use imdb_local_kafka::start_for_test;
@@ -56,14 +54,7 @@ fn position(list: &[String], title: &str) -> usize {
 }
 
 fn load(brokers: &str, input: &Path) -> Summary {
-    let config = LoadConfig {
-        input: input.to_path_buf(),
-        format: Format::Auto,
-        workers: 2,
-        chunk_bytes: 1 << 20,
-        raw: RawSettings { publish: false, max_rows: 500, max_bytes: 512 * 1024 },
-    };
-    load_into_kafka(brokers.to_owned(), &config)
+    load_into_kafka(brokers.to_owned(), &test_config(input, false))
 }
 
 fn movies_json() -> Option<PathBuf> {

@@ -11,17 +11,11 @@
 //! command should set it, as it does `IMDB_REQUIRE_KAFKA`. Needs
 //! `cargo build --workspace --bins` first, as `scripts/test.sh` does.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
 
-use anyhow::{Context, Result, bail};
-use imdb_integration_tests::search_node::SearchNode;
+use imdb_integration_tests::client_script::{require, run_against_node};
 use imdb_integration_tests::workspace_root;
-
-/// The script's bound: it takes seconds; a hang must not stall the suite.
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The venv's Python if it can import the client; otherwise why not.
 fn python_with_client() -> Result<PathBuf, String> {
@@ -48,64 +42,10 @@ fn python_with_client() -> Result<PathBuf, String> {
 }
 
 #[test]
-fn the_official_python_client_loads_searches_and_counts() -> Result<()> {
-    let python = match python_with_client() {
-        Ok(python) => python,
-        Err(reason) if std::env::var("IMDB_REQUIRE_PYCLIENT").as_deref() == Ok("1") => {
-            bail!("IMDB_REQUIRE_PYCLIENT=1 but {reason}; run scripts/setup.sh")
-        }
-        Err(reason) => {
-            eprintln!("SKIPPED: {reason} (scripts/setup.sh installs the Python client)");
-            return Ok(());
-        }
-    };
-    let node = SearchNode::start()?;
-    let script = workspace_root().join("integration-tests/python/es_client_check.py");
-    let output = tempfile::tempdir()?;
-    let (status, stdout, stderr) = run_bounded(&python, &script, &node.url(), output.path())?;
-    println!("{}", stdout.trim_end());
-    if !status {
-        bail!(
-            "{} failed:\n{}\n{}\nnode log:\n{}",
-            script.display(),
-            stdout.trim_end(),
-            stderr.trim_end(),
-            node.log_tail(30)
-        );
-    }
-    Ok(())
-}
-
-/// Runs the script with its output in files (no pipe to fill up), killing
-/// it after [`SCRIPT_TIMEOUT`]; returns success, stdout and stderr.
-fn run_bounded(python: &Path, script: &Path, url: &str, dir: &Path) -> Result<(bool, String, String)> {
-    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(url)
-        // No .pyc files in the source tree.
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path)?)
-        .stderr(fs::File::create(&err_path)?)
-        .spawn()
-        .with_context(|| format!("starting {}", python.display()))?;
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if started.elapsed() > SCRIPT_TIMEOUT {
-            let _ = child.kill();
-            child.wait()?;
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = fs::read_to_string(&out_path)?;
-    let mut stderr = fs::read_to_string(&err_path)?;
-    if status.is_none() {
-        stderr.push_str(&format!("\n(killed after {SCRIPT_TIMEOUT:?})"));
-    }
-    Ok((status.is_some_and(|s| s.success()), stdout, stderr))
+fn the_official_python_client_loads_searches_and_counts() {
+    let Some(python) = require(python_with_client(), "IMDB_REQUIRE_PYCLIENT", "the Python client") else { return };
+    let mut command = Command::new(python);
+    // No .pyc files in the source tree.
+    command.env("PYTHONDONTWRITEBYTECODE", "1");
+    run_against_node(command, "integration-tests/python/es_client_check.py");
 }

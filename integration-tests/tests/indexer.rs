@@ -14,13 +14,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::inspect;
 use imdb_ingest::kafka::ensure_topics;
-use imdb_ingest::source::Format;
-use imdb_ingest::worker::RawSettings;
-use imdb_ingest::{LoadConfig, inspect};
 use imdb_integration_tests::engine::TestEngine;
 use imdb_integration_tests::exact::{self, Expected, expected_indexes, totals};
-use imdb_integration_tests::kafka_load::load_into_kafka;
+use imdb_integration_tests::kafka_load::{load_into_kafka, test_config};
 use imdb_integration_tests::services::{Indexer, index_count, wait_for_counts};
 use imdb_local_kafka::{Cluster, start_for_test};
 use imdb_model::RawSource;
@@ -47,15 +45,8 @@ fn load_dataset(broker: &Cluster, titles: u64, seed: u64) {
 fn load_with_raw(broker: &Cluster, titles: u64, seed: u64, raw: bool) {
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles, seed, out: dir.path().to_path_buf() }).unwrap();
-    let config = LoadConfig {
-        input: dir.path().to_path_buf(),
-        format: Format::Auto,
-        workers: 2,
-        chunk_bytes: 1 << 20,
-        // Raw topics only for the raw route's test: the rest is shorter without.
-        raw: RawSettings { publish: raw, max_rows: 500, max_bytes: 512 * 1024 },
-    };
-    load_into_kafka(broker.bootstrap_servers(), &config);
+    // Raw topics only for the raw route's test: the rest is shorter without.
+    load_into_kafka(broker.bootstrap_servers(), &test_config(dir.path(), raw));
 }
 
 fn http() -> reqwest::blocking::Client {

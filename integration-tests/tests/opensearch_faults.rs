@@ -21,12 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use imdb_ingest::LoadConfig;
 use imdb_ingest::generate::{GenerateConfig, generate};
-use imdb_ingest::source::Format;
-use imdb_ingest::worker::RawSettings;
 use imdb_integration_tests::exact::{check_exact, expected_indexes, totals};
-use imdb_integration_tests::kafka_load::load_into_kafka;
+use imdb_integration_tests::kafka_load::{load_into_kafka, test_config};
 use imdb_integration_tests::services::{ApiNode, Indexer, index_count, wait_for_counts};
 use serde_json::Value;
 
@@ -124,14 +121,7 @@ fn a_node_killed_mid_indexing_loses_and_duplicates_nothing() {
     let Some(mut cluster) = imdb_local_opensearch::start_for_test(3) else { return };
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles: 100_000, seed: 31, out: dir.path().to_path_buf() }).unwrap();
-    let config = LoadConfig {
-        input: dir.path().to_path_buf(),
-        format: Format::Auto,
-        workers: 2,
-        chunk_bytes: 1 << 20,
-        raw: RawSettings { publish: false, max_rows: 500, max_bytes: 512 * 1024 },
-    };
-    load_into_kafka(kafka.bootstrap_servers(), &config);
+    load_into_kafka(kafka.bootstrap_servers(), &test_config(dir.path(), false));
     let expected = expected_indexes(&kafka.bootstrap_servers());
     let (titles, people) = totals(&expected);
 

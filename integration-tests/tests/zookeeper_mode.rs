@@ -9,11 +9,9 @@
 use std::time::Duration;
 
 use imdb_ingest::generate::{GenerateConfig, generate};
-use imdb_ingest::source::Format;
-use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{LoadConfig, inspect};
 use imdb_integration_tests::exact::{check_exact, expected_indexes, topic_keys, totals};
-use imdb_integration_tests::kafka_load::load_into_kafka;
+use imdb_integration_tests::kafka_load::{load_into_kafka, test_config};
 use imdb_integration_tests::search_node::SearchNode;
 use imdb_integration_tests::services::{Indexer, wait_for_counts};
 use imdb_local_kafka::{ClusterConfig, Mode, start_config_for_test};
@@ -27,13 +25,7 @@ fn ingest_and_the_indexer_run_exactly_on_zookeeper_mode() {
     let brokers = cluster.bootstrap_servers();
     let dir = tempfile::tempdir().unwrap();
     generate(&GenerateConfig { titles: 5_000, seed: 31, out: dir.path().to_path_buf() }).unwrap();
-    let config = LoadConfig {
-        input: dir.path().to_path_buf(),
-        format: Format::Auto,
-        workers: 2,
-        chunk_bytes: 64 * 1024,
-        raw: RawSettings { publish: true, max_rows: 500, max_bytes: 512 * 1024 },
-    };
+    let config = LoadConfig { chunk_bytes: 64 * 1024, ..test_config(dir.path(), true) };
     let summary = load_into_kafka(brokers.clone(), &config);
     assert_eq!(summary.records_rejected, 0);
     assert_eq!(summary.titles_published, 5_000);
