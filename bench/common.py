@@ -202,35 +202,54 @@ def cluster_base_port(nodes):
     raise BenchError("no free port range for a Kafka cluster")
 
 
-class Cluster:
-    """A Kafka cluster started with `imdb-local-kafka start` in its own folder: its bootstrap servers and each
-    broker's pid (not children of this script: their peak RSS is read from /proc, VmHWM, before they stop)."""
+class LocalCluster:
+    """A cluster of JVM nodes started in the background by one of the project's launchers (`imdb-local-kafka`,
+    `imdb-local-opensearch`: `start --data D --nodes N --port P ...`, `stop --data D`), each node in `D/node-N` with
+    its pid file and `logs/server.log`. The nodes are not children of this script: their CPU and peak RSS (VmHWM) are
+    read from /proc while they run."""
 
-    def __init__(self, kafka_bin, data_dir, nodes=3, heap="512MiB"):
-        self.bin, self.dir, self.nodes = kafka_bin, data_dir, nodes
-        base = cluster_base_port(nodes)
-        self.bootstrap = ",".join(f"127.0.0.1:{base + i}" for i in range(nodes))
-        subprocess.run([kafka_bin, "start", "--data", data_dir, "--nodes", str(nodes), "--port", str(base),
-                        "--heap", heap], check=True, stdout=subprocess.DEVNULL)
+    what = "node"
+
+    def __init__(self, launcher, data_dir, nodes, port, extra_args=()):
+        self.bin, self.dir, self.nodes = launcher, data_dir, nodes
+        subprocess.run([launcher, "start", "--data", data_dir, "--nodes", str(nodes), "--port", str(port),
+                        *extra_args], check=True, stdout=subprocess.DEVNULL)
         self.pids = []
         for n in range(1, nodes + 1):
             with open(os.path.join(data_dir, f"node-{n}", "pid")) as f:
                 self.pids.append(int(f.read().strip()))
 
     def cpu(self):
-        """CPU seconds of each broker so far."""
+        """CPU seconds of each node so far."""
         return [proc_cpu(p) or 0.0 for p in self.pids]
 
     def rss(self):
-        """Peak RSS (VmHWM, MiB) of each broker so far."""
+        """Peak RSS (VmHWM, MiB) of each node so far."""
         return [status_mib(p, "VmHWM") or 0.0 for p in self.pids]
 
+    def check_alive(self):
+        """Fails the run if a node exited."""
+        for n, pid in enumerate(self.pids, 1):
+            if status_mib(pid, "VmHWM") is None:
+                raise BenchError(f"{self.what} {n} (pid {pid}) exited during the run")
+
     def log_tails(self, lines=15):
-        return "\n".join(f"broker {n} ({path}):\n{tail(path, lines)}" for n in range(1, self.nodes + 1)
+        return "\n".join(f"{self.what} {n} ({path}):\n{tail(path, lines)}" for n in range(1, self.nodes + 1)
                          for path in [os.path.join(self.dir, f"node-{n}", "logs", "server.log")])
 
     def stop(self, check=True):
         subprocess.run([self.bin, "stop", "--data", self.dir], check=check, stdout=subprocess.DEVNULL)
+
+
+class Cluster(LocalCluster):
+    """A Kafka cluster started with `imdb-local-kafka start` in its own folder, with its bootstrap servers."""
+
+    what = "broker"
+
+    def __init__(self, kafka_bin, data_dir, nodes=3, heap="512MiB"):
+        base = cluster_base_port(nodes)
+        super().__init__(kafka_bin, data_dir, nodes, base, ("--heap", heap))
+        self.bootstrap = ",".join(f"127.0.0.1:{base + i}" for i in range(nodes))
 
 
 def topic_messages(ingest_bin, brokers):

@@ -4,26 +4,27 @@
 any server that is not Elasticsearch). Each run starts a fresh engine in its own folder on free ports.
 
 Interface: `name`, `urls` (comma-separated, what the indexer and the API take), `pids()`, `refresh()`,
-`count(index)` (0 while the index does not exist), `sample()` (peak RSS so far; fails the run if a node exited),
-`rss()` and `cpu()` per node, `settle()` (after indexing: OpenSearch waits for green, every replica copied),
+`count(index)` (0 while the index does not exist), `sample()` (fails the run if a node exited; the search node's
+peak RSS is noted, a child process's being gone once it exits), `rss()` (peak, MiB) and `cpu()` per node, `settle()` (after indexing: OpenSearch waits for green, every replica copied),
 `stop()` (clean: a non-zero exit fails the run), `kill()` (after a failure: stop, whatever the outcome) and
 `log_tails()`.
 """
 import os
-import subprocess
 
-from common import (BenchError, cluster_base_port, http_request, proc_cpu, start_node, status_mib, stop_cleanly,
+from common import (BenchError, LocalCluster, cluster_base_port, http_request, proc_cpu, start_node, stop_cleanly,
                     tail)
 from common import count as node_count
 
-ENGINES = ("search-node", "opensearch")
-
 try:
-    from opensearchpy.exceptions import OpenSearchException
+    from opensearchpy import OpenSearch as Client
+    from opensearchpy.exceptions import NotFoundError, OpenSearchException
     # What a failed call to OpenSearch raises: a benchmark failure like the others.
     ENGINE_ERRORS = (OpenSearchException,)
 except ImportError:
+    Client = None
     ENGINE_ERRORS = ()
+
+ENGINES = ("search-node", "opensearch")
 
 
 class SearchNode:
@@ -74,52 +75,40 @@ class OpenSearch:
     nodes = 3
 
     def __init__(self, bins, run_dir, heap):
-        try:
-            from opensearchpy import OpenSearch as Client
-        except ImportError:
+        if Client is None:
             raise BenchError("opensearch-py is not installed: run scripts/setup.sh, then this script with "
                              ".local/venv/bin/python")
-        self.bin, self.dir = bins["imdb-local-opensearch"], os.path.join(run_dir, "opensearch")
         self.shape = (f"a 3-node OpenSearch 2.19.6 cluster (`imdb-local-opensearch`, {heap} heaps; the indexer's "
                       f"templates: 1 shard, 1 replica)")
         base = cluster_base_port(self.nodes)
         ports = [base + i for i in range(self.nodes)]
         self.urls = ",".join(f"http://127.0.0.1:{p}" for p in ports)
-        # Not this script's children: `imdb-local-opensearch start` returns once every node counts every node.
-        subprocess.run([self.bin, "start", "--data", self.dir, "--nodes", str(self.nodes), "--port", str(base),
-                        "--heap", heap], check=True, stdout=subprocess.DEVNULL)
-        self._pids = []
-        for n in range(1, self.nodes + 1):
-            with open(os.path.join(self.dir, f"node-{n}", "pid")) as f:
-                self._pids.append(int(f.read().strip()))
+        # `imdb-local-opensearch start` returns once every node counts every node.
+        self.cluster = LocalCluster(bins["imdb-local-opensearch"], os.path.join(run_dir, "opensearch"), self.nodes,
+                                    base, ("--heap", heap))
+        self.cluster.what = "OpenSearch node"
         self.client = Client(hosts=[{"host": "127.0.0.1", "port": p} for p in ports], timeout=120)
-        self.hwm = [0.0] * self.nodes
 
     def pids(self):
-        return list(self._pids)
+        return list(self.cluster.pids)
 
     def refresh(self):
         self.client.indices.refresh()
 
     def count(self, index):
-        from opensearchpy.exceptions import NotFoundError
         try:
             return self.client.count(index=index)["count"]
         except NotFoundError:
             return 0
 
     def sample(self):
-        for i, pid in enumerate(self._pids):
-            v = status_mib(pid, "VmHWM")
-            if v is None:
-                raise BenchError(f"OpenSearch node {i + 1} (pid {pid}) exited during the run")
-            self.hwm[i] = max(self.hwm[i], v)
+        self.cluster.check_alive()
 
     def rss(self):
-        return list(self.hwm)
+        return self.cluster.rss()
 
     def cpu(self):
-        return [proc_cpu(p) or 0.0 for p in self._pids]
+        return self.cluster.cpu()
 
     def settle(self):
         # `timeout` as a keyword is the client's own request timeout: the server-side wait goes in `params`.
@@ -129,15 +118,13 @@ class OpenSearch:
             raise BenchError(f"the cluster is not green after indexing: {health}")
 
     def stop(self):
-        self.sample()
-        subprocess.run([self.bin, "stop", "--data", self.dir], check=True, stdout=subprocess.DEVNULL)
+        self.cluster.stop()
 
     def kill(self):
-        subprocess.run([self.bin, "stop", "--data", self.dir], check=False, stdout=subprocess.DEVNULL)
+        self.cluster.stop(check=False)
 
     def log_tails(self):
-        return "\n".join(f"OpenSearch node {n} ({path}):\n{tail(path, 15)}" for n in range(1, self.nodes + 1)
-                         for path in [os.path.join(self.dir, f"node-{n}", "logs", "server.log")])
+        return self.cluster.log_tails()
 
 
 def start_engine(name, bins, run_dir, heap):
