@@ -9,10 +9,7 @@ use clap::Parser;
 use imdb_api::{Settings, State, service};
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    imdb_telemetry::logging::init("info");
     let settings = Settings::parse().resolve();
     let state = web::Data::new(State::new(&settings)?);
     let ui_dir = settings.ui_dir.join("index.html").is_file().then(|| settings.ui_dir.clone());

@@ -129,10 +129,7 @@ fn serve_metrics(listen: std::net::SocketAddr, metrics: Arc<Metrics>, stop: Arc<
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    imdb_telemetry::logging::init("info");
     let cli = Cli::parse();
     let settings = Settings {
         brokers: cli.brokers,

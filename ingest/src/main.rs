@@ -1,7 +1,6 @@
 //! `imdb-ingest`: load IMDb data into Kafka, generate synthetic datasets,
 //! and look into topics.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,13 +130,7 @@ struct GenerateArgs {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rdkafka=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    imdb_telemetry::logging::init("info,rdkafka=warn");
     let code = match run(Cli::parse()) {
         Ok(()) => 0,
         Err(error) => {

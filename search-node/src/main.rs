@@ -47,10 +47,7 @@ struct Cli {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    imdb_telemetry::logging::init("info");
     let cli = Cli::parse();
     let auth = http::auth::Auth::new(cli.basic_auth.as_deref(), cli.api_key.as_deref());
     if !cli.listen.ip().is_loopback() && !auth.is_enabled() && !cli.allow_unauthenticated {

@@ -6,6 +6,8 @@
 //! in a fixed order, so the exposition is deterministic and the names are
 //! greppable in one file per crate.
 
+pub mod logging;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
