@@ -9,6 +9,7 @@
 //! pulling in a runtime.
 
 pub mod docs;
+pub mod fields;
 pub mod genre;
 pub mod ids;
 pub mod index;
