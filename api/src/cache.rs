@@ -38,7 +38,7 @@ impl ResponseCache {
         if self.capacity == 0 {
             return None;
         }
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (stored, body) = inner.entries.get(key)?;
         (stored.elapsed() < self.ttl).then(|| body.clone())
     }
@@ -49,7 +49,7 @@ impl ResponseCache {
             return;
         }
         let now = Instant::now();
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         while inner.entries.len() >= self.capacity
             || inner.order.front().is_some_and(|(t, _)| now.duration_since(*t) >= self.ttl)
         {

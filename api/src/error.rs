@@ -15,6 +15,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::cluster::UpstreamError;
+
 /// An API failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -47,15 +49,79 @@ pub enum ApiError {
     /// The cluster did not answer in time.
     #[error("the search cluster did not answer within {0:?}")]
     UpstreamTimeout(std::time::Duration),
-    /// The cluster could not be reached.
-    #[error("the search cluster is unreachable: {0}")]
-    Unavailable(String),
+    /// No node of the cluster could be reached.
+    #[error("the search cluster is unreachable")]
+    Unavailable(#[source] elasticsearch::Error),
+    /// The cluster reports its health as red.
+    #[error("the search cluster's health is red")]
+    ClusterRed,
     /// The cluster answered with an error or something unreadable.
-    #[error("the search cluster failed: {0}")]
-    Upstream(String),
+    #[error("the search cluster failed")]
+    Upstream(#[from] UpstreamError),
+    /// Reading a file of the UI failed inside the server.
+    #[error("reading a UI file")]
+    UiFile(#[source] actix_web::error::BlockingError),
     /// A setting that cannot work (at start, never in an answer).
     #[error("bad setting: {0}")]
     BadSetting(String),
+    /// A search cluster URL that does not parse (at start).
+    #[error("search cluster url `{url}`")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it does not parse.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The cluster client could not be built (at start).
+    #[error("search cluster client")]
+    Client(#[source] elasticsearch::http::transport::BuildError),
+}
+
+/// What a client can tell apart: each code is one row of [`Code::row`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// A bad parameter (400).
+    InvalidParameter,
+    /// No such resource (404).
+    NotFound,
+    /// Wrong method (405).
+    MethodNotAllowed,
+    /// Over the rate limit (429).
+    RateLimited,
+    /// At capacity, here or in the cluster (503).
+    Overloaded,
+    /// Nothing indexed yet (503).
+    NoIndex,
+    /// The cluster was too slow (504).
+    UpstreamTimeout,
+    /// The cluster cannot be reached or is red (503).
+    UpstreamUnavailable,
+    /// The cluster failed (502).
+    UpstreamError,
+    /// A fault of this server (500).
+    Internal,
+}
+
+impl Code {
+    /// The table: status, the problem type's short name (also its `type`
+    /// URI's last part) and title. One row per code.
+    pub const fn row(self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Code::InvalidParameter => (StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid request parameter"),
+            Code::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Code::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            Code::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            Code::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Service overloaded"),
+            Code::NoIndex => (StatusCode::SERVICE_UNAVAILABLE, "no-index", "No data indexed yet"),
+            Code::UpstreamTimeout => (StatusCode::GATEWAY_TIMEOUT, "upstream-timeout", "Search cluster timeout"),
+            Code::UpstreamUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "upstream-unavailable", "Search cluster unavailable")
+            }
+            Code::UpstreamError => (StatusCode::BAD_GATEWAY, "upstream-error", "Search cluster error"),
+            Code::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
 }
 
 impl ApiError {
@@ -64,71 +130,71 @@ impl ApiError {
         ApiError::InvalidParameter { name: name.into(), reason: reason.into() }
     }
 
-    /// The problem type's short name, also its `type` URI's last part.
-    fn kind(&self) -> &'static str {
+    /// Its code.
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::InvalidParameter { .. } => "invalid-parameter",
-            ApiError::NotFound(_) => "not-found",
-            ApiError::MethodNotAllowed(_) => "method-not-allowed",
-            ApiError::RateLimited { .. } => "rate-limited",
-            ApiError::Overloaded => "overloaded",
-            ApiError::NoIndex => "no-index",
-            ApiError::UpstreamTimeout(_) => "upstream-timeout",
-            ApiError::Unavailable(_) => "upstream-unavailable",
-            ApiError::Upstream(_) => "upstream-error",
-            ApiError::BadSetting(_) => "internal",
+            ApiError::InvalidParameter { .. } => Code::InvalidParameter,
+            ApiError::NotFound(_) => Code::NotFound,
+            ApiError::MethodNotAllowed(_) => Code::MethodNotAllowed,
+            ApiError::RateLimited { .. } => Code::RateLimited,
+            ApiError::Overloaded => Code::Overloaded,
+            // The cluster pushing back is the service at capacity.
+            ApiError::Upstream(e) if e.is_pushback() => Code::Overloaded,
+            ApiError::NoIndex => Code::NoIndex,
+            ApiError::UpstreamTimeout(_) => Code::UpstreamTimeout,
+            ApiError::Unavailable(_) | ApiError::ClusterRed => Code::UpstreamUnavailable,
+            ApiError::Upstream(_) => Code::UpstreamError,
+            ApiError::UiFile(_) | ApiError::BadSetting(_) | ApiError::BadUrl { .. } | ApiError::Client(_) => {
+                Code::Internal
+            }
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            ApiError::InvalidParameter { .. } => "Invalid request parameter",
-            ApiError::NotFound(_) => "Not found",
-            ApiError::MethodNotAllowed(_) => "Method not allowed",
-            ApiError::RateLimited { .. } => "Too many requests",
-            ApiError::Overloaded => "Service overloaded",
-            ApiError::NoIndex => "No data indexed yet",
-            ApiError::UpstreamTimeout(_) => "Search cluster timeout",
-            ApiError::Unavailable(_) => "Search cluster unavailable",
-            ApiError::Upstream(_) => "Search cluster error",
-            ApiError::BadSetting(_) => "Internal error",
+    /// What the client is told. Server-side failures say what failed, not
+    /// the cluster's or the system's own words (those are logged).
+    fn detail(&self) -> String {
+        match self.code() {
+            Code::UpstreamError => "the search cluster answered with an error; it has been logged".to_owned(),
+            Code::UpstreamUnavailable => "the search cluster cannot be reached or is not serving".to_owned(),
+            Code::Overloaded => "the service is at capacity; retry shortly".to_owned(),
+            Code::Internal => "internal error".to_owned(),
+            _ => self.to_string(),
         }
+    }
+}
+
+/// The error with its chain of sources, for the log.
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Overloaded | ApiError::NoIndex | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
-            ApiError::BadSetting(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().row().0
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
+        let (status, kind, title) = self.code().row();
         // Every server-side failure is logged here, once, with what the
         // client is not told.
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), error = %self, "request failed");
+            tracing::error!(status = status.as_u16(), error = %Chain(self), "request failed");
         }
-        let detail = match self {
-            // The cluster's own words stay in the log.
-            ApiError::Upstream(_) => "the search cluster answered with an error; it has been logged".to_owned(),
-            ApiError::Unavailable(_) => "the search cluster cannot be reached".to_owned(),
-            ApiError::BadSetting(_) => "internal error".to_owned(),
-            other => other.to_string(),
-        };
         let mut body = json!({
-            "type": format!("urn:imdb-search:problem:{}", self.kind()),
-            "title": self.title(),
+            "type": format!("urn:imdb-search:problem:{kind}"),
+            "title": title,
             "status": status.as_u16(),
-            "detail": detail,
+            "detail": self.detail(),
         });
         if let ApiError::InvalidParameter { name, reason } = self {
             body["invalid_params"] = json!([{"name": name, "reason": reason}]);
@@ -166,13 +232,40 @@ mod tests {
 
     #[test]
     fn cluster_details_do_not_leak_and_statuses_are_mapped_once() {
-        let e = ApiError::Upstream("index [secret] blew up".into());
+        let error =
+            crate::cluster::ClusterError::from_body(r#"{"error":{"type":"x","reason":"index [secret] blew up"}}"#);
+        let e = ApiError::Upstream(UpstreamError::Status { call: "search", status: 500, error });
         assert_eq!(e.status_code(), 502);
-        assert!(!body(&e)["detail"].as_str().unwrap().contains("secret"));
+        assert!(!body(&e).to_string().contains("secret"));
+        let pushback = UpstreamError::Status { call: "search", status: 429, error: Default::default() };
+        assert_eq!(ApiError::Upstream(pushback).status_code(), 503, "the cluster's 429 is our capacity");
         assert_eq!(ApiError::Overloaded.status_code(), 503);
         assert_eq!(ApiError::UpstreamTimeout(std::time::Duration::from_secs(1)).status_code(), 504);
         let limited = ApiError::RateLimited { retry_after_secs: 2 }.error_response();
         assert_eq!(limited.status(), 429);
         assert_eq!(limited.headers().get("retry-after").unwrap(), "2");
+    }
+
+    #[test]
+    fn every_code_has_its_own_type_and_a_status_of_its_class() {
+        let codes = [
+            Code::InvalidParameter,
+            Code::NotFound,
+            Code::MethodNotAllowed,
+            Code::RateLimited,
+            Code::Overloaded,
+            Code::NoIndex,
+            Code::UpstreamTimeout,
+            Code::UpstreamUnavailable,
+            Code::UpstreamError,
+            Code::Internal,
+        ];
+        let kinds: std::collections::BTreeSet<&str> = codes.iter().map(|c| c.row().1).collect();
+        assert_eq!(kinds.len(), codes.len(), "problem types are unique");
+        for code in codes {
+            let user =
+                matches!(code, Code::InvalidParameter | Code::NotFound | Code::MethodNotAllowed | Code::RateLimited);
+            assert_eq!(code.row().0.is_client_error(), user, "{code:?}");
+        }
     }
 }

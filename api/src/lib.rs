@@ -10,6 +10,7 @@
 //! call through `upstream` (concurrency limit, timeout).
 
 pub mod cache;
+pub mod cluster;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -68,7 +69,7 @@ impl State {
             limiter: ratelimit::RateLimiter::new(settings.rate_limit, settings.rate_burst),
             metrics,
             node_name: settings.node_name.clone(),
-            trusted_proxies: settings.trusted_proxies.iter().map(|ip| ip.to_canonical()).collect(),
+            trusted_proxies: settings.trusted_proxies.iter().map(std::net::IpAddr::to_canonical).collect(),
         })
     }
 }

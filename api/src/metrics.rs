@@ -19,6 +19,8 @@ pub struct Metrics {
     pub upstream_seconds: Family<Histogram>,
     /// Calls refused because too many were waiting for the cluster.
     pub upstream_rejected: Counter,
+    /// Cluster calls asked again after a transient failure.
+    pub upstream_retries: Counter,
     /// Response cache hits.
     pub cache_hits: Counter,
     /// Response cache misses.
@@ -34,6 +36,7 @@ impl Default for Metrics {
             request_seconds: Family::new(&["route"], || Histogram::new(&SECONDS)),
             upstream_seconds: Family::new(&["call", "outcome"], || Histogram::new(&SECONDS)),
             upstream_rejected: Counter::default(),
+            upstream_retries: Counter::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             rate_limited: Counter::default(),
@@ -75,6 +78,12 @@ impl Metrics {
             "imdb_api_upstream_rejected_total",
             "Calls refused (503) because the cluster concurrency limit stayed full.",
             self.upstream_rejected.get(),
+        );
+        counter(
+            &mut out,
+            "imdb_api_upstream_retries_total",
+            "Search cluster calls asked again after a 5xx or a partial answer.",
+            self.upstream_retries.get(),
         );
         counter(&mut out, "imdb_api_cache_hits_total", "Responses served from the cache.", self.cache_hits.get());
         counter(

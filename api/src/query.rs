@@ -28,6 +28,7 @@
 //! (`search_type=dfs_query_then_fetch`, see `upstream.rs`), so a title in a
 //! small genre index does not outscore a better match in a big one.
 
+use imdb_model::fields::{person as pf, person_ref, title as tf};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -81,15 +82,15 @@ impl Sort {
         let desc = |field: &str, ty: &str, kind| {
             (json!({field: {"order": "desc", "missing": "_last", "unmapped_type": ty}}), kind)
         };
-        let votes = desc("num_votes", "long", Kind::Integer);
-        let id = (json!({"tconst": {"order": "asc", "unmapped_type": "keyword"}}), Kind::Id);
+        let votes = desc(tf::NUM_VOTES, "long", Kind::Integer);
+        let id = (json!({tf::TCONST: {"order": "asc", "unmapped_type": "keyword"}}), Kind::Id);
         match self {
             Sort::Relevance if has_text => vec![(json!("_score"), Kind::Float), votes, id],
             Sort::Relevance | Sort::Votes => vec![votes, id],
-            Sort::Rating => vec![desc("average_rating", "float", Kind::Float), votes, id],
-            Sort::Year => vec![desc("start_year", "short", Kind::Integer), votes, id],
+            Sort::Rating => vec![desc(tf::AVERAGE_RATING, "float", Kind::Float), votes, id],
+            Sort::Year => vec![desc(tf::START_YEAR, "short", Kind::Integer), votes, id],
             Sort::Title => {
-                vec![(json!({"primary_title.keyword": {"order": "asc", "unmapped_type": "keyword"}}), Kind::Text), id]
+                vec![(json!({tf::PRIMARY_TITLE_KEYWORD: {"order": "asc", "unmapped_type": "keyword"}}), Kind::Text), id]
             }
         }
     }
@@ -284,7 +285,7 @@ impl TitleSearch {
         if self.text.is_some() && self.highlight {
             body["highlight"] = json!({
                 "pre_tags": ["<em>"], "post_tags": ["</em>"], "number_of_fragments": 0,
-                "fields": {"primary_title": {}, "original_title": {}}
+                "fields": {tf::PRIMARY_TITLE: {}, tf::ORIGINAL_TITLE: {}}
             });
         }
         if self.facets {
@@ -302,13 +303,13 @@ impl TitleSearch {
     fn filters(&self) -> Vec<Value> {
         let mut filters = Vec::new();
         if !self.adult {
-            filters.push(json!({"bool": {"must_not": {"term": {"is_adult": true}}}}));
+            filters.push(json!({"bool": {"must_not": {"term": {tf::IS_ADULT: true}}}}));
         }
         if !self.genres.is_empty() {
-            filters.push(json!({"terms": {"genres": self.genres}}));
+            filters.push(json!({"terms": {tf::GENRES: self.genres}}));
         }
         if !self.types.is_empty() {
-            filters.push(json!({"terms": {"title_type": self.types}}));
+            filters.push(json!({"terms": {tf::TITLE_TYPE: self.types}}));
         }
         if self.year_from.is_some() || self.year_to.is_some() {
             let mut range = json!({});
@@ -318,13 +319,13 @@ impl TitleSearch {
             if let Some(to) = self.year_to {
                 range["lte"] = json!(to);
             }
-            filters.push(json!({"range": {"start_year": range}}));
+            filters.push(json!({"range": {tf::START_YEAR: range}}));
         }
         if let Some(rating) = self.rating_min {
-            filters.push(json!({"range": {"average_rating": {"gte": rating}}}));
+            filters.push(json!({"range": {tf::AVERAGE_RATING: {"gte": rating}}}));
         }
         if let Some(votes) = self.votes_min {
-            filters.push(json!({"range": {"num_votes": {"gte": votes}}}));
+            filters.push(json!({"range": {tf::NUM_VOTES: {"gte": votes}}}));
         }
         filters
     }
@@ -333,19 +334,19 @@ impl TitleSearch {
 /// The source fields a hit needs: not alternative titles, writers or
 /// episode details (the title page has those).
 const HIT_FIELDS: [&str; 13] = [
-    "tconst",
-    "title_type",
-    "primary_title",
-    "original_title",
-    "is_adult",
-    "start_year",
-    "end_year",
-    "runtime_minutes",
-    "genres",
-    "average_rating",
-    "num_votes",
-    "directors",
-    "cast",
+    tf::TCONST,
+    tf::TITLE_TYPE,
+    tf::PRIMARY_TITLE,
+    tf::ORIGINAL_TITLE,
+    tf::IS_ADULT,
+    tf::START_YEAR,
+    tf::END_YEAR,
+    tf::RUNTIME_MINUTES,
+    tf::GENRES,
+    tf::AVERAGE_RATING,
+    tf::NUM_VOTES,
+    tf::DIRECTORS,
+    tf::CAST,
 ];
 
 /// Score weights: each step must outweigh everything below it (a BM25
@@ -359,11 +360,10 @@ const ORIGINAL_PHRASE_BOOST: f64 = 4.0;
 fn text_query(text: &str, filters: Vec<Value>, fuzzy: bool) -> Value {
     // Typos are looked for in the main titles only: each fuzzy field costs
     // an automaton run per word and index.
-    let titles: &[&str] = if fuzzy {
-        &["primary_title^3", "original_title^2"]
-    } else {
-        &["primary_title^3", "original_title^2", "akas.title", "primary_title.english"]
-    };
+    let mut titles = vec![format!("{}^3", tf::PRIMARY_TITLE), format!("{}^2", tf::ORIGINAL_TITLE)];
+    if !fuzzy {
+        titles.extend([tf::AKAS_TITLE.to_owned(), tf::PRIMARY_TITLE_ENGLISH.to_owned()]);
+    }
     let mut words = json!({"multi_match": {"query": text, "type": "best_fields", "fields": titles, "operator": "and"}});
     if fuzzy {
         let m = &mut words["multi_match"];
@@ -375,22 +375,27 @@ fn text_query(text: &str, filters: Vec<Value>, fuzzy: bool) -> Value {
         // Every word across the title fields.
         words,
         // As you type: each word a prefix of a title word (`lord of the ri`).
-        {"match": {"primary_title.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}},
+        {"match": {tf::PRIMARY_TITLE_AUTOCOMPLETE: {"query": text, "operator": "and", "boost": 0.5}}},
         // People: a director's or actor's full name finds their titles.
         {"multi_match": {"query": text, "type": "cross_fields", "operator": "and", "boost": 0.8,
-                          "fields": ["directors.name", "writers.name^0.5", "cast.name"]}}
+                          "fields": [name_of(tf::DIRECTORS), format!("{}^0.5", name_of(tf::WRITERS)), name_of(tf::CAST)]}}
     ]}});
     let query = json!({"bool": {
         "must": [must],
         "should": [
-            {"match": {"primary_title.keyword": {"query": text, "boost": EXACT_BOOST}}},
-            {"match": {"original_title.keyword": {"query": text, "boost": EXACT_BOOST / 2.0}}},
-            {"match_phrase": {"primary_title": {"query": text, "boost": PHRASE_BOOST}}},
-            {"match_phrase": {"original_title": {"query": text, "boost": ORIGINAL_PHRASE_BOOST}}}
+            {"match": {tf::PRIMARY_TITLE_KEYWORD: {"query": text, "boost": EXACT_BOOST}}},
+            {"match": {tf::ORIGINAL_TITLE_KEYWORD: {"query": text, "boost": EXACT_BOOST / 2.0}}},
+            {"match_phrase": {tf::PRIMARY_TITLE: {"query": text, "boost": PHRASE_BOOST}}},
+            {"match_phrase": {tf::ORIGINAL_TITLE: {"query": text, "boost": ORIGINAL_PHRASE_BOOST}}}
         ],
         "filter": filters
     }});
-    with_popularity(query, "num_votes")
+    with_popularity(query, tf::NUM_VOTES)
+}
+
+/// The name field of the people in `credits` (`directors.name`).
+fn name_of(credits: &str) -> String {
+    format!("{credits}.{}", person_ref::NAME)
 }
 
 /// `query`'s text score plus popularity, `log10(1 + field)`: small beside
@@ -407,10 +412,10 @@ fn with_popularity(query: Value, field: &str) -> Value {
 /// Genre and type counts, a decade histogram and rating bands.
 fn facets() -> Value {
     json!({
-        "genres": {"terms": {"field": "genres", "size": 40}},
-        "types": {"terms": {"field": "title_type", "size": 20}},
-        "decades": {"histogram": {"field": "start_year", "interval": 10, "min_doc_count": 1}},
-        "ratings": {"range": {"field": "average_rating", "ranges": [
+        tf::GENRES: {"terms": {"field": tf::GENRES, "size": 40}},
+        "types": {"terms": {"field": tf::TITLE_TYPE, "size": 20}},
+        "decades": {"histogram": {"field": tf::START_YEAR, "interval": 10, "min_doc_count": 1}},
+        "ratings": {"range": {"field": tf::AVERAGE_RATING, "ranges": [
             {"key": "0-5", "to": 5.0}, {"key": "5-6", "from": 5.0, "to": 6.0}, {"key": "6-7", "from": 6.0, "to": 7.0},
             {"key": "7-8", "from": 7.0, "to": 8.0}, {"key": "8-10", "from": 8.0}
         ]}}
@@ -423,11 +428,11 @@ pub fn suggest_titles(prefix: &str, size: u32) -> Value {
     json!({
         "size": size,
         "query": {"bool": {
-            "must": {"match": {"primary_title.autocomplete": {"query": prefix, "operator": "and"}}},
-            "filter": {"bool": {"must_not": {"term": {"is_adult": true}}}}
+            "must": {"match": {tf::PRIMARY_TITLE_AUTOCOMPLETE: {"query": prefix, "operator": "and"}}},
+            "filter": {"bool": {"must_not": {"term": {tf::IS_ADULT: true}}}}
         }},
-        "sort": [{"num_votes": {"order": "desc", "missing": "_last", "unmapped_type": "long"}}, {"tconst": "asc"}],
-        "_source": ["tconst", "primary_title", "start_year", "title_type", "num_votes"]
+        "sort": [{tf::NUM_VOTES: {"order": "desc", "missing": "_last", "unmapped_type": "long"}}, {tf::TCONST: "asc"}],
+        "_source": [tf::TCONST, tf::PRIMARY_TITLE, tf::START_YEAR, tf::TITLE_TYPE, tf::NUM_VOTES]
     })
 }
 
@@ -435,9 +440,9 @@ pub fn suggest_titles(prefix: &str, size: u32) -> Value {
 pub fn suggest_people(prefix: &str, size: u32) -> Value {
     json!({
         "size": size,
-        "query": {"match": {"primary_name.autocomplete": {"query": prefix, "operator": "and"}}},
-        "sort": [{"known_for_votes": {"order": "desc", "missing": "_last", "unmapped_type": "long"}}, {"nconst": "asc"}],
-        "_source": ["nconst", "primary_name", "professions", "birth_year", "known_for_votes"]
+        "query": {"match": {pf::PRIMARY_NAME_AUTOCOMPLETE: {"query": prefix, "operator": "and"}}},
+        "sort": [{pf::KNOWN_FOR_VOTES: {"order": "desc", "missing": "_last", "unmapped_type": "long"}}, {pf::NCONST: "asc"}],
+        "_source": [pf::NCONST, pf::PRIMARY_NAME, pf::PROFESSIONS, pf::BIRTH_YEAR, pf::KNOWN_FOR_VOTES]
     })
 }
 
@@ -446,16 +451,16 @@ pub fn suggest_people(prefix: &str, size: u32) -> Value {
 pub fn people_search(text: &str, profession: Option<&str>, from: u32, size: u32) -> Value {
     let mut filter = Vec::new();
     if let Some(p) = profession {
-        filter.push(json!({"term": {"professions": p}}));
+        filter.push(json!({"term": {pf::PROFESSIONS: p}}));
     }
     let query = json!({"bool": {
         "must": {"bool": {"minimum_should_match": 1, "should": [
-            {"match": {"primary_name": {"query": text, "operator": "and", "fuzziness": "AUTO:5,8", "prefix_length": 1}}},
-            {"match": {"primary_name.autocomplete": {"query": text, "operator": "and", "boost": 0.5}}}
+            {"match": {pf::PRIMARY_NAME: {"query": text, "operator": "and", "fuzziness": "AUTO:5,8", "prefix_length": 1}}},
+            {"match": {pf::PRIMARY_NAME_AUTOCOMPLETE: {"query": text, "operator": "and", "boost": 0.5}}}
         ]}},
         "should": [
-            {"match": {"primary_name.keyword": {"query": text, "boost": EXACT_BOOST}}},
-            {"match_phrase": {"primary_name": {"query": text, "boost": PHRASE_BOOST}}}
+            {"match": {pf::PRIMARY_NAME_KEYWORD: {"query": text, "boost": EXACT_BOOST}}},
+            {"match_phrase": {pf::PRIMARY_NAME: {"query": text, "boost": PHRASE_BOOST}}}
         ],
         "filter": filter
     }});
@@ -463,8 +468,8 @@ pub fn people_search(text: &str, profession: Option<&str>, from: u32, size: u32)
         "from": from,
         "size": size,
         "track_total_hits": true,
-        "query": with_popularity(query, "known_for_votes"),
-        "sort": ["_score", {"nconst": "asc"}]
+        "query": with_popularity(query, pf::KNOWN_FOR_VOTES),
+        "sort": ["_score", {pf::NCONST: "asc"}]
     })
 }
 
@@ -476,6 +481,18 @@ mod tests {
         TitleSearch::from_query(&Query::parse(raw, &TitleSearch::PARAMS)?)
     }
 
+    fn walk(v: &Value, key: &str, hostile: &str) {
+        match v {
+            Value::String(s) if s.contains("script") => assert_eq!((key, s.as_str()), ("query", hostile)),
+            Value::Object(m) => m.iter().for_each(|(k, v)| {
+                assert!(!k.contains("script"), "user text became a key");
+                walk(v, k, hostile);
+            }),
+            Value::Array(a) => a.iter().for_each(|v| walk(v, key, hostile)),
+            _ => {}
+        }
+    }
+
     #[test]
     fn user_text_only_ever_lands_in_query_strings() {
         let hostile = r#"{"script":{"source":"x"}} _all imdb-people/_delete"#;
@@ -484,17 +501,6 @@ mod tests {
             .body(false);
         let text = body.to_string();
         // Present only as string values of `query` keys.
-        fn walk(v: &Value, key: &str, hostile: &str) {
-            match v {
-                Value::String(s) if s.contains("script") => assert_eq!((key, s.as_str()), ("query", hostile)),
-                Value::Object(m) => m.iter().for_each(|(k, v)| {
-                    assert!(!k.contains("script"), "user text became a key");
-                    walk(v, k, hostile)
-                }),
-                Value::Array(a) => a.iter().for_each(|v| walk(v, key, hostile)),
-                _ => {}
-            }
-        }
         walk(&body, "", hostile);
         assert!(text.contains("\"query\""));
     }

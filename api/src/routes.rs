@@ -15,11 +15,16 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
+use imdb_model::fields::title as field;
+use imdb_model::{PersonDoc, TitleDoc};
+
 use crate::State;
+use crate::cluster::{Buckets, Metric, SearchAnswer, Unread};
 use crate::error::ApiError;
 use crate::params::{self, Query};
 use crate::query::{self, TitleSearch};
-use crate::results;
+use crate::results::{self, FacetAggs};
+use crate::upstream::msearch_item;
 
 type Answer = Result<HttpResponse, ApiError>;
 
@@ -60,9 +65,10 @@ pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
         let alias = state.names.titles_alias();
         // Exact words first; only a search that finds nothing pays for
         // typo tolerance (see query.rs).
-        let mut answer = state.upstream.search(&alias, search.body(false), true).await?;
+        let mut answer: SearchAnswer<TitleDoc, FacetAggs> =
+            state.upstream.search(&alias, search.body(false), true).await?;
         let mut fuzzy = false;
-        if search.text.is_some() && results::total(&answer).0 == 0 {
+        if search.text.is_some() && answer.total().0 == 0 {
             // Nothing: the words, or only the filters? With filters, a count
             // of the words alone (cheap) tells; typos are looked for only
             // when the words match nothing.
@@ -72,11 +78,11 @@ pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
                 fuzzy = true;
             }
         }
-        let hits = results::hits(&answer, |s, h| results::title(s, h, false));
-        let (total, exact) = results::total(&answer);
+        let hits = results::hits(&answer, |h| results::title(&h.source, &h.highlight, false));
+        let (total, exact) = answer.total();
         let offset = if search.cursor.is_some() { None } else { Some(u64::from((search.page - 1) * search.size)) };
         let more = hits.len() == search.size as usize && offset.is_none_or(|o| o + (hits.len() as u64) < total);
-        let next_cursor = more.then(|| results::last_sort(&answer).map(|s| search.next_cursor(&s))).flatten();
+        let next_cursor = more.then(|| answer.last_sort().map(|s| search.next_cursor(s))).flatten();
         let mut out = json!({
             "total": total,
             "total_exact": exact,
@@ -88,7 +94,7 @@ pub async fn search(state: web::Data<State>, req: HttpRequest) -> Answer {
             "next_cursor": next_cursor,
         });
         if search.facets {
-            out["facets"] = results::facets(&answer["aggregations"]);
+            out["facets"] = results::facets(&answer.aggregations);
         }
         Ok(out)
     })
@@ -114,16 +120,13 @@ pub async fn suggest(state: web::Data<State>, req: HttpRequest) -> Answer {
                 (people.as_str(), query::suggest_people(&text, size)),
             ])
             .await?;
-        let title = |s: &Value, _: Option<&Value>| {
-            json!({"id": s["tconst"], "title": s["primary_title"], "year": s["start_year"], "type": s["title_type"], "votes": s["num_votes"]})
-        };
-        let person = |s: &Value, _: Option<&Value>| {
-            json!({"id": s["nconst"], "name": s["primary_name"], "professions": s.get("professions").cloned().unwrap_or_else(|| json!([])), "birth_year": s["birth_year"]})
-        };
+        let mut answers = answers.into_iter();
+        let titles: SearchAnswer<TitleDoc> = msearch_item(answers.next().unwrap_or_default())?;
+        let people: SearchAnswer<PersonDoc> = msearch_item(answers.next().unwrap_or_default())?;
         Ok(json!({
             "took_ms": started.elapsed().as_millis() as u64,
-            "titles": answers.first().map(|a| results::hits(a, title)).unwrap_or_default(),
-            "people": answers.get(1).map(|a| results::hits(a, person)).unwrap_or_default(),
+            "titles": results::hits(&titles, |h| results::title_suggestion(&h.source)),
+            "people": results::hits(&people, |h| results::person_suggestion(&h.source)),
         }))
     })
     .await
@@ -136,8 +139,8 @@ pub async fn title(state: web::Data<State>, req: HttpRequest, path: web::Path<St
     cached(&state, &req, &query, async {
         // The alias spans the genre indexes, so look the id up by query.
         let body = json!({"size": 1, "query": {"ids": {"values": [id]}}});
-        let answer = state.upstream.search(&state.names.titles_alias(), body, false).await?;
-        let hit = results::hits(&answer, |s, _| results::title(s, None, true)).pop();
+        let answer: SearchAnswer<TitleDoc> = state.upstream.search(&state.names.titles_alias(), body, false).await?;
+        let hit = results::hits(&answer, |h| results::title(&h.source, &h.highlight, true)).pop();
         hit.ok_or_else(|| ApiError::NotFound(format!("no title {id}")))
     })
     .await
@@ -152,12 +155,12 @@ pub async fn people_search(state: web::Data<State>, req: HttpRequest) -> Answer 
     cached(&state, &req, &query, async {
         let started = Instant::now();
         let body = query::people_search(&text, profession.as_deref(), (page - 1) * size, size);
-        let answer = state.upstream.search(&state.names.people_index(), body, false).await?;
-        let (total, exact) = results::total(&answer);
+        let answer: SearchAnswer<PersonDoc> = state.upstream.search(&state.names.people_index(), body, false).await?;
+        let (total, exact) = answer.total();
         Ok(json!({
             "total": total, "total_exact": exact, "page": page, "size": size,
             "took_ms": started.elapsed().as_millis() as u64,
-            "hits": results::hits(&answer, |s, _| results::person(s)),
+            "hits": results::hits(&answer, |h| results::person(&h.source)),
         }))
     })
     .await
@@ -178,7 +181,7 @@ pub async fn person(state: web::Data<State>, req: HttpRequest, path: web::Path<S
     let query = Query::parse(req.query_string(), &[])?;
     let id = params::imdb_id("nconst", &path, "nm")?;
     cached(&state, &req, &query, async {
-        let source = state
+        let source: PersonDoc = state
             .upstream
             .get(&state.names.people_index(), &id)
             .await?
@@ -189,8 +192,9 @@ pub async fn person(state: web::Data<State>, req: HttpRequest, path: web::Path<S
             person["known_for"].as_array().map(|a| a.iter().map(|k| k["id"].clone()).collect()).unwrap_or_default();
         if !ids.is_empty() {
             let body = json!({"size": ids.len(), "query": {"ids": {"values": ids}}});
-            let answer = state.upstream.search(&state.names.titles_alias(), body, false).await?;
-            let found = results::hits(&answer, |s, _| results::title(s, None, false));
+            let answer: SearchAnswer<TitleDoc> =
+                state.upstream.search(&state.names.titles_alias(), body, false).await?;
+            let found = results::hits(&answer, |h| results::title(&h.source, &h.highlight, false));
             for k in person["known_for"].as_array_mut().into_iter().flatten() {
                 if let Some(t) = found.iter().find(|t| t["id"] == k["id"]) {
                     *k = t.clone();
@@ -206,13 +210,11 @@ pub async fn person(state: web::Data<State>, req: HttpRequest, path: web::Path<S
 pub async fn genres(state: web::Data<State>, req: HttpRequest) -> Answer {
     let query = Query::parse(req.query_string(), &[])?;
     cached(&state, &req, &query, async {
-        let body = json!({"size": 0, "track_total_hits": true, "aggs": {"genres": {"terms": {"field": "genres", "size": 100}}}});
-        let answer = state.upstream.search(&state.names.titles_alias(), body, false).await?;
-        let genres: Vec<Value> = answer["aggregations"]["genres"]["buckets"]
-            .as_array()
-            .map(|a| a.iter().map(|b| json!({"genre": b["key"], "count": b["doc_count"]})).collect())
-            .unwrap_or_default();
-        Ok(json!({"genres": genres}))
+        let body = json!({"size": 0, "track_total_hits": true,
+                          "aggs": {"genres": {"terms": {"field": field::GENRES, "size": 100}}}});
+        let answer: SearchAnswer<Unread, GenreAggs> =
+            state.upstream.search(&state.names.titles_alias(), body, false).await?;
+        Ok(json!({"genres": results::buckets(&answer.aggregations.genres, "genre")}))
     })
     .await
 }
@@ -222,42 +224,57 @@ pub async fn stats(state: web::Data<State>, req: HttpRequest) -> Answer {
     let query = Query::parse(req.query_string(), &[])?;
     cached(&state, &req, &query, async {
         let body = json!({"size": 0, "track_total_hits": true, "aggs": {
-            "types": {"terms": {"field": "title_type", "size": 20}},
-            "genres": {"cardinality": {"field": "genres"}},
-            "rating": {"avg": {"field": "average_rating"}},
-            "votes": {"sum": {"field": "num_votes"}},
-            "first_year": {"min": {"field": "start_year"}},
-            "last_year": {"max": {"field": "start_year"}}
+            "types": {"terms": {"field": field::TITLE_TYPE, "size": 20}},
+            "genres": {"cardinality": {"field": field::GENRES}},
+            "rating": {"avg": {"field": field::AVERAGE_RATING}},
+            "votes": {"sum": {"field": field::NUM_VOTES}},
+            "first_year": {"min": {"field": field::START_YEAR}},
+            "last_year": {"max": {"field": field::START_YEAR}}
         }});
-        let titles = state.upstream.search(&state.names.titles_alias(), body, false).await?;
+        let titles: SearchAnswer<Unread, StatsAggs> =
+            state.upstream.search(&state.names.titles_alias(), body, false).await?;
         let people = match state.upstream.count(&state.names.people_index(), None).await {
             Ok(n) => n,
             Err(ApiError::NoIndex) => 0,
             Err(e) => return Err(e),
         };
-        let a = &titles["aggregations"];
-        let types: Vec<Value> = a["types"]["buckets"]
-            .as_array()
-            .map(|b| b.iter().map(|b| json!({"type": b["key"], "count": b["doc_count"]})).collect())
-            .unwrap_or_default();
+        let a = &titles.aggregations;
         Ok(json!({
-            "titles": results::total(&titles).0,
+            "titles": titles.total().0,
             "people": people,
-            "genres": whole(&a["genres"]["value"]),
-            "types": types,
-            "average_rating": a["rating"]["value"],
-            "total_votes": whole(&a["votes"]["value"]),
-            "first_year": whole(&a["first_year"]["value"]),
-            "last_year": whole(&a["last_year"]["value"]),
+            "genres": a.genres.value.map(results::whole),
+            "types": results::buckets(&a.types, "type"),
+            "average_rating": a.rating.value,
+            "total_votes": a.votes.value.map(results::whole),
+            "first_year": a.first_year.value.map(results::whole),
+            "last_year": a.last_year.value.map(results::whole),
         }))
     })
     .await
 }
 
-/// An aggregation value that is a count or a year, as an integer (the
-/// cluster answers metric aggregations as floats); null stays null.
-fn whole(value: &Value) -> Value {
-    value.as_f64().map_or(Value::Null, |v| json!(v.round() as i64))
+/// The aggregations of `/genres`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct GenreAggs {
+    #[serde(default)]
+    genres: Buckets,
+}
+
+/// The aggregations of `/stats`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct StatsAggs {
+    #[serde(default)]
+    types: Buckets,
+    #[serde(default)]
+    genres: Metric,
+    #[serde(default)]
+    rating: Metric,
+    #[serde(default)]
+    votes: Metric,
+    #[serde(default)]
+    first_year: Metric,
+    #[serde(default)]
+    last_year: Metric,
 }
 
 /// `GET /healthz`: the process is up.
@@ -269,7 +286,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<State>) -> Answer {
     let status = state.upstream.health().await?;
     if status == "red" {
-        return Err(ApiError::Unavailable("cluster health is red".into()));
+        return Err(ApiError::ClusterRed);
     }
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "cluster": status})))
 }

@@ -135,7 +135,7 @@ async fn ui_file(req: HttpRequest, dir: web::Data<UiDir>) -> Result<HttpResponse
         std::fs::read(&path).map(|bytes| (path, bytes))
     })
     .await
-    .map_err(|e| ApiError::Upstream(format!("file read task: {e}")))?
+    .map_err(ApiError::UiFile)?
     .map_err(|_| ApiError::NotFound(format!("no file {}", req.path())))?;
     let kind = match path.extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",

@@ -12,9 +12,22 @@
 //! Every call waits for a permit of a semaphore (at most
 //! `max_concurrency` calls in flight; a call that cannot get one within the
 //! queue timeout fails fast with 503 instead of piling up), then runs under
-//! the request timeout (504 past it). Nothing is retried here: searches
-//! are cheap to repeat, and the client decides. Upstream latency and
-//! outcome are recorded in the metrics.
+//! the request timeout (504 past it). Upstream latency and outcome are
+//! recorded in the metrics.
+//!
+//! Retries: every call here is a read, so repeating one is safe. An answer
+//! that a moment later or another node may well give right (a 5xx: a node
+//! lost mid-search; a partial answer: a shard failed) is asked again, at
+//! most [`RETRIES`] times, after [`BACKOFF`], and only while the call's
+//! first deadline (start plus the request timeout) has not passed; the
+//! rotation sends each attempt to the next node. Not retried: 429 (the
+//! cluster asks for less load), 4xx and unreadable answers (they would fail
+//! again), timeouts (the cluster is slow: asking again doubles the load).
+//! The decision is [`retry_pause`], a function of the error alone.
+//!
+//! Answers are read into the types of [`crate::cluster`]; an error status
+//! is an [`UpstreamError::Status`] with the cluster's error object, a
+//! missing index [`ApiError::NoIndex`].
 //!
 //! Title searches use `dfs_query_then_fetch`: term statistics are gathered
 //! over every index behind the alias first, so scores compare across the
@@ -30,9 +43,13 @@ use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder}
 use elasticsearch::http::{Method, Url};
 use elasticsearch::params::SearchType;
 use elasticsearch::{CountParts, Elasticsearch, GetParts, MsearchParts, SearchParts};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use crate::cluster::{
+    ClusterError, Complete, CountAnswer, ErrorType, GetAnswer, HealthAnswer, MsearchAnswer, SearchAnswer, UpstreamError,
+};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
@@ -92,7 +109,7 @@ impl Upstream {
         let urls = settings
             .urls
             .iter()
-            .map(|u| Url::parse(u).map_err(|e| ApiError::BadSetting(format!("search cluster url `{u}`: {e}"))))
+            .map(|u| Url::parse(u).map_err(|e| ApiError::BadUrl { url: u.clone(), source: Box::new(e) }))
             .collect::<Result<Vec<_>, _>>()?;
         if urls.is_empty() {
             return Err(ApiError::BadSetting("no search cluster url".into()));
@@ -103,7 +120,7 @@ impl Upstream {
                 .timeout(settings.timeout)
                 .disable_proxy()
                 .build()
-                .map_err(|e| ApiError::BadSetting(format!("search cluster client: {e}")))?;
+                .map_err(ApiError::Client)?;
             let client = Elasticsearch::new(transport);
             nodes.push(Node { url: url.to_string(), client, down_until: Mutex::new(None) });
         }
@@ -119,30 +136,26 @@ impl Upstream {
     /// `POST /{index}/_search`; `dfs` for global term statistics. Partial
     /// results (failed shards, a cluster-side timeout) are an error: they
     /// would be served, and cached, as if complete.
-    pub async fn search(&self, index: &str, body: Value, dfs: bool) -> Result<Value, ApiError> {
+    pub async fn search<T, A>(&self, index: &str, body: Value, dfs: bool) -> Result<SearchAnswer<T, A>, ApiError>
+    where
+        T: DeserializeOwned,
+        A: DeserializeOwned + Default,
+    {
         let indexes = [index];
-        let answer = self
-            .call("search", |client| {
-                let mut request = client.search(SearchParts::Index(&indexes)).body(body.clone());
-                if dfs {
-                    request = request.search_type(SearchType::DfsQueryThenFetch);
-                }
-                request.request_timeout(self.settings.timeout).send()
-            })
-            .await?;
-        let failed = answer["_shards"]["failed"].as_u64().unwrap_or(0);
-        if failed > 0 || answer["timed_out"] == true {
-            return Err(ApiError::Upstream(format!(
-                "search: partial results ({failed} shards failed): {}",
-                answer["_shards"]
-            )));
-        }
-        Ok(answer)
+        self.call("search", |client| {
+            let mut request = client.search(SearchParts::Index(&indexes)).body(body.clone());
+            if dfs {
+                request = request.search_type(SearchType::DfsQueryThenFetch);
+            }
+            request.request_timeout(self.settings.timeout).send()
+        })
+        .await
     }
 
-    /// `POST /_msearch` of (index, body) pairs; each answer in order. A
-    /// search whose index does not exist yet answers no hits (the others
-    /// still count); any other failed search fails the call.
+    /// `POST /_msearch` of (index, body) pairs; each answer in order, to be
+    /// read with [`msearch_item`]. A search whose index does not exist yet answers
+    /// no hits (the others still count); any other failed search fails the
+    /// call (and is retried as the whole call when transient).
     pub async fn msearch(&self, searches: Vec<(&str, Value)>) -> Result<Vec<Value>, ApiError> {
         let count = searches.len();
         let mut lines: Vec<Value> = Vec::with_capacity(count * 2);
@@ -150,47 +163,37 @@ impl Upstream {
             lines.push(serde_json::json!({"index": index}));
             lines.push(body);
         }
-        let answer = self
+        let answer: MsearchAnswer = self
             .call("msearch", |client| {
                 let lines: Vec<elasticsearch::http::request::JsonBody<Value>> =
                     lines.iter().cloned().map(Into::into).collect();
                 client.msearch(MsearchParts::None).body(lines).request_timeout(self.settings.timeout).send()
             })
             .await?;
-        let responses = answer["responses"].as_array().cloned().unwrap_or_default();
-        if responses.len() != count {
-            return Err(ApiError::Upstream(format!("msearch: {} answers to {count} searches", responses.len())));
+        if answer.responses.len() != count {
+            return Err(UpstreamError::Answers { answers: answer.responses.len(), searches: count }.into());
         }
-        responses
+        Ok(answer
+            .responses
             .into_iter()
-            .map(|r| match r.get("error") {
-                None => Ok(r),
-                Some(e) if e["type"] == "index_not_found_exception" => Ok(serde_json::json!({"hits": {"hits": []}})),
-                Some(e) => Err(ApiError::Upstream(format!("msearch item: {e}"))),
-            })
-            .collect()
+            .map(|r| if r.get("error").is_some() { serde_json::json!({"hits": {"hits": []}}) } else { r })
+            .collect())
     }
 
     /// `GET /{index}/_doc/{id}`: the source, or `None` if there is none.
-    pub async fn get(&self, index: &str, id: &str) -> Result<Option<Value>, ApiError> {
-        let _permit = self.permit().await?;
-        let response = self
-            .send_any("get", |client| {
+    pub async fn get<T: DeserializeOwned>(&self, index: &str, id: &str) -> Result<Option<T>, ApiError> {
+        let answer: GetAnswer<T> = self
+            .call("get", |client| {
                 client.get(GetParts::IndexId(index, id)).request_timeout(self.settings.timeout).send()
             })
             .await?;
-        match read(response, self.settings.timeout).await {
-            // A missing document is an answer; a missing index is not (`NoIndex`).
-            Err(ApiError::Upstream(e)) if e.starts_with("HTTP 404") => Ok(None),
-            Err(e) => Err(e),
-            Ok(body) => Ok(body.get("_source").cloned()),
-        }
+        Ok(answer.source.filter(|_| answer.found))
     }
 
     /// `GET /{index}/_count`, of the documents matching `query` if given.
     pub async fn count(&self, index: &str, query: Option<Value>) -> Result<u64, ApiError> {
         let indexes = [index];
-        let answer = self
+        let answer: CountAnswer = self
             .call("count", |client| {
                 let request = client.count(CountParts::Index(&indexes)).request_timeout(self.settings.timeout);
                 let query = query.clone();
@@ -202,12 +205,12 @@ impl Upstream {
                 }
             })
             .await?;
-        answer["count"].as_u64().ok_or_else(|| ApiError::Upstream(format!("count without a count: {answer}")))
+        Ok(answer.count)
     }
 
     /// `GET /_cluster/health`: the status (`green`, `yellow`, `red`).
     pub async fn health(&self) -> Result<String, ApiError> {
-        let answer = self
+        let answer: HealthAnswer = self
             .call("health", |client| {
                 client.send::<(), ()>(
                     Method::Get,
@@ -219,31 +222,57 @@ impl Upstream {
                 )
             })
             .await?;
-        Ok(answer["status"].as_str().unwrap_or("unknown").to_owned())
+        Ok(answer.status)
     }
 
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-        match tokio::time::timeout(self.settings.queue_timeout, self.permits.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => {
-                self.metrics.upstream_rejected.inc();
-                Err(ApiError::Overloaded)
-            }
+        if let Ok(Ok(permit)) = tokio::time::timeout(self.settings.queue_timeout, self.permits.acquire()).await {
+            Ok(permit)
+        } else {
+            self.metrics.upstream_rejected.inc();
+            Err(ApiError::Overloaded)
         }
     }
 
-    /// Runs one call under a permit; a 2xx JSON answer is returned.
-    async fn call<'a, F, Fut>(&'a self, what: &'static str, send: F) -> Result<Value, ApiError>
+    /// Runs one call under a permit, retried as [`retry_pause`] says; a
+    /// complete answer of type `T` is returned.
+    async fn call<'a, T, F, Fut>(&'a self, what: &'static str, send: F) -> Result<T, ApiError>
     where
+        T: DeserializeOwned + Complete,
         F: Fn(&'a Elasticsearch) -> Fut,
         Fut: Future<Output = Result<Response, elasticsearch::Error>>,
     {
         let _permit = self.permit().await?;
+        let deadline = Instant::now() + self.settings.timeout;
+        let mut attempt = 0;
+        loop {
+            let error = match self.attempt(what, &send).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => e,
+            };
+            match retry_pause(&error, attempt) {
+                Some(pause) if Instant::now() + pause < deadline => {
+                    tracing::warn!(call = what, attempt, error = %error, "search cluster call failed; retrying");
+                    self.metrics.upstream_retries.inc();
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    /// One attempt: send to the nodes in turn, read, check completeness.
+    async fn attempt<'a, T, F, Fut>(&'a self, what: &'static str, send: &F) -> Result<T, ApiError>
+    where
+        T: DeserializeOwned + Complete,
+        F: Fn(&'a Elasticsearch) -> Fut,
+        Fut: Future<Output = Result<Response, elasticsearch::Error>>,
+    {
         let response = self.send_any(what, send).await?;
-        read(response, self.settings.timeout).await.map_err(|e| match e {
-            ApiError::Upstream(reason) => ApiError::Upstream(format!("{what}: {reason}")),
-            other => other,
-        })
+        let answer: T = read(what, response, self.settings.timeout).await?;
+        answer.complete(what)?;
+        Ok(answer)
     }
 
     /// The nodes in the order this call tries them: from the next one in
@@ -258,7 +287,7 @@ impl Upstream {
 
     /// Sends the request to one node after the other until one answers
     /// (any status); records the call.
-    async fn send_any<'a, F, Fut>(&'a self, what: &'static str, send: F) -> Result<Response, ApiError>
+    async fn send_any<'a, F, Fut>(&'a self, what: &'static str, send: &F) -> Result<Response, ApiError>
     where
         F: Fn(&'a Elasticsearch) -> Fut,
         Fut: Future<Output = Result<Response, elasticsearch::Error>>,
@@ -305,7 +334,7 @@ impl Upstream {
                 ApiError::UpstreamTimeout(self.settings.timeout)
             } else {
                 tracing::warn!(call = what, error = %e, "search cluster unreachable");
-                ApiError::Unavailable(e.to_string())
+                ApiError::Unavailable(e)
             }
         })
     }
@@ -317,23 +346,89 @@ fn unreachable(e: &elasticsearch::Error) -> bool {
     e.status_code().is_none() && !e.is_timeout()
 }
 
-/// The JSON body of a 2xx answer. A missing index is `NoIndex`, a
-/// cluster pushing back (429, 503) `Overloaded`, a timeout while reading
-/// `UpstreamTimeout`; any other status an upstream error starting with
-/// `HTTP <status>` (the answer goes to the log with the error).
-async fn read(response: Response, timeout: std::time::Duration) -> Result<Value, ApiError> {
-    let status = response.status_code();
-    let text = response.text().await.map_err(|e| {
-        if e.is_timeout() {
+/// Attempts after the first, at most.
+pub const RETRIES: u32 = 2;
+/// The pause before each retry.
+pub const BACKOFF: [Duration; RETRIES as usize] = [Duration::from_millis(50), Duration::from_millis(250)];
+
+/// How long to wait before asking again after `error` on attempt
+/// `attempt` (0 = the first), or `None` to give up with it.
+pub fn retry_pause(error: &ApiError, attempt: u32) -> Option<Duration> {
+    match error {
+        ApiError::Upstream(e) if e.is_transient() => BACKOFF.get(attempt as usize).copied(),
+        _ => None,
+    }
+}
+
+/// The answer of type `T`. 2xx, and a 404 without an error object (a get
+/// of a missing document), are answers; a missing index is `NoIndex`; any
+/// other status an [`UpstreamError::Status`] with the cluster's error.
+async fn read<T: DeserializeOwned>(call: &'static str, response: Response, timeout: Duration) -> Result<T, ApiError> {
+    let status = response.status_code().as_u16();
+    let text = response.text().await.map_err(|source| {
+        if source.is_timeout() {
             ApiError::UpstreamTimeout(timeout)
         } else {
-            ApiError::Upstream(format!("reading the answer: {e}"))
+            ApiError::Upstream(UpstreamError::Read { call, source })
         }
     })?;
-    match status.as_u16() {
-        200..=299 => serde_json::from_str(&text).map_err(|e| ApiError::Upstream(format!("answer is not JSON: {e}"))),
-        404 if text.contains("index_not_found_exception") => Err(ApiError::NoIndex),
-        429 | 503 => Err(ApiError::Overloaded),
-        code => Err(ApiError::Upstream(format!("HTTP {code}: {}", text.chars().take(2000).collect::<String>()))),
+    if !(200..=299).contains(&status) {
+        let error = ClusterError::from_body(&text);
+        match error.kind {
+            ErrorType::IndexNotFound => return Err(ApiError::NoIndex),
+            ErrorType::Unknown if status == 404 => {}
+            _ => return Err(UpstreamError::Status { call, status, error }.into()),
+        }
+    }
+    typed(call, &text)
+}
+
+/// `text` as a `T`.
+fn typed<T: DeserializeOwned>(call: &'static str, text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|source| UpstreamError::Decode { call, source }.into())
+}
+
+/// One answer of [`Upstream::msearch`] as a `T`.
+pub fn msearch_item<T: DeserializeOwned>(answer: Value) -> Result<T, ApiError> {
+    serde_json::from_value(answer).map_err(|source| UpstreamError::Decode { call: "msearch", source }.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ClusterError;
+
+    fn status(status: u16) -> ApiError {
+        ApiError::Upstream(UpstreamError::Status { call: "search", status, error: ClusterError::default() })
+    }
+
+    #[test]
+    fn server_faults_are_retried_twice_with_growing_pauses() {
+        assert_eq!(retry_pause(&status(500), 0), Some(BACKOFF[0]));
+        assert_eq!(retry_pause(&status(503), 1), Some(BACKOFF[1]));
+        assert!(BACKOFF[0] < BACKOFF[1]);
+        assert_eq!(retry_pause(&status(500), RETRIES), None, "then it gives up");
+        let partial =
+            ApiError::Upstream(UpstreamError::Partial { call: "search", failed: 1, total: 3, timed_out: false });
+        assert!(retry_pause(&partial, 0).is_some());
+    }
+
+    #[test]
+    fn what_would_fail_again_or_add_load_is_not_retried() {
+        assert_eq!(retry_pause(&status(429), 0), None, "the cluster asks for less load");
+        assert_eq!(retry_pause(&status(400), 0), None);
+        assert_eq!(retry_pause(&ApiError::UpstreamTimeout(Duration::from_secs(1)), 0), None);
+        assert_eq!(retry_pause(&ApiError::NoIndex, 0), None);
+        assert_eq!(retry_pause(&ApiError::Overloaded, 0), None);
+    }
+
+    #[test]
+    fn a_failed_msearch_item_fails_the_call_unless_its_index_is_missing() {
+        let answer = |error: Value| MsearchAnswer { responses: vec![serde_json::json!({"hits": {"hits": []}}), error] };
+        let missing = answer(serde_json::json!({"error": {"type": "index_not_found_exception"}, "status": 404}));
+        assert!(missing.complete("msearch").is_ok());
+        let lost = answer(serde_json::json!({"error": {"type": "node_not_connected_exception"}, "status": 500}));
+        let e = lost.complete("msearch").unwrap_err();
+        assert!(matches!(e, UpstreamError::Status { status: 500, .. }) && e.is_transient());
     }
 }

@@ -110,13 +110,13 @@ impl<T> Family<T> {
     pub fn get(&self, values: &[&str]) -> Arc<T> {
         debug_assert_eq!(values.len(), self.labels.len());
         let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let mut members = self.members.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         members.entry(key).or_insert_with(|| Arc::new((self.make)())).clone()
     }
 
     /// Each member with its formatted labels, in label order.
     pub fn each(&self, mut f: impl FnMut(&str, &T)) {
-        let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let members = self.members.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (values, member) in members.iter() {
             let labels: Vec<String> =
                 self.labels.iter().zip(values).map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
