@@ -11,6 +11,7 @@
 //! last argument, kills it after [`SCRIPT_TIMEOUT`], and panics with the
 //! script's output and the node's log unless it exits 0.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -82,7 +83,7 @@ fn run_bounded(command: &mut Command, dir: &Path) -> io::Result<(bool, String, S
     let stdout = fs::read_to_string(&out_path)?;
     let mut stderr = fs::read_to_string(&err_path)?;
     if status.is_none() {
-        stderr.push_str(&format!("\n(killed after {SCRIPT_TIMEOUT:?})"));
+        let _ = write!(stderr, "\n(killed after {SCRIPT_TIMEOUT:?})");
     }
     Ok((status.is_some_and(|s| s.success()), stdout, stderr))
 }

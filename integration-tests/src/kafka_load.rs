@@ -30,15 +30,15 @@ pub fn test_config(input: &Path, raw: bool) -> LoadConfig {
 /// long enough to ride out a broker restart in the middle.
 pub fn load_into_kafka(brokers: String, config: &LoadConfig) -> Summary {
     let stats = Arc::new(Stats::default());
-    ensure_topics(&brokers, &all_topics(), None, Duration::from_secs(30)).unwrap();
+    ensure_topics(&brokers, &all_topics(), None, Duration::from_secs(30)).expect("creating the topics");
     let settings = ProducerSettings {
         brokers,
         message_timeout: Duration::from_secs(120),
         flush_timeout: Duration::from_secs(180),
         linger: Duration::from_millis(5),
     };
-    let sink = KafkaSink::new(&settings, stats.clone()).unwrap();
-    load(config, &sink, &stats).unwrap();
-    sink.finish(&stats).unwrap();
+    let sink = KafkaSink::new(&settings, stats.clone()).expect("a Kafka producer");
+    load(config, &sink, &stats).expect("ingest into Kafka");
+    sink.finish(&stats).expect("every message acknowledged");
     stats.summary(Duration::from_secs(1))
 }

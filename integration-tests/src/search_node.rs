@@ -99,19 +99,16 @@ impl SearchNode {
     /// Starts a node as configured and waits until it answers.
     pub fn start_with(config: SearchNodeConfig) -> Result<SearchNode, Error> {
         let binary = config.binary.unwrap_or_else(|| workspace_bin(BIN));
-        let (data_temp, data_dir) = match config.data_dir {
-            Some(dir) => {
-                fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
-                (None, dir)
-            }
-            None => {
-                let temp = tempfile::Builder::new()
-                    .prefix("search-node-data-")
-                    .tempdir()
-                    .map_err(Error::io("creating a temporary data folder"))?;
-                let dir = temp.path().to_path_buf();
-                (Some(temp), dir)
-            }
+        let (data_temp, data_dir) = if let Some(dir) = config.data_dir {
+            fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+            (None, dir)
+        } else {
+            let temp = tempfile::Builder::new()
+                .prefix("search-node-data-")
+                .tempdir()
+                .map_err(Error::io("creating a temporary data folder"))?;
+            let dir = temp.path().to_path_buf();
+            (Some(temp), dir)
         };
         let log_dir = tempfile::Builder::new()
             .prefix("search-node-log-")
@@ -164,7 +161,7 @@ impl SearchNode {
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut().map(Child::try_wait) {
             Some(Ok(None)) => true,
-            Some(Ok(Some(_))) | Some(Err(_)) => {
+            Some(Ok(Some(_)) | Err(_)) => {
                 self.child = None;
                 false
             }

@@ -12,6 +12,8 @@
 //! is missing, unless `IMDB_REQUIRE_KAFKA=1` / `IMDB_REQUIRE_PYCLIENT=1`
 //! (set by scripts/test.sh) make that a failure.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -59,8 +61,7 @@ fn load(brokers: &str, input: &Path) -> Summary {
 
 fn movies_json() -> Option<PathBuf> {
     let path = std::env::var_os("IMDB_MOVIES_JSON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/data/movies.json"));
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/data/movies.json"), PathBuf::from);
     if path.is_file() {
         return Some(path);
     }

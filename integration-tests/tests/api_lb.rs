@@ -8,6 +8,8 @@
 //! `IMDB_REQUIRE_HAPROXY=1` (set by scripts/test.sh after scripts/setup.sh
 //! installed it).
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -14,7 +14,7 @@ use imdb_integration_tests::search_node::SearchNode;
 
 #[test]
 fn the_tests_expected_to_pass_pass() {
-    let dir = std::env::var_os("IMDB_ES_REST_TESTS").map(Into::into).unwrap_or_else(es_yaml::default_corpus_dir);
+    let dir = std::env::var_os("IMDB_ES_REST_TESTS").map_or_else(es_yaml::default_corpus_dir, Into::into);
     if !dir.join("test").is_dir() {
         eprintln!("SKIPPED: no Elasticsearch REST test corpus at {} (../shared/es-rest-tests)", dir.display());
         return;
@@ -57,7 +57,7 @@ fn the_tests_expected_to_pass_pass() {
         .outcomes
         .iter()
         .filter(|o| o.status != Status::Pass && expected_ids.contains(&o.id))
-        .map(|o| o.line())
+        .map(imdb_integration_tests::es_yaml::Outcome::line)
         .collect();
     assert!(
         regressions.is_empty(),

@@ -9,6 +9,8 @@
 //! `IMDB_REQUIRE_KAFKA=1` (set by scripts/test.sh). One broker: replication
 //! is not what these tests are about (tests/kafka_faults.rs is).
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::collections::{BTreeMap, HashSet};
 use std::thread;
 use std::time::{Duration, Instant};

@@ -6,6 +6,8 @@
 //! Skips with a message when Kafka's jars are not installed, unless
 //! `IMDB_REQUIRE_KAFKA=1` (set by scripts/test.sh), where that is a failure.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -284,9 +286,10 @@ fn a_broker_killed_mid_load_loses_and_duplicates_nothing() {
 #[test]
 fn vega_movies_json_is_read_as_a_profile() {
     // Fetched by scripts/setup.sh from the npm package vega-datasets.
-    let path = std::env::var_os("IMDB_MOVIES_JSON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/data/movies.json"));
+    let path = std::env::var_os("IMDB_MOVIES_JSON").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/data/movies.json"),
+        std::path::PathBuf::from,
+    );
     if !path.is_file() {
         eprintln!("SKIPPED: {} not found (scripts/setup.sh fetches it)", path.display());
         return;

@@ -18,6 +18,8 @@
 //! timeouts. Skips with a message when Kafka's jars are not installed,
 //! unless `IMDB_REQUIRE_KAFKA=1` (set by scripts/test.sh).
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;

@@ -6,6 +6,8 @@
 //! `min.insync.replicas` refusing writes that would live on one broker
 //! only. Written up in docs/local-kafka.md.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -113,8 +115,20 @@ fn consumer_groups_commits_and_rebalances_work() {
     while Instant::now() < deadline {
         let _ = a.poll(Duration::from_millis(50));
         let _ = b.poll(Duration::from_millis(50));
-        pa = a.assignment().unwrap().elements().iter().map(|e| e.partition()).collect::<HashSet<_>>();
-        pb = b.assignment().unwrap().elements().iter().map(|e| e.partition()).collect::<HashSet<_>>();
+        pa = a
+            .assignment()
+            .unwrap()
+            .elements()
+            .iter()
+            .map(rdkafka::topic_partition_list::TopicPartitionListElem::partition)
+            .collect::<HashSet<_>>();
+        pb = b
+            .assignment()
+            .unwrap()
+            .elements()
+            .iter()
+            .map(rdkafka::topic_partition_list::TopicPartitionListElem::partition)
+            .collect::<HashSet<_>>();
         if !pa.is_empty() && !pb.is_empty() && pa.len() + pb.len() == 6 {
             break;
         }

@@ -16,6 +16,8 @@
 //! when OpenSearch or Kafka is not installed, unless `IMDB_REQUIRE_OPENSEARCH=1`
 //! and `IMDB_REQUIRE_KAFKA=1` (set by scripts/test.sh).
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;

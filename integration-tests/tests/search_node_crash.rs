@@ -19,6 +19,7 @@
 //! Needs `cargo build --workspace --bins` first, as `scripts/test.sh` does.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -381,7 +382,7 @@ fn acknowledged_bulk_writes_survive_kill_9_and_nothing_is_half_applied() -> Resu
     let docs: Vec<(String, Value)> = (0..10).map(|n| source_for(99, 0, n)).collect();
     let mut body = String::new();
     for (id, source) in &docs {
-        body.push_str(&format!("{}\n{source}\n", json!({"index": {"_id": id}})));
+        let _ = writeln!(body, "{}\n{source}", json!({"index": {"_id": id}}));
     }
     let answer = http
         .post(format!("{}/{index}/_bulk?refresh=true", node.url()))
@@ -431,7 +432,7 @@ fn deletes_and_partial_updates_survive_kill_9_with_their_versions() -> Result<()
     for n in 0..200 {
         let id = format!("doc-{n}");
         let source = json!({"id": id, "status": "new", "counter": 0, "title": format!("title number {n}")});
-        body.push_str(&format!("{}\n{source}\n", json!({"index": {"_id": id}})));
+        let _ = writeln!(body, "{}\n{source}", json!({"index": {"_id": id}}));
         expected.insert(id, Expected::Present { source, version: 1 });
     }
     let answer = http

@@ -13,16 +13,13 @@ use tempfile::TempDir;
 /// The folder `dir` (created, made absolute), or a new temporary folder
 /// named from `prefix` with its guard.
 pub fn open(dir: Option<&Path>, prefix: &str) -> std::io::Result<(Option<TempDir>, PathBuf)> {
-    match dir {
-        Some(dir) => {
-            fs::create_dir_all(dir)?;
-            Ok((None, std::path::absolute(dir)?))
-        }
-        None => {
-            let temp = tempfile::Builder::new().prefix(prefix).tempdir()?;
-            let dir = temp.path().to_path_buf();
-            Ok((Some(temp), dir))
-        }
+    if let Some(dir) = dir {
+        fs::create_dir_all(dir)?;
+        Ok((None, std::path::absolute(dir)?))
+    } else {
+        let temp = tempfile::Builder::new().prefix(prefix).tempdir()?;
+        let dir = temp.path().to_path_buf();
+        Ok((Some(temp), dir))
     }
 }
 

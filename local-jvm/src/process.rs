@@ -172,14 +172,15 @@ impl Jvm {
     /// Whether the process is alive (reaping it if it exited).
     pub fn is_running(&mut self) -> bool {
         match (&mut self.child, self.pid) {
-            (Some(child), _) => match child.try_wait() {
-                Ok(None) => true,
-                _ => {
+            (Some(child), _) => {
+                if let Ok(None) = child.try_wait() {
+                    true
+                } else {
                     self.child = None;
                     self.pid = None;
                     false
                 }
-            },
+            }
             (None, Some(pid)) => {
                 let alive = proc_alive(pid);
                 if !alive {

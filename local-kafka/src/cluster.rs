@@ -19,7 +19,7 @@
 //!   on its existing data and waits until the others list it again.
 //! - [`Cluster::stop`] sends SIGTERM to every broker at once (each one's
 //!   controlled shutdown), waits, kills what is left after the grace
-//!   period (in KRaft, soon after most nodes are gone: see [`stop_all`]),
+//!   period (in KRaft, soon after most nodes are gone: see `stop_all`),
 //!   then stops ZooKeeper. Dropping a cluster in a temporary folder
 //!   kills it (its data goes with the folder); dropping one with a data
 //!   folder of its own stops it, unless [`Cluster::detach`] handed it over.
@@ -93,7 +93,7 @@ pub struct ClusterConfig {
     pub ports: Ports,
     /// Heap of each broker JVM, in bytes.
     pub heap: usize,
-    /// Where the distributions are (see [`crate::install`]); `None`: the
+    /// Where the distributions are (see [`imdb_local_jvm::install`]); `None`: the
     /// default.
     pub libs: Option<PathBuf>,
 }

@@ -132,7 +132,7 @@ fn run(command: Cmd) -> anyhow::Result<i32> {
                 let running = pid.map_or("not running".to_owned(), |p| format!("pid {p}"));
                 println!("node {id}  127.0.0.1:{port}  {running:<12} {seen}");
             }
-            Ok(if healthy { 0 } else { 1 })
+            Ok(i32::from(!healthy))
         }
     }
 }

@@ -12,6 +12,7 @@
 //!   configuration of our own (properties format); OpenSearch's own
 //!   `log4j2.properties` needs its Bootstrap, which the launcher skips.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// The ports of a cluster, node `i` (1-based) at index `i - 1`.
@@ -66,8 +67,8 @@ pub fn node_yml(layout: &Layout, id: u32, dir: &Path) -> String {
     } else {
         let seeds: Vec<String> = layout.transport_ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
         let names: Vec<String> = layout.node_ids().map(|n| format!("\"node-{n}\"")).collect();
-        yml.push_str(&format!("discovery.seed_hosts: [{}]\n", seeds.join(", ")));
-        yml.push_str(&format!("cluster.initial_cluster_manager_nodes: [{}]\n", names.join(", ")));
+        let _ = writeln!(yml, "discovery.seed_hosts: [{}]", seeds.join(", "));
+        let _ = writeln!(yml, "cluster.initial_cluster_manager_nodes: [{}]", names.join(", "));
     }
     yml
 }

@@ -6,6 +6,8 @@
 //! Skips with a message when OpenSearch's jars are not installed, unless
 //! `IMDB_REQUIRE_OPENSEARCH=1` (set by scripts/test.sh).
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::time::{Duration, Instant};
 
 use imdb_local_opensearch::cluster::{self, stop_folder};

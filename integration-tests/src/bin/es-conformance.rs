@@ -61,16 +61,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         bail!("the skip list names tests the corpus does not have:\n{}", unknown.join("\n"));
     }
     // Keep the node alive for the whole run; dropping it stops the process.
-    let (_node, url) = match cli.url {
-        Some(url) => (None, url),
-        None => {
-            let node = SearchNode::start().context("starting imdb-search-node")?;
-            let url = node.url();
-            if cli.verbose {
-                eprintln!("started imdb-search-node at {url}, log: {}", node.log_path().display());
-            }
-            (Some(node), url)
+    let (_node, url) = if let Some(url) = cli.url {
+        (None, url)
+    } else {
+        let node = SearchNode::start().context("starting imdb-search-node")?;
+        let url = node.url();
+        if cli.verbose {
+            eprintln!("started imdb-search-node at {url}, log: {}", node.log_path().display());
         }
+        (Some(node), url)
     };
     let client = Client::connect(&url).with_context(|| format!("connecting to {url}"))?;
     eprintln!("server at {url}: version {}", client.version);

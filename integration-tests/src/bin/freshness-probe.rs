@@ -120,7 +120,7 @@ fn produce(cli: &Cli, ledger: &Mutex<Ledger>) -> anyhow::Result<u64> {
             let doc = title(run, seq);
             let payload = serde_json::to_vec(&doc)?;
             let measured = start.elapsed() >= cli.warmup;
-            ledger.lock().unwrap().outstanding.push_back(Probe {
+            ledger.lock().expect("no prober thread panicked").outstanding.push_back(Probe {
                 id: doc.tconst.clone(),
                 produced: Instant::now(),
                 measured,
@@ -140,7 +140,7 @@ fn produce(cli: &Cli, ledger: &Mutex<Ledger>) -> anyhow::Result<u64> {
         std::thread::sleep(tick);
     }
     sink.finish(&stats)?;
-    ledger.lock().unwrap().producing = false;
+    ledger.lock().expect("no prober thread panicked").producing = false;
     Ok(seq)
 }
 
@@ -148,7 +148,7 @@ fn produce(cli: &Cli, ledger: &Mutex<Ledger>) -> anyhow::Result<u64> {
 /// `done`. Returns false once nothing is outstanding and production ended.
 fn poll_once(http: &reqwest::blocking::Client, url: &str, ledger: &Mutex<Ledger>) -> anyhow::Result<bool> {
     let ids: Vec<String> = {
-        let ledger = ledger.lock().unwrap();
+        let ledger = ledger.lock().expect("no prober thread panicked");
         if ledger.outstanding.is_empty() {
             return Ok(ledger.producing);
         }
@@ -173,7 +173,7 @@ fn poll_once(http: &reqwest::blocking::Client, url: &str, ledger: &Mutex<Ledger>
         let hits = answer["hits"]["hits"].as_array().context("no hits.hits in the search response")?;
         found.extend(hits.iter().filter_map(|h| h["_id"].as_str().map(str::to_owned)));
     }
-    let mut ledger = ledger.lock().unwrap();
+    let mut ledger = ledger.lock().expect("no prober thread panicked");
     let mut kept = VecDeque::with_capacity(ledger.outstanding.len());
     while let Some(mut probe) = ledger.outstanding.pop_front() {
         if found.contains(probe.id.as_str()) {
@@ -210,7 +210,7 @@ fn main() -> anyhow::Result<()> {
             let mut ended: Option<Instant> = None;
             loop {
                 let more = poll_once(&http, &url, &ledger)?;
-                let producing = ledger.lock().unwrap().producing;
+                let producing = ledger.lock().expect("no prober thread panicked").producing;
                 if !more {
                     return Ok(());
                 }
@@ -224,7 +224,7 @@ fn main() -> anyhow::Result<()> {
     let produced = produce(&cli, &ledger).context("producing")?;
     poller.join().expect("the poller does not panic").context("polling")?;
 
-    let ledger = ledger.lock().unwrap();
+    let ledger = ledger.lock().expect("no prober thread panicked");
     let mut latencies: Vec<f64> = ledger
         .done
         .iter()

@@ -101,7 +101,7 @@ pub fn compare(actual: Option<&Value>, expected: &Value) -> Result<Ordering, Str
 /// The truth of a value (see the module docs).
 pub fn is_truthy(value: Option<&Value>) -> bool {
     match value {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        None | Some(Value::Null | Value::Bool(false)) => false,
         Some(Value::Number(n)) => n.as_f64() != Some(0.0),
         Some(Value::String(s)) => !(s.is_empty() || s == "0" || s.eq_ignore_ascii_case("false")),
         Some(_) => true,

@@ -59,7 +59,8 @@ impl TestList {
                 Some((file, test)) => (file.trim(), Some(test.trim().to_owned())),
                 None => (name, None),
             };
-            if !file.ends_with(".yml") && !file.ends_with(".yaml") {
+            let extension = std::path::Path::new(file).extension().and_then(|e| e.to_str());
+            if !extension.is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")) {
                 return Err(Error::corpus(
                     path,
                     format!("line {}: expected `<api>/<file>.yml :: <test name>`, found {raw:?}", i + 1),
@@ -100,7 +101,7 @@ impl TestList {
             match (corpus.file(&entry.file), &entry.test) {
                 (None, _) => unknown.push(format!("{where_}: no test file {}", entry.file)),
                 (Some(file), Some(test)) if !file.tests.iter().any(|t| &t.name == test) => {
-                    unknown.push(format!("{where_}: no test {}", test_id(&entry.file, test)))
+                    unknown.push(format!("{where_}: no test {}", test_id(&entry.file, test)));
                 }
                 _ => {}
             }

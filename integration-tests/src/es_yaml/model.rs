@@ -368,9 +368,8 @@ fn scalar_text(value: &Yaml) -> Option<String> {
         Yaml::String(s) => Some(s.clone()),
         Yaml::Number(n) => Some(n.to_string()),
         Yaml::Bool(b) => Some(b.to_string()),
-        Yaml::Null => None,
         Yaml::Tagged(t) => scalar_text(&t.value),
-        Yaml::Sequence(_) | Yaml::Mapping(_) => None,
+        Yaml::Null | Yaml::Sequence(_) | Yaml::Mapping(_) => None,
     }
 }
 

@@ -285,21 +285,20 @@ pub fn run(
                 Some(entry) => Some((Status::Skip, format!("skip list: {}", entry.reason))),
                 None => section_skip(file, test, client.version),
             };
-            let (status, reason) = match decided {
-                Some(decided) => decided,
-                None => {
-                    if options.verbose {
-                        println!("    running {id}");
-                    }
-                    // The server may hold leftovers of whatever ran before us.
-                    let before = if clean { Ok(()) } else { client.cleanup(options.verbose) };
-                    let result = before.and_then(|()| run_test(corpus, client, file, test, options.verbose));
-                    let after = client.cleanup(options.verbose);
-                    clean = after.is_ok();
-                    match result.and_then(|()| after.map_err(|e| format!("cleanup after the test: {e}"))) {
-                        Ok(()) => (Status::Pass, String::new()),
-                        Err(reason) => (Status::Fail, reason),
-                    }
+            let (status, reason) = if let Some(decided) = decided {
+                decided
+            } else {
+                if options.verbose {
+                    println!("    running {id}");
+                }
+                // The server may hold leftovers of whatever ran before us.
+                let before = if clean { Ok(()) } else { client.cleanup(options.verbose) };
+                let result = before.and_then(|()| run_test(corpus, client, file, test, options.verbose));
+                let after = client.cleanup(options.verbose);
+                clean = after.is_ok();
+                match result.and_then(|()| after.map_err(|e| format!("cleanup after the test: {e}"))) {
+                    Ok(()) => (Status::Pass, String::new()),
+                    Err(reason) => (Status::Fail, reason),
                 }
             };
             let outcome = Outcome { id, status, reason };
@@ -430,7 +429,7 @@ impl TestContext<'_> {
         };
         let mut headers = Vec::new();
         for (name, value) in &step.headers {
-            let value = self.stash.resolve(value)?.map(|v| value_text(&v)).unwrap_or_else(|| value.clone());
+            let value = self.stash.resolve(value)?.map_or_else(|| value.clone(), |v| value_text(&v));
             headers.push((name.clone(), value));
         }
         let catch = step.catch.as_deref().map(str::trim);

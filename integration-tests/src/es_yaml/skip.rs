@@ -108,12 +108,11 @@ impl ServerVersion {
     /// How a skip bound compares with this server's version.
     fn cmp_bound(&self, bound: Version) -> std::cmp::Ordering {
         match self.distribution {
-            Distribution::Elasticsearch => self.number.cmp(&bound),
             // OpenSearch's `Version.fromString` reads a major above 3 as a
             // legacy Elasticsearch version, whose ids sort below every
             // OpenSearch version's.
             Distribution::OpenSearch if bound.0 > 3 => std::cmp::Ordering::Greater,
-            Distribution::OpenSearch => self.number.cmp(&bound),
+            Distribution::Elasticsearch | Distribution::OpenSearch => self.number.cmp(&bound),
         }
     }
 }
@@ -223,7 +222,7 @@ mod tests {
         let skip = |features: &[&str], version: Option<&str>| Skip {
             version: version.map(str::to_owned),
             reason: Some("because".into()),
-            features: features.iter().map(|f| f.to_string()).collect(),
+            features: features.iter().map(std::string::ToString::to_string).collect(),
         };
         assert_eq!(skip_reason(&skip(&["headers", "allowed_warnings"], None), ES_8_11).unwrap(), None);
         assert_eq!(skip_reason(&skip(&["allowed_warnings"], Some(" - 7.5.99")), ES_8_11).unwrap(), None);
