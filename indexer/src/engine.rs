@@ -234,84 +234,93 @@ fn name_field() -> Value {
 /// The index template of the per-genre title indexes: exact (keyword),
 /// folded, stemmed (english) and edge-n-gram forms of the titles, keywords
 /// for facets, numbers for ranges and popularity; the alias over them all.
+/// Keys are [`imdb_model::fields`]' names (sub-fields by their last part).
 pub fn titles_template(pattern: &str, alias: &str, shards: u32, replicas: u32) -> Value {
-    let person = json!({"properties": {"nconst": {"type": "keyword"}, "name": name_field()}});
+    use imdb_model::fields::{person_ref, title};
+    let person = json!({"properties": {person_ref::NCONST: {"type": "keyword"}, person_ref::NAME: name_field()}});
     let properties = json!({
-        "tconst": {"type": "keyword"},
-        "title_type": {"type": "keyword"},
-        "primary_title": {
+        title::TCONST: {"type": "keyword"},
+        title::TITLE_TYPE: {"type": "keyword"},
+        title::PRIMARY_TITLE: {
             "type": "text",
             "analyzer": "folding",
             "fields": {
-                "english": {"type": "text", "analyzer": "english"},
-                "keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 512},
-                "autocomplete": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
+                sub_field(title::PRIMARY_TITLE_ENGLISH): {"type": "text", "analyzer": "english"},
+                sub_field(title::PRIMARY_TITLE_KEYWORD): {"type": "keyword", "normalizer": "folding", "ignore_above": 512},
+                sub_field(title::PRIMARY_TITLE_AUTOCOMPLETE): {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
             }
         },
-        "original_title": {
+        title::ORIGINAL_TITLE: {
             "type": "text",
             "analyzer": "folding",
-            "fields": {"keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 512}}
+            "fields": {sub_field(title::ORIGINAL_TITLE_KEYWORD): {"type": "keyword", "normalizer": "folding", "ignore_above": 512}}
         },
-        "is_adult": {"type": "boolean"},
-        "start_year": {"type": "short"},
-        "end_year": {"type": "short"},
-        "release_date": {"type": "date", "format": "strict_date_optional_time||yyyy-MM-dd||yyyy-MM||yyyy"},
-        "runtime_minutes": {"type": "integer"},
-        "genres": {"type": "keyword"},
-        "average_rating": {"type": "float"},
-        "num_votes": {"type": "long"},
-        "directors": person,
-        "writers": person,
-        "cast": {"properties": {
-            "nconst": {"type": "keyword"},
-            "name": name_field(),
-            "category": {"type": "keyword"},
-            "characters": {"type": "text", "analyzer": "folding"},
+        title::IS_ADULT: {"type": "boolean"},
+        title::START_YEAR: {"type": "short"},
+        title::END_YEAR: {"type": "short"},
+        title::RELEASE_DATE: {"type": "date", "format": "strict_date_optional_time||yyyy-MM-dd||yyyy-MM||yyyy"},
+        title::RUNTIME_MINUTES: {"type": "integer"},
+        title::GENRES: {"type": "keyword"},
+        title::AVERAGE_RATING: {"type": "float"},
+        title::NUM_VOTES: {"type": "long"},
+        title::DIRECTORS: person,
+        title::WRITERS: person,
+        title::CAST: {"properties": {
+            person_ref::NCONST: {"type": "keyword"},
+            person_ref::NAME: name_field(),
+            person_ref::CATEGORY: {"type": "keyword"},
+            person_ref::CHARACTERS: {"type": "text", "analyzer": "folding"},
             "ordering": {"type": "short"}
         }},
-        "akas": {"properties": {
-            "title": {"type": "text", "analyzer": "folding"},
+        title::AKAS: {"properties": {
+            sub_field(title::AKAS_TITLE): {"type": "text", "analyzer": "folding"},
             "region": {"type": "keyword"},
             "language": {"type": "keyword"},
             "is_original": {"type": "boolean"}
         }},
-        "episode": {"properties": {
+        title::EPISODE: {"properties": {
             "parent_tconst": {"type": "keyword"},
             "season": {"type": "integer"},
             "episode": {"type": "integer"}
         }},
-        "mpaa_rating": {"type": "keyword"},
-        "distributor": {"type": "keyword"}
+        title::MPAA_RATING: {"type": "keyword"},
+        title::DISTRIBUTOR: {"type": "keyword"}
     });
     template(pattern, shards, replicas, properties, json!({alias: {}}))
 }
 
 /// The index template of the people index.
 pub fn people_template(index: &str, shards: u32, replicas: u32) -> Value {
+    use imdb_model::fields::{known_for, person};
     let properties = json!({
-        "nconst": {"type": "keyword"},
-        "primary_name": {
+        person::NCONST: {"type": "keyword"},
+        person::PRIMARY_NAME: {
             "type": "text",
             "analyzer": "folding",
             "fields": {
-                "keyword": {"type": "keyword", "normalizer": "folding", "ignore_above": 256},
-                "autocomplete": {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
+                sub_field(person::PRIMARY_NAME_KEYWORD): {"type": "keyword", "normalizer": "folding", "ignore_above": 256},
+                sub_field(person::PRIMARY_NAME_AUTOCOMPLETE): {"type": "text", "analyzer": "autocomplete", "search_analyzer": "folding"}
             }
         },
-        "birth_year": {"type": "short"},
-        "death_year": {"type": "short"},
-        "professions": {"type": "keyword"},
-        "known_for": {"properties": {
-            "tconst": {"type": "keyword"},
-            "title": {"type": "text", "analyzer": "folding"},
-            "start_year": {"type": "short"},
-            "title_type": {"type": "keyword"},
-            "num_votes": {"type": "long"}
+        person::BIRTH_YEAR: {"type": "short"},
+        person::DEATH_YEAR: {"type": "short"},
+        person::PROFESSIONS: {"type": "keyword"},
+        person::KNOWN_FOR: {"properties": {
+            known_for::TCONST: {"type": "keyword"},
+            known_for::TITLE: {"type": "text", "analyzer": "folding"},
+            known_for::START_YEAR: {"type": "short"},
+            known_for::TITLE_TYPE: {"type": "keyword"},
+            known_for::NUM_VOTES: {"type": "long"}
         }},
-        "known_for_votes": {"type": "long"}
+        person::KNOWN_FOR_VOTES: {"type": "long"}
     });
     template(index, shards, replicas, properties, json!({}))
+}
+
+/// The last part of a dotted field path: the key of a sub-field
+/// (`primary_title.keyword` → `keyword`) or of an object's field.
+fn sub_field(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
 }
 
 /// An index template for `pattern`: the title analyzers, mapped fields only
@@ -347,6 +356,58 @@ mod tests {
             rejected,
             Outcome::Rejected("400 document_parsing_exception: failed to parse field [start_year]".into())
         );
+    }
+
+    /// Every path a template maps: objects' fields through `properties`,
+    /// multi-fields through `fields`, dotted.
+    fn mapped_paths(properties: &Value) -> Vec<String> {
+        fn walk(prefix: &str, properties: &Value, out: &mut Vec<String>) {
+            for (key, mapping) in properties.as_object().into_iter().flatten() {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                if let Some(inner) = mapping.get("properties") {
+                    walk(&path, inner, out);
+                    continue;
+                }
+                out.push(path.clone());
+                walk(&path, mapping.get("fields").unwrap_or(&Value::Null), out);
+            }
+        }
+        let mut out = Vec::new();
+        walk("", properties, &mut out);
+        out
+    }
+
+    /// The templates are `dynamic: false`: a field of the documents they do
+    /// not map would be kept in `_source` and silently never indexed.
+    #[test]
+    fn templates_map_every_field_of_the_documents() {
+        use imdb_model::fields::{person, title};
+        let titles = titles_template("imdb-titles-*", "imdb-titles", 1, 0);
+        assert_eq!(titles["template"]["mappings"]["dynamic"], false);
+        let mapped = mapped_paths(&titles["template"]["mappings"]["properties"]);
+        for path in title::ALL {
+            assert!(mapped.iter().any(|m| m == path), "title field {path} is not mapped");
+        }
+        for sub in [
+            title::PRIMARY_TITLE_KEYWORD,
+            title::PRIMARY_TITLE_ENGLISH,
+            title::PRIMARY_TITLE_AUTOCOMPLETE,
+            title::ORIGINAL_TITLE_KEYWORD,
+        ] {
+            assert!(mapped.iter().any(|m| m == sub), "title sub-field {sub} is not mapped");
+        }
+        let people = people_template("imdb-people", 1, 0);
+        assert_eq!(people["template"]["mappings"]["dynamic"], false);
+        let mapped = mapped_paths(&people["template"]["mappings"]["properties"]);
+        for path in person::ALL.into_iter().chain([person::PRIMARY_NAME_KEYWORD, person::PRIMARY_NAME_AUTOCOMPLETE]) {
+            assert!(mapped.iter().any(|m| m == path), "person field {path} is not mapped");
+        }
+    }
+
+    #[test]
+    fn the_walk_sees_a_missing_field() {
+        let mapped = mapped_paths(&json!({"a": {"type": "keyword"}, "b": {"properties": {"c": {"type": "long"}}}}));
+        assert_eq!(mapped, ["a", "b.c"]);
     }
 
     #[test]

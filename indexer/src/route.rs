@@ -12,6 +12,7 @@
 //! object with an id is rejected here, with its reason.
 
 use imdb_model::RawSource;
+use imdb_model::fields;
 use imdb_model::index::IndexNames;
 use imdb_model::topics::{PEOPLE, TITLES};
 use serde_json::Value;
@@ -85,10 +86,10 @@ pub fn route(
     }
     let routed = parse(text).and_then(|doc| match partition.0.as_str() {
         t if t == TITLES.name => {
-            let genre = doc["genres"].as_array().and_then(|g| g.first()).and_then(Value::as_str);
-            one(&names.title_index(genre), &["tconst"], &doc, text, partition, offset)
+            let genre = doc[fields::title::GENRES].as_array().and_then(|g| g.first()).and_then(Value::as_str);
+            one(&names.title_index(genre), &[fields::title::TCONST], &doc, text, partition, offset)
         }
-        t if t == PEOPLE.name => one(&names.people_index(), &["nconst"], &doc, text, partition, offset),
+        t if t == PEOPLE.name => one(&names.people_index(), &[fields::person::NCONST], &doc, text, partition, offset),
         other => Err(format!("no route for topic {other}")),
     });
     vec![routed.map_err(|why| reject(why, Some(payload)))]
