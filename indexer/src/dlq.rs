@@ -15,31 +15,45 @@ use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
-use crate::error::IndexerError;
+use crate::error::{IndexerError, kafka};
 use crate::route::Rejected;
 
 /// Creates the topic with `factor` replicas, or the project's policy for
 /// the cluster's broker count ([`Replication::for_brokers`]), and its
 /// `min.insync.replicas`: a letter acknowledged is on two brokers of three.
 fn create_topic(brokers: &str, topic: &str, factor: Option<i32>) -> Result<(), IndexerError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    let replication = match factor {
-        Some(factor) => Replication::with_factor(factor),
-        None => Replication::for_brokers(admin.inner().fetch_metadata(None, Duration::from_secs(30))?.brokers().len()),
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create().map_err(kafka("creating the admin client"))?;
+    let replication = if let Some(factor) = factor {
+        Replication::with_factor(factor)
+    } else {
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(30))
+            .map_err(kafka("reading the cluster metadata"))?;
+        Replication::for_brokers(metadata.brokers().len())
     };
     let min_insync = replication.min_insync.to_string();
     let new =
         [NewTopic::new(topic, 1, TopicReplication::Fixed(replication.factor)).set("min.insync.replicas", &min_insync)];
     let timeout = Some(Duration::from_secs(30));
     let options = AdminOptions::new().operation_timeout(timeout).request_timeout(timeout);
-    for result in futures_executor::block_on(admin.create_topics(&new, &options))? {
+    let results = futures_executor::block_on(admin.create_topics(&new, &options))
+        .map_err(kafka(format!("creating topic {topic}")))?;
+    for result in results {
         match result {
             Ok(name) => tracing::info!(topic = %name, "created the dead-letter topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => return Err(IndexerError::Kafka(format!("cannot create topic {name}: {code}"))),
+            Err((name, code)) => {
+                return Err(IndexerError::Kafka {
+                    context: format!("creating topic {name}"),
+                    source: KafkaError::AdminOp(code),
+                });
+            }
         }
     }
     Ok(())
@@ -87,7 +101,8 @@ impl DeadLetters {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", "60000")
-            .create_with_context(Failures(failures.clone()))?;
+            .create_with_context(Failures(failures.clone()))
+            .map_err(kafka("creating the dead-letter producer"))?;
         Ok(DeadLetters { producer, failures, topic: topic.to_owned(), lock: std::sync::Mutex::new(()) })
     }
 
@@ -104,7 +119,7 @@ impl DeadLetters {
                 record: r.record.clone(),
                 ..DeadLetter::default()
             };
-            let payload = serde_json::to_vec(&letter).map_err(|e| IndexerError::Kafka(e.to_string()))?;
+            let payload = serde_json::to_vec(&letter).expect("a dead letter serialises: strings and numbers only");
             let key = r.key.clone().unwrap_or_default();
             let mut record = BaseRecord::to(&self.topic).key(&key).payload(&payload);
             loop {
@@ -116,13 +131,16 @@ impl DeadLetters {
                         self.producer.poll(Duration::from_millis(100));
                         record = back;
                     }
-                    Err((e, _)) => return Err(e.into()),
+                    Err((e, _)) => return Err(kafka(format!("producing to {}", self.topic))(e)),
                 }
             }
         }
-        self.producer.flush(Duration::from_secs(60))?;
-        if self.failures.load(Ordering::Relaxed) != before {
-            return Err(IndexerError::Kafka("some dead letters were not delivered".into()));
+        self.producer
+            .flush(Duration::from_secs(60))
+            .map_err(kafka(format!("flushing dead letters to {}", self.topic)))?;
+        let failed = self.failures.load(Ordering::Relaxed).saturating_sub(before);
+        if failed > 0 {
+            return Err(IndexerError::Undelivered { failed });
         }
         Ok(())
     }

@@ -2,11 +2,12 @@
 //! (a real cluster in production, imdb-search-node on one machine).
 //!
 //! Contract: [`Engine::bulk`] sends documents with their IMDb ids and reads
-//! the per-item results one by one: an item is indexed (2xx), to be retried
-//! (408, 429, 5xx: the engine timed out, is busy or down) or rejected for its content (any
-//! other 4xx, a mapping error). A request that fails as a whole (connection
-//! refused, 408, 429, 5xx) is an error to retry; a 400 for the whole request is a
-//! bug here and rejects every item with the engine's answer.
+//! the typed answer ([`crate::bulk`]) item by item: indexed, to be retried
+//! or rejected for its content. A request that fails as a whole (connection
+//! refused, 408, 429, 5xx) is an error to retry; a 400 for the whole request
+//! is a bug here and rejects every item with the engine's answer. An answer
+//! that is not the API's JSON is [`IndexerError::Malformed`], not a
+//! transient failure.
 //!
 //! Nodes: the engine is one or more node URLs. Requests go to one node
 //! after the other (round robin); a node that cannot be reached (refused,
@@ -18,20 +19,41 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use crate::bulk::Outcome;
+use crate::bulk::{BulkResponse, outcome};
 use crate::error::{IndexerError, transient};
 use crate::route::Routed;
 
-/// What became of one document of a bulk request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Indexed.
-    Indexed,
-    /// The engine could not take it now: send it again later.
-    Retry(String),
-    /// The engine refuses it for its content.
-    Rejected(String),
+/// `GET /_cluster/health`, the part read here.
+#[derive(Debug, Deserialize)]
+struct Health {
+    number_of_data_nodes: Option<u64>,
+}
+
+/// A search answer's hits, where they are.
+#[derive(Debug, Deserialize)]
+struct SearchAnswer {
+    hits: Hits,
+}
+
+#[derive(Debug, Deserialize)]
+struct Hits {
+    hits: Vec<Hit>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Hit {
+    #[serde(rename = "_index")]
+    index: String,
+    #[serde(rename = "_id")]
+    id: String,
+}
+
+fn parse<'a, T: Deserialize<'a>>(what: &'static str, text: &'a str) -> Result<T, IndexerError> {
+    serde_json::from_str(text).map_err(|source| IndexerError::Malformed { what, source })
 }
 
 /// A blocking client of the search engine.
@@ -51,10 +73,7 @@ impl Engine {
         if bases.is_empty() {
             return Err(IndexerError::BadSetting("no search engine URL".into()));
         }
-        let http = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| IndexerError::Http(e.to_string()))?;
+        let http = reqwest::blocking::Client::builder().timeout(timeout).build().map_err(IndexerError::Client)?;
         Ok(Engine { http, bases: Arc::new(bases), next: Arc::new(AtomicUsize::new(0)) })
     }
 
@@ -64,8 +83,8 @@ impl Engine {
         if status != 200 {
             return Err(IndexerError::Refused { what: "cluster health".into(), status, body });
         }
-        let health: Value = serde_json::from_str(&body).map_err(|e| IndexerError::Http(e.to_string()))?;
-        Ok(health["number_of_data_nodes"].as_u64().unwrap_or(1))
+        let health: Health = parse("cluster health", &body)?;
+        Ok(health.number_of_data_nodes.unwrap_or(1))
     }
 
     /// Sends a request with a body of `content_type`; the status and the
@@ -78,10 +97,13 @@ impl Engine {
         mut body: String,
     ) -> Result<(u16, String), IndexerError> {
         let first = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut last_error = String::new();
-        for attempt in 0..self.bases.len() {
-            let base = &self.bases[(first + attempt) % self.bases.len()];
-            let last = attempt + 1 == self.bases.len();
+        let nodes = self.bases.len();
+        let mut attempt = 0;
+        loop {
+            let base = &self.bases[(first + attempt) % nodes];
+            attempt += 1;
+            let last = attempt >= nodes;
+            let unreachable = |source| IndexerError::Unreachable { node: base.clone(), source };
             let response = match self
                 .http
                 .request(method.clone(), format!("{base}{path}"))
@@ -90,17 +112,17 @@ impl Engine {
                 .send()
             {
                 Ok(response) => response,
+                Err(source) if last => return Err(unreachable(source)),
                 // Not reached (or no answer in time): the next node.
-                Err(e) => {
-                    last_error = format!("{base}: {e}");
+                Err(source) => {
+                    tracing::debug!(node = %base, error = %crate::error::Chain(&source), "node unreachable; trying the next");
                     continue;
                 }
             };
             let status = response.status().as_u16();
-            let text = response.text().map_err(|e| IndexerError::Http(e.to_string()))?;
+            let text = response.text().map_err(unreachable)?;
             return Ok((status, text));
         }
-        Err(IndexerError::Http(last_error))
     }
 
     fn put(&self, path: &str, body: &Value) -> Result<(u16, String), IndexerError> {
@@ -139,17 +161,11 @@ impl Engine {
             return Ok(Vec::new());
         }
         if status >= 300 {
-            return Err(IndexerError::Http(format!(
-                "search for existing copies answered {status}: {}",
-                truncate(&text)
-            )));
+            let body = truncate(&text).to_owned();
+            return Err(IndexerError::Refused { what: "search for existing copies".into(), status, body });
         }
-        let parsed: Value = serde_json::from_str(&text).map_err(|e| IndexerError::Http(e.to_string()))?;
-        let hits = parsed["hits"]["hits"].as_array().cloned().unwrap_or_default();
-        Ok(hits
-            .iter()
-            .filter_map(|h| Some((h["_index"].as_str()?.to_owned(), h["_id"].as_str()?.to_owned())))
-            .collect())
+        let answer: SearchAnswer = parse("search for existing copies", &text)?;
+        Ok(answer.hits.hits.into_iter().map(|h| (h.index, h.id)).collect())
     }
 
     /// Deletes documents by (index, id); a document already gone is fine.
@@ -159,13 +175,23 @@ impl Engine {
             body.push_str(&json!({"delete": {"_index": index, "_id": id}}).to_string());
             body.push('\n');
         }
+        let what = "deleting stale copies";
         let (status, text) = self.send(reqwest::Method::POST, "/_bulk", "application/x-ndjson", body)?;
-        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let failed = parsed["items"].as_array().is_none_or(|items| {
-            items.iter().any(|i| i["delete"]["status"].as_u64().is_none_or(|s| s >= 300 && s != 404))
-        });
-        if status >= 300 || failed {
-            return Err(IndexerError::Http(format!("deleting stale copies answered {status}: {}", truncate(&text))));
+        if status >= 300 {
+            return Err(IndexerError::Refused { what: what.into(), status, body: truncate(&text).to_owned() });
+        }
+        let answer: BulkResponse = parse(what, &text)?;
+        if answer.items.len() != docs.len() {
+            return Err(IndexerError::ItemCount { sent: docs.len(), answered: answer.items.len() });
+        }
+        if let Some(failed) =
+            answer.items.iter().map(crate::bulk::BulkItem::result).find(|r| r.status >= 300 && r.status != 404)
+        {
+            return Err(IndexerError::Refused {
+                what: format!("deleting the stale copy {}", failed.id.as_deref().unwrap_or("?")),
+                status: failed.status,
+                body: truncate(&text).to_owned(),
+            });
         }
         Ok(())
     }
@@ -181,32 +207,18 @@ impl Engine {
         }
         let (status, text) = self.send(reqwest::Method::POST, "/_bulk", "application/x-ndjson", body)?;
         if transient(status) {
-            return Err(IndexerError::Http(format!("bulk answered {status}: {}", truncate(&text))));
+            return Err(IndexerError::Refused { what: "bulk".into(), status, body: truncate(&text).to_owned() });
         }
         if status >= 300 {
             let reason = format!("bulk request refused ({status}): {}", truncate(&text));
             return Ok(docs.iter().map(|_| Outcome::Rejected(reason.clone())).collect());
         }
-        let parsed: Value =
-            serde_json::from_str(&text).map_err(|e| IndexerError::Http(format!("bulk answer is not JSON: {e}")))?;
-        let items = parsed["items"]
-            .as_array()
-            .filter(|i| i.len() == docs.len())
-            .ok_or_else(|| IndexerError::Http(format!("bulk answer has no item per document: {}", truncate(&text))))?;
-        Ok(items.iter().map(outcome).collect())
+        let answer: BulkResponse = parse("bulk", &text)?;
+        if answer.items.len() != docs.len() {
+            return Err(IndexerError::ItemCount { sent: docs.len(), answered: answer.items.len() });
+        }
+        Ok(answer.items.iter().map(outcome).collect())
     }
-}
-
-fn outcome(item: &Value) -> Outcome {
-    let result = item.as_object().and_then(|m| m.values().next()).cloned().unwrap_or(Value::Null);
-    let status = result["status"].as_u64().unwrap_or(500) as u16;
-    if status < 300 {
-        return Outcome::Indexed;
-    }
-    let error = &result["error"];
-    let reason =
-        format!("{} {}: {}", status, error["type"].as_str().unwrap_or("error"), error["reason"].as_str().unwrap_or(""));
-    if transient(status) { Outcome::Retry(reason) } else { Outcome::Rejected(reason) }
 }
 
 fn truncate(text: &str) -> &str {
@@ -341,22 +353,6 @@ fn template(pattern: &str, shards: u32, replicas: u32, properties: Value, aliase
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn items_are_classified_by_status() {
-        assert_eq!(outcome(&json!({"index": {"status": 201}})), Outcome::Indexed);
-        assert!(matches!(
-            outcome(&json!({"index": {"status": 429, "error": {"type": "es_rejected_execution_exception"}}})),
-            Outcome::Retry(_)
-        ));
-        let rejected = outcome(
-            &json!({"index": {"status": 400, "error": {"type": "document_parsing_exception", "reason": "failed to parse field [start_year]"}}}),
-        );
-        assert_eq!(
-            rejected,
-            Outcome::Rejected("400 document_parsing_exception: failed to parse field [start_year]".into())
-        );
-    }
 
     /// Every path a template maps: objects' fields through `properties`,
     /// multi-fields through `fields`, dotted.

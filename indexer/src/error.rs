@@ -1,5 +1,12 @@
 //! The indexer's errors: what a user must fix (settings, an engine that
-//! refuses the templates) apart from what went wrong inside.
+//! refuses the templates) apart from what went wrong inside. Every variant
+//! that wraps a library's error keeps it as its `source`, with the context
+//! (node, request, operation) in its own fields; nothing decides on the
+//! text of an error.
+
+use std::fmt;
+
+use rdkafka::error::KafkaError;
 
 /// An indexer failure.
 #[derive(Debug, thiserror::Error)]
@@ -17,12 +24,52 @@ pub enum IndexerError {
         /// The answer.
         body: String,
     },
-    /// Kafka client failure.
-    #[error("kafka: {0}")]
-    Kafka(String),
-    /// HTTP transport failure.
-    #[error("search engine: {0}")]
-    Http(String),
+    /// A Kafka client operation failed.
+    #[error("kafka: {context}")]
+    Kafka {
+        /// What the indexer was doing.
+        context: String,
+        /// The client's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// Dead letters the producer accepted but Kafka did not acknowledge.
+    #[error("{failed} dead letters were not delivered")]
+    Undelivered {
+        /// How many failed.
+        failed: u64,
+    },
+    /// The HTTP client could not be built.
+    #[error("building the HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// No node of the search engine could be reached, or an answer broke
+    /// off: the last node tried and its transport error.
+    #[error("search engine node {node} unreachable")]
+    Unreachable {
+        /// The node's URL.
+        node: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The engine answered, but not with the JSON its API defines: a bug
+    /// or a proxy in the way, not a state that passes by itself.
+    #[error("search engine answer to {what} is not what its API defines")]
+    Malformed {
+        /// The request.
+        what: &'static str,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A bulk answer without exactly one item per document sent.
+    #[error("bulk answer has {answered} items for {sent} documents")]
+    ItemCount {
+        /// Documents sent.
+        sent: usize,
+        /// Items in the answer.
+        answered: usize,
+    },
 }
 
 /// An engine status worth trying again as it is: a timeout (408: a
@@ -38,16 +85,38 @@ impl IndexerError {
     /// status is [`transient`].
     pub fn is_transient(&self) -> bool {
         match self {
-            IndexerError::Http(_) => true,
+            IndexerError::Unreachable { .. } => true,
             IndexerError::Refused { status, .. } => transient(*status),
-            IndexerError::BadSetting(_) | IndexerError::Kafka(_) => false,
+            IndexerError::BadSetting(_)
+            | IndexerError::Kafka { .. }
+            | IndexerError::Undelivered { .. }
+            | IndexerError::Client(_)
+            | IndexerError::Malformed { .. }
+            | IndexerError::ItemCount { .. } => false,
         }
     }
 }
 
-impl From<rdkafka::error::KafkaError> for IndexerError {
-    fn from(e: rdkafka::error::KafkaError) -> IndexerError {
-        IndexerError::Kafka(e.to_string())
+/// `map_err` for a Kafka operation: the client's error with what was being done.
+pub(crate) fn kafka(context: impl Into<String>) -> impl FnOnce(KafkaError) -> IndexerError {
+    let context = context.into();
+    move |source| IndexerError::Kafka { context, source }
+}
+
+/// An error and its sources, `: `-separated, for logs (`%Chain(&e)`):
+/// `Display` of an error alone leaves its source out.
+#[derive(Debug)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
     }
 }
 
@@ -59,6 +128,15 @@ mod tests {
         IndexerError::Refused { what: "index template t".into(), status, body: String::new() }
     }
 
+    fn unreachable() -> IndexerError {
+        // A port nothing listens on: a real transport error.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let source = reqwest::blocking::get(format!("http://127.0.0.1:{port}/")).unwrap_err();
+        IndexerError::Unreachable { node: format!("http://127.0.0.1:{port}"), source }
+    }
+
     #[test]
     fn timeouts_overload_and_engine_failures_are_retried_refusals_are_not() {
         for status in [408, 429, 500, 503] {
@@ -67,7 +145,21 @@ mod tests {
         for status in [400, 401, 403, 404] {
             assert!(!refused(status).is_transient(), "{status}");
         }
-        assert!(IndexerError::Http("connection refused".into()).is_transient());
+        assert!(unreachable().is_transient());
         assert!(!IndexerError::BadSetting("x".into()).is_transient());
+    }
+
+    #[test]
+    fn an_answer_that_does_not_parse_is_not_retried_as_it_is() {
+        let source = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
+        assert!(!IndexerError::Malformed { what: "bulk", source }.is_transient());
+    }
+
+    #[test]
+    fn the_chain_keeps_the_source() {
+        let e = unreachable();
+        let text = Chain(&e).to_string();
+        assert!(text.starts_with("search engine node http://127.0.0.1:"), "{text}");
+        assert!(text.len() > e.to_string().len(), "the transport error follows: {text}");
     }
 }

@@ -8,6 +8,7 @@
 //! index templates), `dlq` (the dead-letter producer), `offsets` (what may
 //! be committed) and `metrics`.
 
+pub mod bulk;
 pub mod dlq;
 pub mod engine;
 pub mod error;

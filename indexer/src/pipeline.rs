@@ -44,7 +44,7 @@ use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
 use crate::dlq::DeadLetters;
 use crate::engine::{Engine, Outcome};
-use crate::error::IndexerError;
+use crate::error::{Chain, IndexerError, kafka};
 use crate::metrics::Metrics;
 use crate::offsets::{Offsets, Partition};
 use crate::route::{Rejected, Routed, route};
@@ -203,9 +203,10 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
         // the watermarks its fetches already carry: asking the brokers for
         // them would block the consumer loop for a round trip per partition.
         .set("statistics.interval.ms", "5000")
-        .create_with_context(Context { shared: shared.clone() })?;
+        .create_with_context(Context { shared: shared.clone() })
+        .map_err(kafka("creating the consumer"))?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&topics)?;
+    consumer.subscribe(&topics).map_err(kafka(format!("subscribing to {topics:?}")))?;
 
     let mut senders = Vec::new();
     let mut handles = Vec::new();
@@ -276,7 +277,7 @@ fn install_templates(
         match result {
             Ok(()) => return Ok(()),
             Err(e) if e.is_transient() && !stop.load(Ordering::Relaxed) => {
-                tracing::warn!(error = %e, "search engine not ready for the templates; retrying");
+                tracing::warn!(error = %Chain(&e), "search engine not ready for the templates; retrying");
                 backoff.sleep();
             }
             Err(e) => return Err(e),
@@ -543,7 +544,7 @@ impl Worker {
                 break;
             }
             if let Err(e) = self.remove_moved(&pending) {
-                tracing::warn!(error = %e, "could not look for titles that changed genre; retrying");
+                tracing::warn!(error = %Chain(&e), "could not look for titles that changed genre; retrying");
                 backoff.sleep();
                 continue;
             }
@@ -556,7 +557,7 @@ impl Worker {
             let outcomes = match result {
                 Ok(outcomes) => outcomes,
                 Err(e) => {
-                    tracing::warn!(error = %e, documents = pending.len(), "bulk failed; retrying");
+                    tracing::warn!(error = %Chain(&e), documents = pending.len(), "bulk failed; retrying");
                     shared.metrics.retried.add(pending.len() as u64);
                     backoff.sleep();
                     continue;
@@ -636,7 +637,7 @@ impl Worker {
             }
             Err(e) => {
                 // Not acknowledged by Kafka: try the documents again.
-                tracing::warn!(error = %e, "dead-letter topic unavailable; retrying the documents");
+                tracing::warn!(error = %Chain(&e), "dead-letter topic unavailable; retrying the documents");
                 retry.extend(rejected.into_iter().map(|(d, _)| d));
             }
         }

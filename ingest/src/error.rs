@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+use rdkafka::error::KafkaError;
+
 /// Why an ingest run could not start or finish.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -23,16 +25,38 @@ pub enum IngestError {
     #[error("invalid setting: {0}")]
     BadSetting(String),
     /// Reading or writing a file failed.
-    #[error("{path}: {error}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         error: std::io::Error,
     },
-    /// The Kafka client failed (configuration, topic creation, flush).
-    #[error("kafka: {0}")]
-    Kafka(String),
+    /// The Kafka client failed (configuration, topic creation, metadata,
+    /// reading a topic).
+    #[error("kafka: {context}")]
+    Kafka {
+        /// What ingest was doing.
+        context: String,
+        /// The client's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// A topic asked for does not exist.
+    #[error("no topic {topic}")]
+    NoTopic {
+        /// Its name.
+        topic: String,
+    },
+    /// A topic could not be read to its end in time.
+    #[error("timed out reading {topic}: partitions {remaining:?} not at their end")]
+    ReadTimeout {
+        /// The topic.
+        topic: String,
+        /// Partitions and the end offsets not reached.
+        remaining: Vec<(i32, i64)>,
+    },
     /// Some messages were not acknowledged by the broker.
     #[error("{failed} of {sent} messages were not acknowledged by the broker")]
     Unacknowledged {
@@ -61,5 +85,11 @@ impl IngestError {
             return IngestError::BadInput { path, reason: "no such file or directory".into() };
         }
         IngestError::Io { path, error }
+    }
+
+    /// `map_err` for a Kafka operation: the client's error with what was being done.
+    pub(crate) fn kafka(context: impl Into<String>) -> impl FnOnce(KafkaError) -> IngestError {
+        let context = context.into();
+        move |source| IngestError::Kafka { context, source }
     }
 }

@@ -72,13 +72,14 @@ fn consumer(brokers: &str) -> Result<BaseConsumer, IngestError> {
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .create()
-        .map_err(|e| IngestError::Kafka(e.to_string()))
+        .map_err(IngestError::kafka("creating the consumer"))
 }
 
 /// Every topic (or only `only`) with its partitions' watermarks.
 pub fn topics(brokers: &str, only: Option<&str>, timeout: Duration) -> Result<Vec<TopicInfo>, IngestError> {
     let consumer = consumer(brokers)?;
-    let metadata = consumer.fetch_metadata(only, timeout).map_err(|e| IngestError::Kafka(e.to_string()))?;
+    let metadata =
+        consumer.fetch_metadata(only, timeout).map_err(IngestError::kafka("reading the topics' metadata"))?;
     let mut out = Vec::new();
     for topic in metadata.topics() {
         if topic.name().starts_with("__") {
@@ -88,7 +89,7 @@ pub fn topics(brokers: &str, only: Option<&str>, timeout: Duration) -> Result<Ve
         for p in topic.partitions() {
             let (low, high) = consumer
                 .fetch_watermarks(topic.name(), p.id(), timeout)
-                .map_err(|e| IngestError::Kafka(format!("{} / {}: {e}", topic.name(), p.id())))?;
+                .map_err(IngestError::kafka(format!("watermarks of {} / {}", topic.name(), p.id())))?;
             partitions.push(PartitionInfo {
                 partition: p.id(),
                 low,
@@ -134,30 +135,28 @@ pub fn read_topic(
 ) -> Result<u64, IngestError> {
     let info = topics(brokers, Some(topic), timeout)?;
     let info =
-        info.into_iter().find(|t| t.name == topic).ok_or_else(|| IngestError::Kafka(format!("no topic {topic}")))?;
+        info.into_iter().find(|t| t.name == topic).ok_or_else(|| IngestError::NoTopic { topic: topic.to_owned() })?;
     let consumer = consumer(brokers)?;
     let mut assignment = TopicPartitionList::new();
     let mut remaining: Vec<(i32, i64)> = Vec::new();
     for p in info.partitions.iter().filter(|p| p.high > p.low) {
         assignment
             .add_partition_offset(topic, p.partition, Offset::Offset(p.low))
-            .map_err(|e| IngestError::Kafka(e.to_string()))?;
+            .map_err(IngestError::kafka(format!("assigning {topic} / {}", p.partition)))?;
         remaining.push((p.partition, p.high));
     }
     if remaining.is_empty() {
         return Ok(0);
     }
-    consumer.assign(&assignment).map_err(|e| IngestError::Kafka(e.to_string()))?;
+    consumer.assign(&assignment).map_err(IngestError::kafka(format!("assigning {topic}")))?;
     let deadline = Instant::now() + timeout;
     let mut read = 0;
     while !remaining.is_empty() {
         if Instant::now() > deadline {
-            return Err(IngestError::Kafka(format!(
-                "timed out reading {topic}: partitions {remaining:?} not at their end"
-            )));
+            return Err(IngestError::ReadTimeout { topic: topic.to_owned(), remaining });
         }
         let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
-        let message = message.map_err(|e| IngestError::Kafka(e.to_string()))?;
+        let message = message.map_err(IngestError::kafka(format!("reading {topic}")))?;
         read += 1;
         let (partition, offset) = (message.partition(), message.offset());
         if !visit(&message) {

@@ -49,10 +49,6 @@ impl ProducerSettings {
     }
 }
 
-fn kafka(e: KafkaError) -> IngestError {
-    IngestError::Kafka(e.to_string())
-}
-
 /// Creates the topics that do not exist yet; existing ones are kept as they
 /// are. New topics get `replication` (with its `min.insync.replicas`), or
 /// where it is `None` the cluster's own defaults (`default.replication.factor`
@@ -68,9 +64,12 @@ pub fn ensure_topics(
     replication: Option<Replication>,
     timeout: Duration,
 ) -> Result<(), IngestError> {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", brokers).create().map_err(kafka)?;
-    let metadata = admin.inner().fetch_metadata(None, timeout).map_err(kafka)?;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .map_err(IngestError::kafka("creating the admin client"))?;
+    let metadata =
+        admin.inner().fetch_metadata(None, timeout).map_err(IngestError::kafka("reading the cluster metadata"))?;
     let min_insync = replication.map(|r| r.min_insync.to_string());
     let new: Vec<NewTopic<'_>> = topics
         .iter()
@@ -87,7 +86,8 @@ pub fn ensure_topics(
     let results = if new.is_empty() {
         Vec::new()
     } else {
-        futures_executor::block_on(admin.create_topics(&new, &options)).map_err(kafka)?
+        futures_executor::block_on(admin.create_topics(&new, &options))
+            .map_err(IngestError::kafka("creating topics"))?
     };
     let live = metadata.brokers().len();
     for result in results {
@@ -101,12 +101,18 @@ pub fn ensure_topics(
                      missing brokers, or set --replication-factor"
                 )));
             }
-            Err((name, code)) => return Err(IngestError::Kafka(format!("cannot create topic {name}: {code}"))),
+            Err((name, code)) => {
+                return Err(IngestError::Kafka {
+                    context: format!("creating topic {name}"),
+                    source: KafkaError::AdminOp(code),
+                });
+            }
         }
     }
     // Raw batches go to partitions computed for the model's partition count:
     // a topic created elsewhere with another count would misplace them.
-    let metadata = admin.inner().fetch_metadata(None, timeout).map_err(kafka)?;
+    let metadata =
+        admin.inner().fetch_metadata(None, timeout).map_err(IngestError::kafka("reading the topics' partitions"))?;
     for topic in topics {
         let found = metadata.topics().iter().find(|t| t.name() == topic.name).map(|t| t.partitions().len());
         if found.is_some_and(|n| n != topic.partitions as usize) {
@@ -186,7 +192,7 @@ impl KafkaSink {
             .set("queue.buffering.max.kbytes", (64 * 1024).to_string())
             .set("message.timeout.ms", settings.message_timeout.as_millis().to_string())
             .create_with_context(DeliveryCounter { stats })
-            .map_err(kafka)?;
+            .map_err(IngestError::kafka("creating the producer"))?;
         Ok(KafkaSink { producer, flush_timeout: settings.flush_timeout })
     }
 }
