@@ -53,23 +53,23 @@ impl State {
     /// The shared state for `settings`.
     pub fn new(settings: &Settings) -> Result<State, ApiError> {
         let metrics = Arc::new(metrics::Metrics::default());
-        if !settings.rate_limit.is_finite() || settings.rate_limit < 0.0 {
+        if !settings.rate.limit.is_finite() || settings.rate.limit < 0.0 {
             return Err(ApiError::BadSetting(format!(
                 "rate limit {} is not a rate (0 disables it)",
-                settings.rate_limit
+                settings.rate.limit
             )));
         }
         let names = IndexNames::new(&settings.index_prefix).ok_or_else(|| {
             ApiError::BadSetting(format!("index prefix `{}` is not a valid index name", settings.index_prefix))
         })?;
         Ok(State {
-            upstream: upstream::Upstream::new(settings.upstream(), metrics.clone())?,
+            upstream: upstream::Upstream::new(settings.cluster.clone(), metrics.clone())?,
             names,
-            cache: cache::ResponseCache::new(settings.cache_entries, settings.cache_ttl),
-            limiter: ratelimit::RateLimiter::new(settings.rate_limit, settings.rate_burst),
+            cache: cache::ResponseCache::new(settings.cache.entries, settings.cache.ttl),
+            limiter: ratelimit::RateLimiter::new(settings.rate.limit, settings.rate.burst),
             metrics,
             node_name: settings.node_name.clone(),
-            trusted_proxies: settings.trusted_proxies.iter().map(std::net::IpAddr::to_canonical).collect(),
+            trusted_proxies: settings.rate.trusted_proxies.iter().map(std::net::IpAddr::to_canonical).collect(),
         })
     }
 }

@@ -52,19 +52,7 @@ use crate::cluster::{
 };
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-
-/// Connection settings for the cluster.
-#[derive(Debug, Clone)]
-pub struct UpstreamSettings {
-    /// Node base URLs.
-    pub urls: Vec<String>,
-    /// Per-call timeout.
-    pub timeout: Duration,
-    /// Calls in flight at most.
-    pub max_concurrency: usize,
-    /// How long a call may wait for a free slot.
-    pub queue_timeout: Duration,
-}
+use crate::settings::ClusterSettings;
 
 /// How long a node that could not be reached is tried only after the others.
 pub const DOWN_FOR: Duration = Duration::from_secs(5);
@@ -93,7 +81,7 @@ pub struct Upstream {
     nodes: Arc<Vec<Node>>,
     next: Arc<AtomicUsize>,
     permits: Arc<Semaphore>,
-    settings: UpstreamSettings,
+    settings: ClusterSettings,
     metrics: Arc<Metrics>,
 }
 
@@ -105,7 +93,7 @@ impl std::fmt::Debug for Upstream {
 
 impl Upstream {
     /// A client for `settings`; fails on a malformed URL.
-    pub fn new(settings: UpstreamSettings, metrics: Arc<Metrics>) -> Result<Upstream, ApiError> {
+    pub fn new(settings: ClusterSettings, metrics: Arc<Metrics>) -> Result<Upstream, ApiError> {
         let urls = settings
             .urls
             .iter()
