@@ -45,7 +45,7 @@ const LOG_TAIL_LINES: usize = 30;
 /// How to start a node. The default: the workspace's debug build, a free
 /// port, a temporary data folder.
 #[derive(Debug, Clone, Default)]
-pub struct SearchNodeConfig {
+pub struct SearchNodeSettings {
     /// Data folder; `None`: a temporary one removed with the handle.
     pub data_dir: Option<PathBuf>,
     /// The binary; `None`: [`workspace_bin`]`("imdb-search-node")`.
@@ -87,17 +87,17 @@ enum StartFailure {
 impl SearchNode {
     /// Starts a node on a free port with a temporary data folder.
     pub fn start() -> Result<SearchNode, Error> {
-        SearchNode::start_with(SearchNodeConfig::default())
+        SearchNode::start_with(SearchNodeSettings::default())
     }
 
     /// Starts a node on a free port with the given data folder (created if
     /// missing; kept after the handle is dropped).
     pub fn start_in(data_dir: impl Into<PathBuf>) -> Result<SearchNode, Error> {
-        SearchNode::start_with(SearchNodeConfig { data_dir: Some(data_dir.into()), ..SearchNodeConfig::default() })
+        SearchNode::start_with(SearchNodeSettings { data_dir: Some(data_dir.into()), ..SearchNodeSettings::default() })
     }
 
     /// Starts a node as configured and waits until it answers.
-    pub fn start_with(config: SearchNodeConfig) -> Result<SearchNode, Error> {
+    pub fn start_with(config: SearchNodeSettings) -> Result<SearchNode, Error> {
         let binary = config.binary.unwrap_or_else(|| workspace_bin(BIN));
         let (data_temp, data_dir) = if let Some(dir) = config.data_dir {
             fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
@@ -331,7 +331,7 @@ mod tests {
         // with the log (the harness's start line and sh's complaint), not
         // after the 30 s deadline.
         let started = Instant::now();
-        let err = SearchNode::start_with(SearchNodeConfig { binary: Some("/bin/sh".into()), ..Default::default() })
+        let err = SearchNode::start_with(SearchNodeSettings { binary: Some("/bin/sh".into()), ..Default::default() })
             .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(10));
         let text = err.to_string();

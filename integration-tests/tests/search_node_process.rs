@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use imdb_integration_tests::search_node::{SearchNode, SearchNodeConfig};
+use imdb_integration_tests::search_node::{SearchNode, SearchNodeSettings};
 
 fn alive(pid: u32) -> bool {
     // A reaped process has no /proc entry; a zombie would still have one,
@@ -52,7 +52,7 @@ fn a_callers_data_folder_is_used_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     {
-        let node = SearchNode::start_with(SearchNodeConfig { data_dir: Some(data.clone()), ..Default::default() })
+        let node = SearchNode::start_with(SearchNodeSettings { data_dir: Some(data.clone()), ..Default::default() })
             .expect("starting imdb-search-node");
         assert_eq!(node.data_dir(), data.as_path());
         assert!(node.log_path().is_file());

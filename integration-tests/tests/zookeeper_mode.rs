@@ -14,12 +14,12 @@ use imdb_integration_tests::exact::{check_exact, expected_indexes, topic_keys, t
 use imdb_integration_tests::kafka_load::{load_into_kafka, test_config};
 use imdb_integration_tests::search_node::SearchNode;
 use imdb_integration_tests::services::{Indexer, wait_for_counts};
-use imdb_local_kafka::{ClusterConfig, Mode, start_config_for_test};
+use imdb_local_kafka::{ClusterSettings, Mode, start_config_for_test};
 use imdb_model::topics::{PEOPLE, TITLES};
 
 #[test]
 fn ingest_and_the_indexer_run_exactly_on_zookeeper_mode() {
-    let Some(mut cluster) = start_config_for_test(ClusterConfig::zookeeper(1)) else { return };
+    let Some(mut cluster) = start_config_for_test(ClusterSettings::zookeeper(1)) else { return };
     assert_eq!(cluster.mode(), Mode::ZooKeeper);
     assert!(cluster.zookeeper_pid().is_some(), "a ZooKeeper node runs");
     let brokers = cluster.bootstrap_servers();

@@ -82,7 +82,7 @@ pub enum Ports {
 
 /// How to start a cluster.
 #[derive(Debug, Clone)]
-pub struct ClusterConfig {
+pub struct ClusterSettings {
     /// KRaft or ZooKeeper.
     pub mode: Mode,
     /// Number of nodes (brokers).
@@ -98,10 +98,10 @@ pub struct ClusterConfig {
     pub libs: Option<PathBuf>,
 }
 
-impl ClusterConfig {
+impl ClusterSettings {
     /// A KRaft cluster of `nodes` nodes on free ports in a temporary folder.
-    pub fn kraft(nodes: usize) -> ClusterConfig {
-        ClusterConfig {
+    pub fn kraft(nodes: usize) -> ClusterSettings {
+        ClusterSettings {
             mode: Mode::Kraft,
             nodes,
             data_dir: None,
@@ -112,8 +112,8 @@ impl ClusterConfig {
     }
 
     /// The same in ZooKeeper mode.
-    pub fn zookeeper(nodes: usize) -> ClusterConfig {
-        ClusterConfig { mode: Mode::ZooKeeper, ..ClusterConfig::kraft(nodes) }
+    pub fn zookeeper(nodes: usize) -> ClusterSettings {
+        ClusterSettings { mode: Mode::ZooKeeper, ..ClusterSettings::kraft(nodes) }
     }
 }
 
@@ -129,7 +129,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts (or resumes) a cluster and waits until it is ready.
-    pub fn start(config: ClusterConfig) -> Result<Cluster, KafkaError> {
+    pub fn start(config: ClusterSettings) -> Result<Cluster, KafkaError> {
         if config.nodes == 0 {
             return Err(KafkaError::Setting("a cluster needs at least one node".into()));
         }
@@ -503,7 +503,7 @@ pub fn status(data_dir: &Path) -> Result<Vec<NodeStatus>, KafkaError> {
 
 /// The layout recorded in the data folder, checked against `config`; or a
 /// new one, recorded.
-fn record(data_dir: &Path, config: &ClusterConfig) -> Result<Layout, KafkaError> {
+fn record(data_dir: &Path, config: &ClusterSettings) -> Result<Layout, KafkaError> {
     let path = data_dir.join(RECORD_FILE);
     let refuse = |reason: String| KafkaError::DataFolder { folder: data_dir.to_path_buf(), reason };
     if let Ok(text) = fs::read_to_string(&path) {
@@ -624,21 +624,24 @@ mod tests {
     #[test]
     fn records_round_trip_and_refuse_another_shape() {
         let dir = tempfile::tempdir().unwrap();
-        let config =
-            ClusterConfig { data_dir: Some(dir.path().into()), ports: Ports::From(19092), ..ClusterConfig::kraft(3) };
+        let config = ClusterSettings {
+            data_dir: Some(dir.path().into()),
+            ports: Ports::From(19092),
+            ..ClusterSettings::kraft(3)
+        };
         let layout = record(dir.path(), &config).unwrap();
         assert_eq!(layout.broker_ports, [19092, 19093, 19094]);
         assert_eq!(layout.controller_ports, [19192, 19193, 19194]);
         assert_eq!(record(dir.path(), &config).unwrap(), layout, "the second start reads the record");
         // Free ports on a recorded folder: the recorded ones.
-        let free = ClusterConfig { ports: Ports::Free, ..config.clone() };
+        let free = ClusterSettings { ports: Ports::Free, ..config.clone() };
         assert_eq!(record(dir.path(), &free).unwrap(), layout);
-        let one = ClusterConfig { nodes: 1, ..config.clone() };
+        let one = ClusterSettings { nodes: 1, ..config.clone() };
         assert!(matches!(record(dir.path(), &one), Err(KafkaError::DataFolder { .. })));
-        let zk = ClusterConfig { mode: Mode::ZooKeeper, ..config.clone() };
+        let zk = ClusterSettings { mode: Mode::ZooKeeper, ..config.clone() };
         let refused = record(dir.path(), &zk).unwrap_err().to_string();
         assert!(refused.contains("3-node kraft cluster"), "{refused}");
-        let moved = ClusterConfig { ports: Ports::From(29092), ..config };
+        let moved = ClusterSettings { ports: Ports::From(29092), ..config };
         assert!(record(dir.path(), &moved).is_err());
     }
 

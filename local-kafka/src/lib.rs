@@ -20,7 +20,7 @@ pub mod properties;
 
 use std::path::PathBuf;
 
-pub use cluster::{Cluster, ClusterConfig, Mode, Ports};
+pub use cluster::{Cluster, ClusterSettings, Mode, Ports};
 use imdb_local_jvm::Distribution;
 pub use imdb_local_jvm::{JvmError, free_port, free_ports};
 
@@ -114,11 +114,11 @@ impl KafkaError {
 /// unless [`REQUIRE_ENV`] is set, where it panics; a cluster that is
 /// installed but fails to start is always a panic.
 pub fn start_for_test(nodes: usize) -> Option<Cluster> {
-    start_config_for_test(ClusterConfig::kraft(nodes))
+    start_config_for_test(ClusterSettings::kraft(nodes))
 }
 
 /// [`start_for_test`] with any configuration (ZooKeeper mode, say).
-pub fn start_config_for_test(config: ClusterConfig) -> Option<Cluster> {
+pub fn start_config_for_test(config: ClusterSettings) -> Option<Cluster> {
     match Cluster::start(config) {
         Ok(cluster) => Some(cluster),
         Err(e @ KafkaError::Install(_)) if std::env::var_os(REQUIRE_ENV).is_none() => {

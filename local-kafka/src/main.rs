@@ -6,6 +6,11 @@
 //! controlled shutdown each); `status` shows each node and the brokers it
 //! sees. Starting a cluster that runs is a no-op, and a node that died is
 //! started again on its data, so scripts can call `start` unconditionally.
+//!
+//! Exit codes: 0 done (for `status`: every node runs and is in the
+//! cluster); 1 the command failed, or `status` found a node down or out of
+//! the cluster; 2 a flag or setting that cannot work (clap's own code for
+//! a flag it cannot parse).
 
 use std::path::PathBuf;
 
@@ -13,8 +18,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use imdb_local_jvm::Install;
 use imdb_local_kafka::cluster::{self, NodeStatus};
-use imdb_local_kafka::{Cluster, ClusterConfig, KafkaError, LOCAL_PORT, Mode, Ports};
+use imdb_local_kafka::{Cluster, ClusterSettings, KafkaError, LOCAL_PORT, Mode, Ports};
 use imdb_model::units::parse_size;
+use imdb_telemetry::logging::{EXIT_FAILURE, EXIT_USAGE};
 
 /// Runs the local Apache Kafka cluster of the one-machine stack.
 #[derive(Debug, Parser)]
@@ -65,14 +71,14 @@ enum Cmd {
 }
 
 fn main() {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("warn").init();
+    imdb_telemetry::logging::init("warn");
     let code = match run(Cli::parse().command) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             match error.downcast_ref::<KafkaError>() {
-                Some(e) if e.is_user_error() => 2,
-                _ => 1,
+                Some(e) if e.is_user_error() => EXIT_USAGE.into(),
+                _ => EXIT_FAILURE.into(),
             }
         }
     };
@@ -84,7 +90,7 @@ fn run(command: Cmd) -> anyhow::Result<i32> {
         Cmd::Start { data, nodes, port, heap, zookeeper, libs } => {
             let mode = if zookeeper { Mode::ZooKeeper } else { Mode::Kraft };
             let config =
-                ClusterConfig { mode, nodes, data_dir: Some(data.clone()), ports: Ports::From(port), heap, libs };
+                ClusterSettings { mode, nodes, data_dir: Some(data.clone()), ports: Ports::From(port), heap, libs };
             let kafka = if zookeeper { imdb_local_kafka::KAFKA_ZK } else { imdb_local_kafka::KAFKA };
             let version = Install::find(config.libs.as_deref(), &[kafka])?.version(kafka)?;
             let mut cluster = Cluster::start(config)?;

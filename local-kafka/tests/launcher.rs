@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use imdb_local_kafka::cluster::{self, status};
 use imdb_local_kafka::probe::metadata;
-use imdb_local_kafka::{Cluster, ClusterConfig, KafkaError, Ports, REQUIRE_ENV};
+use imdb_local_kafka::{Cluster, ClusterSettings, KafkaError, Ports, REQUIRE_ENV};
 
 fn meta_cluster_id(dir: &std::path::Path, node: u32) -> String {
     let meta = std::fs::read_to_string(dir.join(format!("node-{node}/data/meta.properties"))).unwrap();
@@ -30,7 +30,7 @@ fn brokers_seen(port: u16) -> Vec<i32> {
 fn a_three_node_cluster_starts_recovers_and_stops() {
     let dir = tempfile::tempdir().unwrap();
     let config =
-        ClusterConfig { data_dir: Some(dir.path().join("kafka")), ports: Ports::Free, ..ClusterConfig::kraft(3) };
+        ClusterSettings { data_dir: Some(dir.path().join("kafka")), ports: Ports::Free, ..ClusterSettings::kraft(3) };
     let mut cluster = match Cluster::start(config.clone()) {
         Ok(c) => c,
         Err(e @ KafkaError::Install(_)) if std::env::var_os(REQUIRE_ENV).is_none() => {
@@ -80,6 +80,6 @@ fn a_three_node_cluster_starts_recovers_and_stops() {
     assert_eq!(meta_cluster_id(&data, 3), id);
     restarted.stop().unwrap();
     // Another shape on the same folder is refused.
-    let one = ClusterConfig { data_dir: Some(data.clone()), ..ClusterConfig::kraft(1) };
+    let one = ClusterSettings { data_dir: Some(data.clone()), ..ClusterSettings::kraft(1) };
     assert!(matches!(Cluster::start(one), Err(KafkaError::DataFolder { .. })));
 }

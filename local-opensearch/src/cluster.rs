@@ -56,7 +56,7 @@ pub enum Ports {
 
 /// What to start.
 #[derive(Debug, Clone)]
-pub struct ClusterConfig {
+pub struct ClusterSettings {
     /// Number of nodes.
     pub nodes: usize,
     /// Data folder (a temporary one if `None`, removed with the cluster).
@@ -69,10 +69,10 @@ pub struct ClusterConfig {
     pub libs: Option<PathBuf>,
 }
 
-impl ClusterConfig {
+impl ClusterSettings {
     /// `nodes` nodes in a temporary folder on free ports, test heaps.
-    pub fn new(nodes: usize) -> ClusterConfig {
-        ClusterConfig { nodes, data_dir: None, ports: Ports::Free, heap: TEST_HEAP, libs: None }
+    pub fn new(nodes: usize) -> ClusterSettings {
+        ClusterSettings { nodes, data_dir: None, ports: Ports::Free, heap: TEST_HEAP, libs: None }
     }
 }
 
@@ -86,7 +86,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts (or resumes) a cluster and waits until it is ready.
-    pub fn start(config: ClusterConfig) -> Result<Cluster, OpenSearchError> {
+    pub fn start(config: ClusterSettings) -> Result<Cluster, OpenSearchError> {
         if config.nodes == 0 {
             return Err(OpenSearchError::Setting("a cluster needs at least one node".into()));
         }
@@ -294,7 +294,7 @@ pub fn status(data_dir: &Path) -> Result<Vec<NodeStatus>, OpenSearchError> {
 
 /// The layout recorded in the data folder, checked against `config`; or a
 /// new one, recorded.
-fn record(data_dir: &Path, config: &ClusterConfig) -> Result<Layout, OpenSearchError> {
+fn record(data_dir: &Path, config: &ClusterSettings) -> Result<Layout, OpenSearchError> {
     let path = data_dir.join(RECORD_FILE);
     let refuse = |reason: String| OpenSearchError::DataFolder { folder: data_dir.to_path_buf(), reason };
     if path.exists() {
@@ -366,17 +366,17 @@ mod tests {
     fn records_round_trip_and_refuse_another_shape() {
         let dir = tempfile::tempdir().unwrap();
         let config =
-            ClusterConfig { data_dir: Some(dir.path().into()), ports: Ports::From(9200), ..ClusterConfig::new(3) };
+            ClusterSettings { data_dir: Some(dir.path().into()), ports: Ports::From(9200), ..ClusterSettings::new(3) };
         let layout = record(dir.path(), &config).unwrap();
         assert_eq!(layout.http_ports, [9200, 9201, 9202]);
         assert_eq!(layout.transport_ports, [9300, 9301, 9302]);
         assert_eq!(record(dir.path(), &config).unwrap(), layout, "the second start reads the record");
-        let free = ClusterConfig { ports: Ports::Free, ..config.clone() };
+        let free = ClusterSettings { ports: Ports::Free, ..config.clone() };
         assert_eq!(record(dir.path(), &free).unwrap(), layout);
-        let one = ClusterConfig { nodes: 1, ..config.clone() };
+        let one = ClusterSettings { nodes: 1, ..config.clone() };
         let refused = record(dir.path(), &one).unwrap_err().to_string();
         assert!(refused.contains("3-node cluster, not a 1-node one"), "{refused}");
-        let moved = ClusterConfig { ports: Ports::From(19200), ..config };
+        let moved = ClusterSettings { ports: Ports::From(19200), ..config };
         assert!(matches!(record(dir.path(), &moved), Err(OpenSearchError::DataFolder { .. })));
     }
 

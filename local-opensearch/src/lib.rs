@@ -21,7 +21,7 @@ pub mod settings;
 
 use std::path::PathBuf;
 
-pub use cluster::{Cluster, ClusterConfig, Ports};
+pub use cluster::{Cluster, ClusterSettings, Ports};
 use imdb_local_jvm::Distribution;
 pub use imdb_local_jvm::JvmError;
 
@@ -108,7 +108,7 @@ pub(crate) fn jvm_options() -> Vec<String> {
 /// returns `None`, unless [`REQUIRE_ENV`] is set, where it panics; a
 /// cluster that is installed but fails to start is always a panic.
 pub fn start_for_test(nodes: usize) -> Option<Cluster> {
-    match Cluster::start(ClusterConfig::new(nodes)) {
+    match Cluster::start(ClusterSettings::new(nodes)) {
         Ok(cluster) => Some(cluster),
         Err(e @ OpenSearchError::Install(_)) if std::env::var_os(REQUIRE_ENV).is_none() => {
             eprintln!("SKIPPED: no OpenSearch for this test: {e}");

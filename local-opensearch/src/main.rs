@@ -7,6 +7,11 @@
 //! each node and how it sees the cluster. Starting a cluster that runs is a
 //! no-op, and a node that died is started again on its data, so scripts can
 //! call `start` unconditionally.
+//!
+//! Exit codes: 0 done (for `status`: every node runs and is in the
+//! cluster); 1 the command failed, or `status` found a node down or out of
+//! the cluster; 2 a flag or setting that cannot work (clap's own code for
+//! a flag it cannot parse).
 
 use std::path::PathBuf;
 
@@ -14,8 +19,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use imdb_local_jvm::Install;
 use imdb_local_opensearch::cluster::{self, NodeStatus};
-use imdb_local_opensearch::{Cluster, ClusterConfig, LOCAL_HTTP_PORT, OPENSEARCH, OpenSearchError, Ports};
+use imdb_local_opensearch::{Cluster, ClusterSettings, LOCAL_HTTP_PORT, OPENSEARCH, OpenSearchError, Ports};
 use imdb_model::units::parse_size;
+use imdb_telemetry::logging::{EXIT_FAILURE, EXIT_USAGE};
 
 /// Runs the local OpenSearch cluster of the one-machine stack.
 #[derive(Debug, Parser)]
@@ -62,14 +68,14 @@ enum Cmd {
 }
 
 fn main() {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("warn").init();
+    imdb_telemetry::logging::init("warn");
     let code = match run(Cli::parse().command) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             match error.downcast_ref::<OpenSearchError>() {
-                Some(e) if e.is_user_error() => 2,
-                _ => 1,
+                Some(e) if e.is_user_error() => EXIT_USAGE.into(),
+                _ => EXIT_FAILURE.into(),
             }
         }
     };
@@ -79,7 +85,7 @@ fn main() {
 fn run(command: Cmd) -> anyhow::Result<i32> {
     match command {
         Cmd::Start { data, nodes, port, heap, libs } => {
-            let config = ClusterConfig { nodes, data_dir: Some(data.clone()), ports: Ports::From(port), heap, libs };
+            let config = ClusterSettings { nodes, data_dir: Some(data.clone()), ports: Ports::From(port), heap, libs };
             let version = Install::find(config.libs.as_deref(), &[OPENSEARCH])?.version(OPENSEARCH)?;
             let mut cluster = Cluster::start(config)?;
             let pids: Vec<String> = cluster

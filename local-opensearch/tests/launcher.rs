@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use imdb_local_opensearch::cluster::{self, stop_folder};
-use imdb_local_opensearch::{Cluster, ClusterConfig, OpenSearchError, REQUIRE_ENV};
+use imdb_local_opensearch::{Cluster, ClusterSettings, OpenSearchError, REQUIRE_ENV};
 use serde_json::{Value, json};
 
 fn http() -> reqwest::blocking::Client {
@@ -27,7 +27,7 @@ fn health(url: &str, status: &str, nodes: u32) -> Value {
 #[test]
 fn a_three_node_cluster_forms_survives_a_killed_node_and_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let config = ClusterConfig { data_dir: Some(dir.path().join("opensearch")), ..ClusterConfig::new(3) };
+    let config = ClusterSettings { data_dir: Some(dir.path().join("opensearch")), ..ClusterSettings::new(3) };
     let started = Instant::now();
     let mut cluster = match Cluster::start(config.clone()) {
         Ok(c) => c,
@@ -69,7 +69,7 @@ fn a_three_node_cluster_forms_survives_a_killed_node_and_stops() {
     assert!(cluster::status(&data).unwrap().iter().all(|n| n.pid.is_none() && n.health.is_err()));
 
     // Its data folder starts the same cluster again, and refuses another shape.
-    let one_node = ClusterConfig { nodes: 1, ..config.clone() };
+    let one_node = ClusterSettings { nodes: 1, ..config.clone() };
     assert!(matches!(Cluster::start(one_node), Err(OpenSearchError::DataFolder { .. })));
     let mut again = Cluster::start(config).unwrap();
     assert_eq!(count(&again.url(1))["count"], 1, "the document outlived a full stop");
