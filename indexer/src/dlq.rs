@@ -113,7 +113,7 @@ impl DeadLetters {
         for r in rejected {
             let letter = DeadLetter {
                 stage: "indexer".into(),
-                source: format!("{}/{}", r.partition.0, r.partition.1),
+                source: r.partition.to_string(),
                 kafka_offset: Some(r.offset),
                 reason: r.reason.clone(),
                 record: r.record.clone(),

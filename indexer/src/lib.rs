@@ -3,10 +3,12 @@
 //! search engine (Elasticsearch, or imdb-search-node on one machine),
 //! at least once, with idempotent document ids.
 //!
-//! Layers: `pipeline` (consumer thread, bulk workers, offsets, rebalances)
-//! over `route` (message to index and id), `engine` (the REST client and the
-//! index templates), `dlq` (the dead-letter producer), `offsets` (what may
-//! be committed) and `metrics`.
+//! Layers: `pipeline` (consumer thread, bulk workers, offsets, rebalances;
+//! one module per concern) over `route` (message to index and id), `engine`
+//! (the REST client and the index templates), `bulk` (the bulk answer and
+//! each document's fate), `retry` (backoff), `dlq` (the dead-letter
+//! producer), `offsets` (what may be committed), `metrics`, and `settings`
+//! (the command line).
 
 pub mod bulk;
 pub mod dlq;
@@ -15,6 +17,7 @@ pub mod error;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
+pub mod retry;
 pub mod route;
 pub mod settings;
 

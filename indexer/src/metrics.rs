@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use imdb_telemetry::{Counter, Histogram, counter, escape, gauge, header, histogram};
 
+use crate::offsets::PartitionId;
+
 const SECONDS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 const DOCS: [f64; 9] = [1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0];
 
@@ -32,7 +34,7 @@ pub struct Metrics {
     /// Documents per bulk request.
     pub batch_docs: Histogram,
     /// Consumer lag by topic and partition.
-    pub lag: Mutex<BTreeMap<(String, i32), i64>>,
+    pub lag: Mutex<BTreeMap<PartitionId, i64>>,
 }
 
 impl Default for Metrics {
@@ -106,7 +108,7 @@ impl Metrics {
             "gauge",
             "Messages after the committed offset (not yet indexed and committed), by assigned partition.",
         );
-        for ((topic, partition), lag) in self.lag.lock().expect("not poisoned").iter() {
+        for (PartitionId { topic, partition }, lag) in self.lag.lock().expect("not poisoned").iter() {
             let _ =
                 writeln!(o, "imdb_indexer_consumer_lag{{topic=\"{}\",partition=\"{partition}\"}} {lag}", escape(topic));
         }
@@ -123,7 +125,7 @@ mod tests {
         let m = Metrics::default();
         m.indexed.add(3);
         m.bulk(Duration::from_millis(30), 500);
-        m.lag.lock().unwrap().insert(("imdb.enriched.titles".into(), 2), 41);
+        m.lag.lock().unwrap().insert(PartitionId::new("imdb.enriched.titles", 2), 41);
         let text = m.render();
         assert!(text.contains("imdb_indexer_docs_indexed_total 3\n"));
         assert!(text.contains("imdb_indexer_bulk_duration_seconds_bucket{le=\"0.05\"} 1\n"));

@@ -10,9 +10,30 @@
 //! committed position and re-indexes the rest, which is idempotent.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
-/// A topic and partition.
-pub type Partition = (String, i32);
+/// A topic's partition: where a message came from, whose offsets are
+/// committed together.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionId {
+    /// The topic.
+    pub topic: String,
+    /// The partition number.
+    pub partition: i32,
+}
+
+impl PartitionId {
+    /// Partition `partition` of `topic`.
+    pub fn new(topic: impl Into<String>, partition: i32) -> PartitionId {
+        PartitionId { topic: topic.into(), partition }
+    }
+}
+
+impl fmt::Display for PartitionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.topic, self.partition)
+    }
+}
 
 #[derive(Debug, Default)]
 struct PartitionState {
@@ -28,25 +49,25 @@ struct PartitionState {
 /// Offsets of every assigned partition.
 #[derive(Debug, Default)]
 pub struct Offsets {
-    partitions: HashMap<Partition, PartitionState>,
+    partitions: HashMap<PartitionId, PartitionState>,
 }
 
 impl Offsets {
     /// Records an offset handed to the pipeline as one document.
-    pub fn dispatched(&mut self, partition: &Partition, offset: i64) {
+    pub fn dispatched(&mut self, partition: &PartitionId, offset: i64) {
         self.dispatched_parts(partition, offset, 1);
     }
 
     /// Records an offset handed to the pipeline as `parts` documents, each
     /// acknowledged on its own (zero: nothing to wait for).
-    pub fn dispatched_parts(&mut self, partition: &Partition, offset: i64, parts: u32) {
+    pub fn dispatched_parts(&mut self, partition: &PartitionId, offset: i64, parts: u32) {
         self.partitions.entry(partition.clone()).or_default().outstanding.insert(offset, parts);
         self.advance(partition);
     }
 
     /// Records one document of an offset as acknowledged; unknown
     /// partitions and offsets are ignored.
-    pub fn acknowledged(&mut self, partition: &Partition, offset: i64) {
+    pub fn acknowledged(&mut self, partition: &PartitionId, offset: i64) {
         let Some(state) = self.partitions.get_mut(partition) else { return };
         if let Some(left) = state.outstanding.get_mut(&offset) {
             *left = left.saturating_sub(1);
@@ -54,7 +75,7 @@ impl Offsets {
         self.advance(partition);
     }
 
-    fn advance(&mut self, partition: &Partition) {
+    fn advance(&mut self, partition: &PartitionId) {
         let Some(state) = self.partitions.get_mut(partition) else { return };
         while let Some((&first, &left)) = state.outstanding.first_key_value() {
             if left > 0 {
@@ -67,7 +88,7 @@ impl Offsets {
 
     /// Positions to commit: per partition, the next offset to consume, where
     /// it moved since the last call.
-    pub fn to_commit(&mut self) -> Vec<(Partition, i64)> {
+    pub fn to_commit(&mut self) -> Vec<(PartitionId, i64)> {
         let mut out = Vec::new();
         for (partition, state) in &mut self.partitions {
             if let Some(position) = state.committable
@@ -83,7 +104,7 @@ impl Offsets {
 
     /// The positions to commit for partitions being given up, which are
     /// then forgotten.
-    pub fn revoke(&mut self, revoked: &[Partition]) -> Vec<(Partition, i64)> {
+    pub fn revoke(&mut self, revoked: &[PartitionId]) -> Vec<(PartitionId, i64)> {
         let mut out = Vec::new();
         for partition in revoked {
             if let Some(state) = self.partitions.remove(partition)
@@ -107,8 +128,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn p(n: i32) -> Partition {
-        ("t".into(), n)
+    fn p(n: i32) -> PartitionId {
+        PartitionId::new("t", n)
     }
 
     #[test]

@@ -17,7 +17,7 @@ use imdb_model::index::IndexNames;
 use imdb_model::topics::{PEOPLE, TITLES};
 use serde_json::Value;
 
-use crate::offsets::Partition;
+use crate::offsets::PartitionId;
 
 /// A document ready for a bulk request.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ pub struct Routed {
     /// The source JSON text, as received.
     pub source: String,
     /// Where it came from.
-    pub partition: Partition,
+    pub partition: PartitionId,
     /// Its offset.
     pub offset: i64,
 }
@@ -42,7 +42,7 @@ pub struct Rejected {
     /// The payload as text (lossy for invalid UTF-8).
     pub record: String,
     /// Where it came from.
-    pub partition: Partition,
+    pub partition: PartitionId,
     /// Its offset.
     pub offset: i64,
     /// Its key, if any.
@@ -55,7 +55,7 @@ pub struct Rejected {
 /// by `-`, as in `logstash/`).
 pub fn route(
     names: &IndexNames,
-    partition: &Partition,
+    partition: &PartitionId,
     offset: i64,
     key: Option<&[u8]>,
     payload: Option<&[u8]>,
@@ -72,7 +72,7 @@ pub fn route(
         Ok(t) => t,
         Err(e) => return vec![Err(reject(format!("payload is not UTF-8: {e}"), Some(payload)))],
     };
-    if let Some(source) = RawSource::ALL.into_iter().find(|s| s.topic().name == partition.0) {
+    if let Some(source) = RawSource::ALL.into_iter().find(|s| s.topic().name == partition.topic) {
         let index = names.raw_index(source);
         return text
             .lines()
@@ -84,7 +84,7 @@ pub fn route(
             })
             .collect();
     }
-    let routed = parse(text).and_then(|doc| match partition.0.as_str() {
+    let routed = parse(text).and_then(|doc| match partition.topic.as_str() {
         t if t == TITLES.name => {
             let genre = doc[fields::title::GENRES].as_array().and_then(|g| g.first()).and_then(Value::as_str);
             one(&names.title_index(genre), &[fields::title::TCONST], &doc, text, partition, offset)
@@ -106,7 +106,7 @@ fn one(
     id_columns: &[&str],
     doc: &Value,
     text: &str,
-    partition: &Partition,
+    partition: &PartitionId,
     offset: i64,
 ) -> Result<Routed, String> {
     let Value::Object(fields) = doc else { return Err("payload is not a JSON object".into()) };
@@ -129,7 +129,8 @@ mod tests {
     use super::*;
 
     fn titles(offset: i64, payload: &str) -> Result<Routed, Rejected> {
-        route(&IndexNames::default(), &(TITLES.name.into(), 2), offset, Some(b"k"), Some(payload.as_bytes())).remove(0)
+        route(&IndexNames::default(), &PartitionId::new(TITLES.name, 2), offset, Some(b"k"), Some(payload.as_bytes()))
+            .remove(0)
     }
 
     #[test]
@@ -139,7 +140,7 @@ mod tests {
         assert!(r.source.contains("\"Heat\""));
         assert_eq!(titles(1, r#"{"tconst":"tt1","genres":["space-opera"]}"#).unwrap().index, "imdb-titles-other");
         assert_eq!(titles(1, r#"{"tconst":"tt1"}"#).unwrap().index, "imdb-titles-other");
-        let p = route(&IndexNames::default(), &(PEOPLE.name.into(), 0), 3, None, Some(br#"{"nconst":"nm1"}"#))
+        let p = route(&IndexNames::default(), &PartitionId::new(PEOPLE.name, 0), 3, None, Some(br#"{"nconst":"nm1"}"#))
             .remove(0)
             .unwrap();
         assert_eq!(p.index, "imdb-people");
@@ -150,18 +151,19 @@ mod tests {
         assert!(titles(1, "not json").unwrap_err().reason.contains("not JSON"));
         assert!(titles(1, "[1]").unwrap_err().reason.contains("not a JSON object"));
         assert!(titles(1, r#"{"tconst":5}"#).unwrap_err().reason.contains("[tconst]"));
-        let bad = route(&IndexNames::default(), &(TITLES.name.into(), 0), 9, None, Some(&[0xff, 0xfe]))
+        let bad = route(&IndexNames::default(), &PartitionId::new(TITLES.name, 0), 9, None, Some(&[0xff, 0xfe]))
             .remove(0)
             .unwrap_err();
         assert!(bad.reason.contains("UTF-8") && bad.offset == 9);
-        assert!(route(&IndexNames::default(), &(TITLES.name.into(), 0), 9, None, None).remove(0).is_err());
+        assert!(route(&IndexNames::default(), &PartitionId::new(TITLES.name, 0), 9, None, None).remove(0).is_err());
     }
 
     #[test]
     fn raw_messages_become_one_document_per_row() {
         let topic = RawSource::TitlePrincipals.topic().name;
         let batch = "{\"tconst\":\"tt1\",\"ordering\":\"1\",\"nconst\":\"nm1\"}\n{\"tconst\":\"tt1\",\"ordering\":\"2\"}\n{\"tconst\":\"tt2\"}\n";
-        let routed = route(&IndexNames::default(), &(topic.into(), 4), 11, Some(b"tt1"), Some(batch.as_bytes()));
+        let routed =
+            route(&IndexNames::default(), &PartitionId::new(topic, 4), 11, Some(b"tt1"), Some(batch.as_bytes()));
         assert_eq!(routed.len(), 3);
         let first = routed[0].as_ref().unwrap();
         assert_eq!((first.index.as_str(), first.id.as_str(), first.offset), ("imdb-raw-title-principals", "tt1-1", 11));
