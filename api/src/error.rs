@@ -15,6 +15,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use imdb_telemetry::logging::ErrorChain;
+
 use crate::cluster::UpstreamError;
 
 /// An API failure.
@@ -163,21 +165,6 @@ impl ApiError {
     }
 }
 
-/// The error with its chain of sources, for the log.
-struct Chain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(e) = source {
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
-    }
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.code().row().0
@@ -188,7 +175,7 @@ impl ResponseError for ApiError {
         // Every server-side failure is logged here, once, with what the
         // client is not told.
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), error = %Chain(self), "request failed");
+            tracing::error!(status = status.as_u16(), error = %ErrorChain(self), "request failed");
         }
         let mut body = json!({
             "type": format!("urn:imdb-search:problem:{kind}"),

@@ -115,20 +115,7 @@ fn consumer_groups_commits_and_rebalances_work() {
     while Instant::now() < deadline {
         let _ = a.poll(Duration::from_millis(50));
         let _ = b.poll(Duration::from_millis(50));
-        pa = a
-            .assignment()
-            .unwrap()
-            .elements()
-            .iter()
-            .map(rdkafka::topic_partition_list::TopicPartitionListElem::partition)
-            .collect::<HashSet<_>>();
-        pb = b
-            .assignment()
-            .unwrap()
-            .elements()
-            .iter()
-            .map(rdkafka::topic_partition_list::TopicPartitionListElem::partition)
-            .collect::<HashSet<_>>();
+        (pa, pb) = (assigned(&a), assigned(&b));
         if !pa.is_empty() && !pb.is_empty() && pa.len() + pb.len() == 6 {
             break;
         }
@@ -266,4 +253,10 @@ fn three_brokers_keep_every_acknowledged_write_on_two_of_them() {
     .unwrap();
     assert_eq!(acked.len(), 300, "every acknowledged write survived");
     assert!(acked.values().all(|n| *n == 1), "and none twice");
+}
+
+/// The partitions assigned to `consumer` now.
+fn assigned(consumer: &BaseConsumer) -> HashSet<i32> {
+    let assignment = consumer.assignment().unwrap();
+    assignment.elements().iter().map(rdkafka::topic_partition_list::TopicPartitionListElem::partition).collect()
 }

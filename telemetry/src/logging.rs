@@ -28,3 +28,36 @@ pub fn init(default: &str) {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
+
+/// An error and its sources, `: `-separated, for logs
+/// (`error = %ErrorChain(&e)`): `Display` of an error alone leaves its
+/// sources out.
+#[derive(Debug)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_shows_every_source() {
+        let e = Outer(std::io::Error::other("inner"));
+        assert_eq!(ErrorChain(&e).to_string(), "outer: inner");
+    }
+}
