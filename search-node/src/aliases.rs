@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::error::EsError;
-use crate::names::glob_match;
-use crate::node::Node;
+use crate::util::glob_match;
 
 /// One `_aliases` action.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,91 +97,70 @@ pub fn definition(params: &Map<String, Value>) -> Result<Map<String, Value>, EsE
     Ok(out)
 }
 
-impl Node {
-    /// Applies alias actions atomically.
-    pub fn update_aliases(&self, actions: &[AliasAction]) -> Result<(), EsError> {
-        let mut state: BTreeMap<String, BTreeMap<String, Value>> =
-            self.all().into_iter().map(|m| (m.name.clone(), m.aliases)).collect();
-        let mut removed_indices = Vec::new();
-        for action in actions {
-            match action {
-                AliasAction::Add { indices, aliases, definition, .. } => {
-                    for index in self.resolve(&indices.join(","), false)? {
-                        for alias in aliases {
-                            crate::names::validate(alias).map_err(|e| EsError::invalid_alias_name(alias, &e.reason))?;
-                            if state.contains_key(alias) {
-                                return Err(EsError::invalid_alias_name(
-                                    alias,
-                                    "an index or data stream exists with the same name as the alias",
-                                ));
-                            }
-                            state
-                                .entry(index.clone())
-                                .or_default()
-                                .insert(alias.clone(), Value::Object(definition.clone()));
-                        }
-                    }
-                }
-                AliasAction::Remove { indices, aliases, must_exist } => {
-                    if aliases.is_empty() {
-                        return Err(EsError::validation("[aliases] can't be empty"));
-                    }
-                    let mut found = false;
-                    for index in self.resolve(&indices.join(","), false)? {
-                        if let Some(current) = state.get_mut(&index) {
-                            let before = current.len();
-                            current.retain(|a, _| !aliases.iter().any(|p| p == "_all" || glob_match(p, a)));
-                            found |= current.len() != before;
-                        }
-                    }
-                    // Nothing removed is an error unless `must_exist: false`.
-                    if !found && must_exist.unwrap_or(true) {
-                        return Err(EsError::aliases_not_found(aliases));
-                    }
-                }
-                AliasAction::RemoveIndex { indices } => {
-                    for index in self.resolve(&indices.join(","), false)? {
-                        state.remove(&index);
-                        removed_indices.push(index);
-                    }
-                }
-            }
-        }
-        check_write_indexes(&state)?;
-        for index in &removed_indices {
-            self.delete(index, true)?;
-        }
-        for handle in self.all_handles() {
-            if let Some(aliases) = state.remove(&handle.name())
-                && aliases != handle.meta().aliases
-            {
-                handle.update_meta(|m| {
-                    m.aliases = aliases;
-                    Ok(())
-                })?;
-            }
-        }
-        Ok(())
-    }
+/// Index name to its aliases (`alias -> definition`).
+pub type AliasState = BTreeMap<String, BTreeMap<String, Value>>;
 
-    /// Aliases matching a pattern on indexes matching an expression:
-    /// `index -> alias -> definition`.
-    pub fn aliases(
-        &self,
-        indices: &str,
-        names: Option<&str>,
-    ) -> Result<BTreeMap<String, BTreeMap<String, Value>>, EsError> {
-        let mut out = BTreeMap::new();
-        for meta in self.get(indices, false)? {
-            let aliases: BTreeMap<String, Value> = meta
-                .aliases
-                .into_iter()
-                .filter(|(a, _)| names.is_none_or(|n| n.split(',').any(|p| p == "_all" || glob_match(p, a))))
-                .collect();
-            out.insert(meta.name, aliases);
+/// Applies alias actions to `state` in order, each checked against what the
+/// earlier ones left; `resolve` turns an index expression into the names of
+/// existing indexes. Returns the indexes `remove_index` actions delete.
+/// Nothing is written: on an error the caller drops `state`.
+pub fn apply(
+    state: &mut AliasState,
+    actions: &[AliasAction],
+    resolve: impl Fn(&str) -> Result<Vec<String>, EsError>,
+) -> Result<Vec<String>, EsError> {
+    let mut removed_indices = Vec::new();
+    for action in actions {
+        match action {
+            AliasAction::Add { indices, aliases, definition, .. } => {
+                for index in resolve(&indices.join(","))? {
+                    for alias in aliases {
+                        crate::names::validate(alias).map_err(|e| EsError::invalid_alias_name(alias, &e.reason))?;
+                        if state.contains_key(alias) {
+                            return Err(EsError::invalid_alias_name(
+                                alias,
+                                "an index or data stream exists with the same name as the alias",
+                            ));
+                        }
+                        state
+                            .entry(index.clone())
+                            .or_default()
+                            .insert(alias.clone(), Value::Object(definition.clone()));
+                    }
+                }
+            }
+            AliasAction::Remove { indices, aliases, must_exist } => {
+                if aliases.is_empty() {
+                    return Err(EsError::validation("[aliases] can't be empty"));
+                }
+                let mut found = false;
+                for index in resolve(&indices.join(","))? {
+                    if let Some(current) = state.get_mut(&index) {
+                        let before = current.len();
+                        current.retain(|a, _| !aliases.iter().any(|p| matches_alias(p, a)));
+                        found |= current.len() != before;
+                    }
+                }
+                // Nothing removed is an error unless `must_exist: false`.
+                if !found && must_exist.unwrap_or(true) {
+                    return Err(EsError::aliases_not_found(aliases));
+                }
+            }
+            AliasAction::RemoveIndex { indices } => {
+                for index in resolve(&indices.join(","))? {
+                    state.remove(&index);
+                    removed_indices.push(index);
+                }
+            }
         }
-        Ok(out)
     }
+    check_write_indexes(state)?;
+    Ok(removed_indices)
+}
+
+/// Whether an alias name matches a pattern of a request (`_all`, globs).
+pub fn matches_alias(pattern: &str, alias: &str) -> bool {
+    pattern == "_all" || glob_match(pattern, alias)
 }
 
 fn check_write_indexes(state: &BTreeMap<String, BTreeMap<String, Value>>) -> Result<(), EsError> {

@@ -69,6 +69,20 @@ fn language(name: &str) -> Option<Language> {
     })
 }
 
+/// Longest prefix indexed for as-you-type search.
+pub const MAX_PREFIX: usize = 20;
+
+/// The tokenizer name of the prefix field of a text field analysed by
+/// `analyzer`.
+pub fn prefix_tokenizer(analyzer: &str) -> String {
+    format!("{analyzer}__prefix")
+}
+
+/// The edge-n-gram filter of prefix fields.
+pub fn prefix_filter() -> EdgeNgram {
+    EdgeNgram { min: 1, max: MAX_PREFIX }
+}
+
 fn standard() -> TextAnalyzerBuilder {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .dynamic()
@@ -79,7 +93,7 @@ fn standard() -> TextAnalyzerBuilder {
 /// followed by edge n-grams of each token (the `<name>__prefix` analyzer of
 /// `index_prefixes` fields).
 fn finish(builder: TextAnalyzerBuilder, prefix: bool) -> TextAnalyzer {
-    if prefix { builder.filter_dynamic(crate::schema::prefix_filter()).build() } else { builder.build() }
+    if prefix { builder.filter_dynamic(prefix_filter()).build() } else { builder.build() }
 }
 
 fn built_in(name: &str, prefix: bool) -> Option<TextAnalyzer> {

@@ -8,6 +8,7 @@
 //! `2020-01-02T03:04:05.678+01:00`; that is more lenient than the `strict_`
 //! variants, never less.
 
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::EsError;
@@ -352,18 +353,20 @@ fn format_with(tokens: &[Token], millis: i64) -> String {
     let (y, m, d, h, mi, s, ms) = split(millis);
     let mut out = String::new();
     for token in tokens {
-        match *token {
-            Token::Year(2) => out.push_str(&format!("{:02}", y % 100)),
-            Token::Year(n) => out.push_str(&format!("{y:0n$}")),
-            Token::Month(n) => out.push_str(&format!("{m:0n$}")),
-            Token::Day(n) => out.push_str(&format!("{d:0n$}")),
-            Token::Hour(n) => out.push_str(&format!("{h:0n$}")),
-            Token::Minute(n) => out.push_str(&format!("{mi:0n$}")),
-            Token::Second(n) => out.push_str(&format!("{s:0n$}")),
-            Token::Fraction(n) => out.push_str(&format!("{ms:03}")[..n.min(3)]),
-            Token::Offset => out.push('Z'),
-            Token::Literal(c) => out.push(c),
-        }
+        let written = match *token {
+            Token::Year(2) => write!(out, "{:02}", y % 100),
+            Token::Year(n) => write!(out, "{y:0n$}"),
+            Token::Month(n) => write!(out, "{m:0n$}"),
+            Token::Day(n) => write!(out, "{d:0n$}"),
+            Token::Hour(n) => write!(out, "{h:0n$}"),
+            Token::Minute(n) => write!(out, "{mi:0n$}"),
+            Token::Second(n) => write!(out, "{s:0n$}"),
+            // The first `n` digits of the milliseconds.
+            Token::Fraction(n) => write!(out, "{:.n$}", format!("{ms:03}"), n = n.min(3)),
+            Token::Offset => write!(out, "Z"),
+            Token::Literal(c) => write!(out, "{c}"),
+        };
+        written.expect("writing to a String cannot fail");
     }
     out
 }

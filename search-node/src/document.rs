@@ -247,9 +247,15 @@ pub fn build(
     schema: &IndexSchema,
     analyzers: &Analyzers,
 ) -> Result<Parsed, EsError> {
-    let mut doc = TantivyDocument::new();
-    let mut ignored = BTreeSet::new();
-    let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut builder = Builder {
+        id,
+        mapping,
+        schema,
+        analyzers,
+        doc: TantivyDocument::new(),
+        names: BTreeSet::new(),
+        ignored: BTreeSet::new(),
+    };
     let mut copies: Vec<(String, Value)> = Vec::new();
     walk("", source, &mut |path, value, is_object| {
         let Some(def) = mapping.fields.get(path) else { return Ok(()) };
@@ -257,7 +263,7 @@ pub fn build(
             // An object where the mapping has a value: refused, as
             // Elasticsearch does, unless malformed values are ignored.
             if def.ignore_malformed {
-                ignored.insert(def.path.clone());
+                builder.ignored.insert(def.path.clone());
                 return Ok(());
             }
             return Err(field_error(
@@ -268,7 +274,7 @@ pub fn build(
                 "tried to parse field as a value, but found an object",
             ));
         }
-        add_value(&mut doc, def, value, id, mapping, schema, analyzers, &mut names, &mut ignored)?;
+        builder.add_value(def, value)?;
         copies.extend(def.copy_to.iter().map(|t| (t.clone(), value.clone())));
         Ok(())
     })?;
@@ -276,62 +282,69 @@ pub fn build(
         let def = mapping.fields.get(&target).ok_or_else(|| {
             EsError::document_parsing(format!("copy_to target [{target}] is not mapped; map it before copying to it"))
         })?;
-        add_value(&mut doc, def, &value, id, mapping, schema, analyzers, &mut names, &mut ignored)?;
+        builder.add_value(def, &value)?;
     }
+    let Builder { mut doc, names, ignored, .. } = builder;
     for name in names {
         doc.add_text(schema.meta.field_names, name);
     }
     Ok(Parsed { doc, ignored })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn add_value(
-    doc: &mut TantivyDocument,
-    def: &FieldDef,
-    value: &Value,
-    id: &str,
-    mapping: &Mapping,
-    schema: &IndexSchema,
-    analyzers: &Analyzers,
-    names: &mut BTreeSet<String>,
-    ignored: &mut BTreeSet<String>,
-) -> Result<(), EsError> {
-    let typed = match convert(def, value, analyzers) {
-        Ok(Some(t)) => t,
-        Ok(None) => return Ok(()),
-        Err(_) if def.ignore_malformed => {
-            ignored.insert(def.path.clone());
-            return Ok(());
+/// One document being built: what it is built under, and what it has so far.
+struct Builder<'a> {
+    id: &'a str,
+    mapping: &'a Mapping,
+    schema: &'a IndexSchema,
+    analyzers: &'a Analyzers,
+    doc: TantivyDocument,
+    /// Paths with a value and their parents (`_field_names`).
+    names: BTreeSet<String>,
+    /// Fields whose malformed values were skipped.
+    ignored: BTreeSet<String>,
+}
+
+impl Builder<'_> {
+    /// Adds a value of a mapped field, and of its multi-fields.
+    fn add_value(&mut self, def: &FieldDef, value: &Value) -> Result<(), EsError> {
+        let typed = match convert(def, value, self.analyzers) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(()),
+            Err(_) if def.ignore_malformed => {
+                self.ignored.insert(def.path.clone());
+                return Ok(());
+            }
+            Err(why) => return Err(field_error(&def.path, def.ty.name(), self.id, value, &why)),
+        };
+        let field = self.schema.fields[&def.path];
+        let doc = &mut self.doc;
+        match &typed {
+            Typed::Str(s) => {
+                doc.add_text(field, s);
+                if let Some(prefix) = self.schema.fields.get(&format!("{}{PREFIX_SUFFIX}", def.path)) {
+                    doc.add_text(*prefix, s);
+                }
+            }
+            Typed::I64(n) => doc.add_i64(field, *n),
+            Typed::F64(n) => doc.add_f64(field, *n),
+            Typed::Bool(b) => doc.add_bool(field, *b),
+            Typed::Date(ms) => doc.add_date(field, DateTime::from_timestamp_millis(*ms)),
+            Typed::Ip(ip) => doc.add_ip_addr(field, *ip),
         }
-        Err(why) => return Err(field_error(&def.path, def.ty.name(), id, value, &why)),
-    };
-    let field = schema.fields[&def.path];
-    match &typed {
-        Typed::Str(s) => {
-            doc.add_text(field, s);
-            if let Some(prefix) = schema.fields.get(&format!("{}{PREFIX_SUFFIX}", def.path)) {
-                doc.add_text(*prefix, s);
+        let mut path = def.path.as_str();
+        loop {
+            self.names.insert(path.to_owned());
+            match path.rfind('.') {
+                Some(i) => path = &path[..i],
+                None => break,
             }
         }
-        Typed::I64(n) => doc.add_i64(field, *n),
-        Typed::F64(n) => doc.add_f64(field, *n),
-        Typed::Bool(b) => doc.add_bool(field, *b),
-        Typed::Date(ms) => doc.add_date(field, DateTime::from_timestamp_millis(*ms)),
-        Typed::Ip(ip) => doc.add_ip_addr(field, *ip),
-    }
-    let mut path = def.path.as_str();
-    loop {
-        names.insert(path.to_owned());
-        match path.rfind('.') {
-            Some(i) => path = &path[..i],
-            None => break,
+        let mapping = self.mapping;
+        for sub in &def.subfields {
+            self.add_value(&mapping.fields[sub], value)?;
         }
+        Ok(())
     }
-    for sub in &def.subfields {
-        let sub_def = &mapping.fields[sub];
-        add_value(doc, sub_def, value, id, mapping, schema, analyzers, names, ignored)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -15,84 +15,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use tantivy::tokenizer::TokenizerManager;
 
-use crate::analysis::Analyzers;
+use crate::context::IndexContext;
 use crate::error::EsError;
 use crate::mapping::Mapping;
 use crate::meta::{self, IndexMeta};
-use crate::schema::IndexSchema;
 use crate::shard::{Conditions, Shard, StoredDoc, Write, Written};
 
 const META_FILE: &str = "meta.json";
-
-/// Everything needed to turn sources into documents and queries into
-/// tantivy queries, for one version of an index's mapping.
-#[derive(Debug)]
-pub struct IndexContext {
-    /// Index name.
-    pub name: String,
-    /// The parsed mapping.
-    pub mapping: Mapping,
-    /// The tantivy schema derived from it.
-    pub schema: IndexSchema,
-    /// The index's analyzers.
-    pub analyzers: Analyzers,
-    /// `_id` as a queryable keyword field.
-    pub id_def: crate::mapping::FieldDef,
-}
-
-impl IndexContext {
-    /// The context of an index's metadata; checks that every analyzer the
-    /// mapping names exists.
-    pub fn new(meta: &IndexMeta) -> Result<IndexContext, EsError> {
-        let mapping = Mapping::parse(&meta.mappings)?;
-        let analyzers = Analyzers::from_settings(&meta.settings)?;
-        for field in mapping.fields.values() {
-            match &field.ty {
-                crate::mapping::FieldType::Text { analyzer, search_analyzer, .. } => {
-                    analyzers.analyzer(analyzer)?;
-                    analyzers.analyzer(search_analyzer)?;
-                }
-                crate::mapping::FieldType::Keyword { normalizer: Some(n), .. } if !analyzers.has_normalizer(n) => {
-                    return Err(EsError::mapper_parsing(format!(
-                        "normalizer [{n}] not found for field [{}]",
-                        field.path
-                    )));
-                }
-                _ => {}
-            }
-        }
-        let schema = IndexSchema::build(&mapping);
-        let id_def = crate::mapping::FieldDef {
-            path: "_id".into(),
-            ty: crate::mapping::FieldType::Keyword { normalizer: None, ignore_above: None },
-            index: true,
-            doc_values: true,
-            null_value: None,
-            ignore_malformed: false,
-            coerce: true,
-            subfields: Vec::new(),
-            is_subfield: false,
-            copy_to: Vec::new(),
-        };
-        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers, id_def })
-    }
-
-    /// A tokenizer manager holding the index's analyzers.
-    pub fn tokenizers(&self) -> TokenizerManager {
-        let manager = TokenizerManager::default();
-        self.register_tokenizers(&manager);
-        manager
-    }
-
-    /// Registers the analyzers as tantivy tokenizers.
-    pub fn register_tokenizers(&self, manager: &TokenizerManager) {
-        for (name, analyzer) in self.analyzers.all() {
-            manager.register(name, analyzer.clone());
-        }
-    }
-}
 
 /// A document write as a request states it.
 #[derive(Debug, Clone)]
@@ -137,18 +67,6 @@ pub struct IndexHandle {
     /// Set by [`IndexHandle::destroy`]: searches that kept this handle
     /// (scroll and point-in-time contexts) must not outlive the index.
     destroyed: std::sync::atomic::AtomicBool,
-}
-
-/// Writes a file so that a crash leaves the old or the new content.
-pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut file = fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&tmp, dir.join(name))?;
-    fs::File::open(dir)?.sync_all()
 }
 
 impl IndexHandle {
@@ -449,5 +367,5 @@ impl IndexHandle {
 
 fn persist(dir: &Path, meta: &IndexMeta) -> Result<(), EsError> {
     let bytes = serde_json::to_vec_pretty(meta).map_err(|e| EsError::internal(e.to_string()))?;
-    Ok(write_atomically(dir, META_FILE, &bytes)?)
+    Ok(crate::util::write_atomically(dir, META_FILE, &bytes)?)
 }

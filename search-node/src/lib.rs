@@ -5,16 +5,25 @@
 //!
 //! Layers, each depending only on those below it:
 //! - `http`: routes, media types, Elasticsearch-shaped errors;
-//! - `node`: the indexes of the data folder, name resolution, refresher;
+//! - `ops`, `bulk`: document operations and `_bulk` bodies, run on a node;
+//! - `node`, `aliases`, `names`, `templates`: the indexes of the data
+//!   folder, name and alias resolution, index templates, refresher;
+//! - `search`: search requests over snapshots of index handles, scroll and
+//!   point-in-time contexts;
+//! - `query`: the query DSL compiled to tantivy queries;
 //! - `index`: one index's metadata, shards, write routing, dynamic mapping;
-//! - `shard`: tantivy index + translog + live version map;
-//! - `document`, `mapping`, `schema`, `analysis`, `date`: from JSON
-//!   sources and mappings to tantivy documents and schemas.
+//! - `shard`, `translog`, `columns`: tantivy index + translog + live
+//!   version map, and doc-value columns;
+//! - `context`, `document`, `mapping`, `meta`, `schema`, `analysis`,
+//!   `date`, `source_filter`: from JSON sources and mappings to tantivy
+//!   documents and schemas;
+//! - `error`, `util`: used by all.
 
 pub mod aliases;
 pub mod analysis;
 pub mod bulk;
 pub mod columns;
+pub mod context;
 pub mod date;
 pub mod document;
 pub mod error;

@@ -263,6 +263,32 @@ impl Mapping {
         Ok(())
     }
 
+    /// An `object` (or refused `nested`) field: its settings, then its
+    /// properties.
+    fn add_object(&mut self, path: &str, def: &Map<String, Value>, nested: bool) -> Result<(), EsError> {
+        if nested {
+            return Err(EsError::mapper_parsing(format!(
+                "field [{path}]: type [nested] is not supported by imdb-search-node"
+            )));
+        }
+        let object = ObjectDef {
+            dynamic: def.get("dynamic").map(Dynamic::parse).transpose()?,
+            enabled: bool_param(def, "enabled", true, path)?,
+        };
+        if let Some(unknown) = def.keys().find(|k| !matches!(k.as_str(), "type" | "properties" | "dynamic" | "enabled"))
+        {
+            return Err(EsError::mapper_parsing(format!(
+                "Mapping definition for [{path}] has unsupported parameters:  [{unknown} : {}]",
+                crate::util::plain(&def[unknown])
+            )));
+        }
+        self.objects.insert(path.to_owned(), object);
+        if let Some(properties) = def.get("properties") {
+            self.add_properties(path, properties)?;
+        }
+        Ok(())
+    }
+
     fn add_field(&mut self, path: &str, def: &Value, is_subfield: bool) -> Result<(), EsError> {
         let Value::Object(def) = def else {
             return Err(EsError::mapper_parsing(format!("Expected map for property [fields] on field [{path}]")));
@@ -278,28 +304,7 @@ impl Mapping {
             }
         };
         if ty == "object" || ty == "nested" {
-            if ty == "nested" {
-                return Err(EsError::mapper_parsing(format!(
-                    "field [{path}]: type [nested] is not supported by imdb-search-node"
-                )));
-            }
-            let object = ObjectDef {
-                dynamic: def.get("dynamic").map(Dynamic::parse).transpose()?,
-                enabled: bool_param(def, "enabled", true, path)?,
-            };
-            if let Some(unknown) =
-                def.keys().find(|k| !matches!(k.as_str(), "type" | "properties" | "dynamic" | "enabled"))
-            {
-                return Err(EsError::mapper_parsing(format!(
-                    "Mapping definition for [{path}] has unsupported parameters:  [{unknown} : {}]",
-                    crate::util::plain(&def[unknown])
-                )));
-            }
-            self.objects.insert(path.to_owned(), object);
-            if let Some(properties) = def.get("properties") {
-                self.add_properties(path, properties)?;
-            }
-            return Ok(());
+            return self.add_object(path, def, ty == "nested");
         }
         let allowed = allowed_params(ty);
         if let Some(unknown) =
@@ -310,42 +315,7 @@ impl Mapping {
                 path.rsplit('.').next().unwrap_or(path)
             )));
         }
-        let string = |key: &str| def.get(key).and_then(Value::as_str).map(str::to_owned);
-        let field_type = match ty {
-            "text" | "search_as_you_type" | "match_only_text" => {
-                let analyzer = string("analyzer").unwrap_or_else(|| "standard".to_owned());
-                FieldType::Text {
-                    search_analyzer: string("search_analyzer").unwrap_or_else(|| analyzer.clone()),
-                    analyzer,
-                    index_prefixes: ty == "search_as_you_type" || def.contains_key("index_prefixes"),
-                }
-            }
-            "keyword" => FieldType::Keyword {
-                normalizer: string("normalizer"),
-                ignore_above: def.get("ignore_above").and_then(Value::as_u64).map(|n| n as usize),
-            },
-            "boolean" => FieldType::Boolean,
-            "date" | "date_nanos" => FieldType::Date {
-                format: DateFormat::parse(def.get("format").and_then(Value::as_str))?,
-                nanos: ty == "date_nanos",
-            },
-            "ip" => FieldType::Ip,
-            "scaled_float" => {
-                let factor = def.get("scaling_factor").and_then(Value::as_f64).ok_or_else(|| {
-                    EsError::mapper_parsing(format!("Field [scaling_factor] is required for field [{path}]"))
-                })?;
-                FieldType::Number { name: "scaled_float", kind: Numeric::Scaled { factor } }
-            }
-            other => match number_kind(other) {
-                Some((name, kind)) => FieldType::Number { name, kind },
-                None => {
-                    return Err(EsError::mapper_parsing(format!(
-                        "No handler for type [{other}] declared on field [{}]",
-                        path.rsplit('.').next().unwrap_or(path)
-                    )));
-                }
-            },
-        };
+        let field_type = field_type(ty, def, path)?;
         let mut field = FieldDef {
             path: path.to_owned(),
             index: bool_param(def, "index", true, path)?,
@@ -355,14 +325,7 @@ impl Mapping {
             coerce: bool_param(def, "coerce", true, path)?,
             subfields: Vec::new(),
             is_subfield,
-            copy_to: match def.get("copy_to") {
-                None => Vec::new(),
-                Some(Value::String(s)) => vec![s.clone()],
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-                Some(_) => {
-                    return Err(EsError::mapper_parsing(format!("[copy_to] of [{path}] must be a string or list")));
-                }
-            },
+            copy_to: copy_to(def, path)?,
             ty: field_type,
         };
         if let Some(fields) = def.get("fields") {
@@ -436,6 +399,56 @@ pub fn dynamic_field_for(value: &Value, mapping: &Mapping) -> Option<Value> {
         }
         Value::Array(items) => items.iter().find_map(|v| dynamic_field_for(v, mapping)),
         Value::Object(_) => Some(json!({"type": "object"})),
+    }
+}
+
+/// The type of a leaf field from its definition (`ty` is its `type`).
+fn field_type(ty: &str, def: &Map<String, Value>, path: &str) -> Result<FieldType, EsError> {
+    let string = |key: &str| def.get(key).and_then(Value::as_str).map(str::to_owned);
+    Ok(match ty {
+        "text" | "search_as_you_type" | "match_only_text" => {
+            let analyzer = string("analyzer").unwrap_or_else(|| "standard".to_owned());
+            FieldType::Text {
+                search_analyzer: string("search_analyzer").unwrap_or_else(|| analyzer.clone()),
+                analyzer,
+                index_prefixes: ty == "search_as_you_type" || def.contains_key("index_prefixes"),
+            }
+        }
+        "keyword" => FieldType::Keyword {
+            normalizer: string("normalizer"),
+            ignore_above: def.get("ignore_above").and_then(Value::as_u64).map(|n| n as usize),
+        },
+        "boolean" => FieldType::Boolean,
+        "date" | "date_nanos" => FieldType::Date {
+            format: DateFormat::parse(def.get("format").and_then(Value::as_str))?,
+            nanos: ty == "date_nanos",
+        },
+        "ip" => FieldType::Ip,
+        "scaled_float" => {
+            let factor = def.get("scaling_factor").and_then(Value::as_f64).ok_or_else(|| {
+                EsError::mapper_parsing(format!("Field [scaling_factor] is required for field [{path}]"))
+            })?;
+            FieldType::Number { name: "scaled_float", kind: Numeric::Scaled { factor } }
+        }
+        other => match number_kind(other) {
+            Some((name, kind)) => FieldType::Number { name, kind },
+            None => {
+                return Err(EsError::mapper_parsing(format!(
+                    "No handler for type [{other}] declared on field [{}]",
+                    path.rsplit('.').next().unwrap_or(path)
+                )));
+            }
+        },
+    })
+}
+
+/// The `copy_to` targets of a field: one name or a list.
+fn copy_to(def: &Map<String, Value>, path: &str) -> Result<Vec<String>, EsError> {
+    match def.get("copy_to") {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(a)) => Ok(a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        Some(_) => Err(EsError::mapper_parsing(format!("[copy_to] of [{path}] must be a string or list"))),
     }
 }
 

@@ -2,6 +2,7 @@
 //! expressions a request may use (`a,b`, `imdb-titles-*`, `_all`, `-x`).
 
 use crate::error::EsError;
+use crate::util::glob_match;
 
 const FORBIDDEN: [char; 10] = ['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ','];
 
@@ -11,7 +12,7 @@ pub fn validate(name: &str) -> Result<(), EsError> {
     if name.is_empty() {
         return bad("must not be empty");
     }
-    if name.chars().any(|c| c.is_uppercase()) {
+    if name.chars().any(char::is_uppercase) {
         return bad("must be lowercase");
     }
     if name.contains(FORBIDDEN) || name.contains('#') || name.contains(':') {
@@ -27,26 +28,6 @@ pub fn validate(name: &str) -> Result<(), EsError> {
         return bad(&format!("index name is too long, ({} > 255)", name.len()));
     }
     Ok(())
-}
-
-/// `*` as the only wildcard, as Elasticsearch's index patterns use it.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == name;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !name.starts_with(first) || !name[first.len()..].ends_with(last) || name.len() < first.len() + last.len() {
-        return false;
-    }
-    let mut rest = &name[first.len()..name.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 /// Resolves an index expression against the existing `names` (and the

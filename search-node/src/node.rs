@@ -10,12 +10,13 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::aliases::{self, AliasAction, AliasState};
 use crate::error::EsError;
 use crate::index::IndexHandle;
 use crate::meta::{self, IndexMeta};
@@ -40,23 +41,6 @@ pub struct Node {
 
 fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A new unique id: 22 URL-safe base64 characters, like Elasticsearch's
-/// index uuids, from the time, the process and a counter (unique on one
-/// node), mixed so that ids made together do not look alike.
-pub fn new_uuid() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let n = u128::from(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let mut x = nanos ^ (u128::from(std::process::id()) << 96) ^ (n << 64) ^ n;
-    // Odd multipliers and xor-shifts are bijective: distinct inputs stay distinct.
-    for _ in 0..2 {
-        x ^= x >> 67;
-        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
-    }
-    (0..22).map(|i| ALPHABET[((x >> (i * 6)) & 63) as usize] as char).collect()
 }
 
 impl Node {
@@ -211,7 +195,7 @@ impl Node {
             Some(Value::Object(a)) => a
                 .iter()
                 .map(|(k, v)| {
-                    let def = crate::aliases::definition(v.as_object().unwrap_or(&serde_json::Map::new()))?;
+                    let def = aliases::definition(v.as_object().unwrap_or(&serde_json::Map::new()))?;
                     Ok((k.clone(), Value::Object(def)))
                 })
                 .collect::<Result<_, EsError>>()?,
@@ -232,7 +216,7 @@ impl Node {
         }
         let meta = IndexMeta {
             name: name.to_owned(),
-            uuid: new_uuid(),
+            uuid: crate::util::new_uuid(),
             creation_date: now_millis(),
             settings,
             mappings,
@@ -286,6 +270,46 @@ impl Node {
             handle.put_mapping(&mapping)?;
         }
         Ok(())
+    }
+
+    /// Applies alias actions atomically: all are checked (see
+    /// [`aliases::apply`]) before any index metadata is written.
+    pub fn update_aliases(&self, actions: &[AliasAction]) -> Result<(), EsError> {
+        let mut state: AliasState = self.all().into_iter().map(|m| (m.name.clone(), m.aliases)).collect();
+        let removed_indices = aliases::apply(&mut state, actions, |expression| self.resolve(expression, false))?;
+        for index in &removed_indices {
+            self.delete(index, true)?;
+        }
+        for handle in self.all_handles() {
+            if let Some(aliases) = state.remove(&handle.name())
+                && aliases != handle.meta().aliases
+            {
+                handle.update_meta(|m| {
+                    m.aliases = aliases;
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Aliases matching a pattern on indexes matching an expression:
+    /// `index -> alias -> definition`.
+    pub fn aliases(
+        &self,
+        indices: &str,
+        names: Option<&str>,
+    ) -> Result<BTreeMap<String, BTreeMap<String, Value>>, EsError> {
+        let mut out = BTreeMap::new();
+        for meta in self.get(indices, false)? {
+            let aliases: BTreeMap<String, Value> = meta
+                .aliases
+                .into_iter()
+                .filter(|(a, _)| names.is_none_or(|n| n.split(',').any(|p| aliases::matches_alias(p, a))))
+                .collect();
+            out.insert(meta.name, aliases);
+        }
+        Ok(out)
     }
 
     /// Every index's metadata.

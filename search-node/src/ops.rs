@@ -1,7 +1,7 @@
 //! Document operations as the REST APIs state them (index, create, update,
 //! delete), executed in order, with Elasticsearch's per-item results.
 //!
-//! Contract: [`Node::execute`] returns one item per action, in input order;
+//! Contract: [`execute`] returns one item per action, in input order;
 //! a failed item never stops the others. Index/create/delete actions that
 //! follow each other are written together (one translog sync per shard);
 //! an update is a read-modify-write checked by sequence number, retried
@@ -136,7 +136,7 @@ pub fn conditions(
 
 /// A new document id: 20 URL-safe characters, unique on this node.
 pub fn auto_id() -> String {
-    crate::node::new_uuid()[..20].to_owned()
+    crate::util::new_uuid()[..20].to_owned()
 }
 
 /// Elasticsearch's limit on `_id`.
@@ -211,213 +211,189 @@ pub fn merge(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> boo
     changed
 }
 
-impl Node {
-    /// The index a write goes to, created if missing.
-    pub fn write_index(&self, target: &str) -> Result<Arc<IndexHandle>, EsError> {
-        if let Some(handle) = self.write_target(target)? {
-            return Ok(handle);
-        }
-        match self.create(target, &json!({})) {
-            Ok(handle) => Ok(handle),
-            // Created meanwhile by a concurrent request.
-            Err(e) if e.kind == "resource_already_exists_exception" => self.handle(target),
-            Err(e) => Err(e),
+/// The index a write goes to, created if missing.
+pub fn write_index(node: &Node, target: &str) -> Result<Arc<IndexHandle>, EsError> {
+    if let Some(handle) = node.write_target(target)? {
+        return Ok(handle);
+    }
+    match node.create(target, &json!({})) {
+        Ok(handle) => Ok(handle),
+        // Created meanwhile by a concurrent request.
+        Err(e) if e.kind == "resource_already_exists_exception" => node.handle(target),
+        Err(e) => Err(e),
+    }
+}
+
+/// Executes actions in order on a node; one item per action.
+pub fn execute(node: &Node, actions: Vec<Action>) -> Vec<Item> {
+    let mut items: Vec<Option<Item>> = actions.iter().map(|_| None).collect();
+    let mut run: Vec<(usize, Action)> = Vec::new();
+    for (i, action) in actions.into_iter().enumerate() {
+        if action.op == OpType::Update {
+            write_run(node, std::mem::take(&mut run), &mut items);
+            items[i] = Some(update(node, action));
+        } else {
+            run.push((i, action));
         }
     }
+    write_run(node, run, &mut items);
+    items.into_iter().map(|i| i.expect("every action has an item")).collect()
+}
 
-    /// Executes actions in order; one item per action.
-    pub fn execute(&self, actions: Vec<Action>) -> Vec<Item> {
-        let mut items: Vec<Option<Item>> = actions.iter().map(|_| None).collect();
-        let mut run: Vec<(usize, Action)> = Vec::new();
-        for (i, action) in actions.into_iter().enumerate() {
-            if action.op == OpType::Update {
-                self.write_run(std::mem::take(&mut run), &mut items);
-                items[i] = Some(self.update(action));
-            } else {
-                run.push((i, action));
-            }
+fn write_run(node: &Node, run: Vec<(usize, Action)>, items: &mut [Option<Item>]) {
+    // Per index: the handle, each write's (item position, op, id), the writes.
+    type Batch = (Arc<IndexHandle>, Vec<(usize, &'static str, String)>, Vec<DocWrite>);
+    let mut by_index: BTreeMap<String, Batch> = BTreeMap::new();
+    for (i, action) in run {
+        let op = action.op.name();
+        if let Some(Err(e)) = action.id.as_deref().map(check_id) {
+            items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
+            continue;
         }
-        self.write_run(run, &mut items);
-        items.into_iter().map(|i| i.expect("every action has an item")).collect()
-    }
-
-    fn write_run(&self, run: Vec<(usize, Action)>, items: &mut [Option<Item>]) {
-        // Per index: the handle, each write's (item position, op, id), the writes.
-        type Batch = (Arc<IndexHandle>, Vec<(usize, &'static str, String)>, Vec<DocWrite>);
-        let mut by_index: BTreeMap<String, Batch> = BTreeMap::new();
-        for (i, action) in run {
-            let op = action.op.name();
-            if let Some(Err(e)) = action.id.as_deref().map(check_id) {
-                items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
-                continue;
-            }
-            if action.require_alias && !self.is_alias(&action.index) {
-                let e = EsError::require_alias(&action.index);
-                items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
-                continue;
-            }
-            // Deletes never create an index.
-            let target = if action.op == OpType::Delete {
-                self.write_target(&action.index).and_then(|h| h.ok_or_else(|| EsError::index_not_found(&action.index)))
-            } else {
-                self.write_index(&action.index)
-            };
-            let handle = match target {
-                Ok(h) => h,
-                Err(e) => {
-                    items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
-                    continue;
-                }
-            };
-            let write = match (action.op, action.body) {
-                (OpType::Delete, _) => match action.id.clone() {
-                    Some(id) => DocWrite::Delete { id, routing: action.routing, conditions: action.conditions },
-                    None => {
-                        items[i] = Some(Item::failed(op, &action.index, None, EsError::validation("id is missing")));
-                        continue;
-                    }
-                },
-                (_, Err(e)) => {
-                    items[i] = Some(Item::failed(op, &handle.name(), action.id.as_deref(), e));
-                    continue;
-                }
-                (op_type, Ok(source)) => {
-                    let mut conditions = action.conditions;
-                    conditions.create |= op_type == OpType::Create;
-                    DocWrite::Index {
-                        id: action.id.unwrap_or_else(auto_id),
-                        source,
-                        routing: action.routing,
-                        conditions,
-                    }
-                }
-            };
-            let id = match &write {
-                DocWrite::Index { id, .. } | DocWrite::Delete { id, .. } => id.clone(),
-            };
-            let entry = by_index.entry(handle.name()).or_insert_with(|| (handle.clone(), Vec::new(), Vec::new()));
-            entry.1.push((i, op, id));
-            entry.2.push(write);
+        if action.require_alias && !node.is_alias(&action.index) {
+            let e = EsError::require_alias(&action.index);
+            items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
+            continue;
         }
-        for (_, (handle, positions, writes)) in by_index {
-            let results = handle.write(writes);
-            for ((i, op, id), result) in positions.into_iter().zip(results) {
-                items[i] = Some(match result {
-                    Ok(w) => Item::ok(op, &w, written_body(&handle, &id, &w)),
-                    Err(e) => Item::failed(op, &handle.name(), Some(&id), e),
-                });
-            }
-        }
-    }
-
-    fn update(&self, action: Action) -> Item {
-        let op = "update";
-        let fail = |index: &str, e: EsError| Item::failed(op, index, action.id.as_deref(), e);
-        let Some(id) = action.id.clone() else {
-            return fail(&action.index, EsError::validation("id is missing"));
+        // Deletes never create an index.
+        let target = if action.op == OpType::Delete {
+            node.write_target(&action.index).and_then(|h| h.ok_or_else(|| EsError::index_not_found(&action.index)))
+        } else {
+            write_index(node, &action.index)
         };
-        let body = match &action.body {
-            Ok(b) => b,
-            Err(e) => return fail(&action.index, e.clone()),
-        };
-        let handle = match self.write_index(&action.index) {
+        let handle = match target {
             Ok(h) => h,
-            Err(e) => return fail(&action.index, e),
+            Err(e) => {
+                items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
+                continue;
+            }
         };
-        let request = match UpdateRequest::parse(body) {
-            Ok(r) => r,
+        let write = match (action.op, action.body) {
+            (OpType::Delete, _) => {
+                if let Some(id) = action.id.clone() {
+                    DocWrite::Delete { id, routing: action.routing, conditions: action.conditions }
+                } else {
+                    items[i] = Some(Item::failed(op, &action.index, None, EsError::validation("id is missing")));
+                    continue;
+                }
+            }
+            (_, Err(e)) => {
+                items[i] = Some(Item::failed(op, &handle.name(), action.id.as_deref(), e));
+                continue;
+            }
+            (op_type, Ok(source)) => {
+                let mut conditions = action.conditions;
+                conditions.create |= op_type == OpType::Create;
+                DocWrite::Index { id: action.id.unwrap_or_else(auto_id), source, routing: action.routing, conditions }
+            }
+        };
+        let id = match &write {
+            DocWrite::Index { id, .. } | DocWrite::Delete { id, .. } => id.clone(),
+        };
+        let entry = by_index.entry(handle.name()).or_insert_with(|| (handle.clone(), Vec::new(), Vec::new()));
+        entry.1.push((i, op, id));
+        entry.2.push(write);
+    }
+    for (_, (handle, positions, writes)) in by_index {
+        let results = handle.write(writes);
+        for ((i, op, id), result) in positions.into_iter().zip(results) {
+            items[i] = Some(match result {
+                Ok(w) => Item::ok(op, &w, written_body(&handle, &id, &w)),
+                Err(e) => Item::failed(op, &handle.name(), Some(&id), e),
+            });
+        }
+    }
+}
+
+fn update(node: &Node, action: Action) -> Item {
+    let op = "update";
+    let fail = |index: &str, e: EsError| Item::failed(op, index, action.id.as_deref(), e);
+    let Some(id) = action.id.clone() else {
+        return fail(&action.index, EsError::validation("id is missing"));
+    };
+    let body = match &action.body {
+        Ok(b) => b,
+        Err(e) => return fail(&action.index, e.clone()),
+    };
+    let handle = match write_index(node, &action.index) {
+        Ok(h) => h,
+        Err(e) => return fail(&action.index, e),
+    };
+    let request = match UpdateRequest::parse(body) {
+        Ok(r) => r,
+        Err(e) => return fail(&handle.name(), e),
+    };
+    let mut attempt = 0;
+    loop {
+        match try_update(&handle, &id, &action, &request) {
+            Err(e)
+                if e.status == 409 && attempt < action.retry_on_conflict && action.conditions.if_seq_no.is_none() =>
+            {
+                attempt += 1;
+            }
             Err(e) => return fail(&handle.name(), e),
-        };
-        let mut attempt = 0;
-        loop {
-            match self.try_update(&handle, &id, &action, &request) {
-                Err(e)
-                    if e.status == 409
-                        && attempt < action.retry_on_conflict
-                        && action.conditions.if_seq_no.is_none() =>
-                {
-                    attempt += 1;
-                }
-                Err(e) => return fail(&handle.name(), e),
-                Ok(item) => return item,
-            }
+            Ok(item) => return item,
         }
     }
+}
 
-    fn try_update(
-        &self,
-        handle: &IndexHandle,
-        id: &str,
-        action: &Action,
-        request: &UpdateRequest,
-    ) -> Result<Item, EsError> {
-        let current = handle.get(id, action.routing.as_deref())?;
-        let (source, conditions) = match &current {
-            Some(doc) => {
-                if let Some((seq_no, term)) = action.conditions.if_seq_no
-                    && (doc.seq_no != seq_no || term != 1)
-                {
-                    return Err(EsError::version_conflict(
-                        &handle.name(),
-                        format!(
-                            "[{id}]: version conflict, required seqNo [{seq_no}], primary term [{term}]. current document has seqNo [{}] and primary term [1]",
-                            doc.seq_no
-                        ),
-                    ));
-                }
-                let mut source: Map<String, Value> = serde_json::from_str(&doc.source).unwrap_or_default();
-                let changed = match &request.doc {
-                    Some(patch) => merge(&mut source, patch),
-                    None => false,
-                };
-                if !changed && request.detect_noop {
-                    let shard = handle.shard_of(id, action.routing.as_deref());
-                    let w = Written { result: "noop", version: doc.version, seq_no: doc.seq_no, shard };
-                    return Ok(self.update_item(handle, id, &w, Some(doc), request));
-                }
-                (source, Conditions { if_seq_no: Some((doc.seq_no, 1)), ..Conditions::default() })
-            }
-            None => {
-                let source = match (&request.upsert, &request.doc) {
-                    (Some(upsert), _) => upsert.clone(),
-                    (None, Some(doc)) if request.doc_as_upsert => doc.clone(),
-                    _ => return Err(EsError::document_missing(&handle.name(), id)),
-                };
-                (source, Conditions { create: true, ..Conditions::default() })
-            }
-        };
-        let write =
-            DocWrite::Index { id: id.to_owned(), source: source.clone(), routing: action.routing.clone(), conditions };
-        let written = handle.write(vec![write]).pop().expect("one result")?;
-        let stored = StoredDoc {
-            id: id.to_owned(),
-            source: Value::Object(source).to_string().into(),
-            version: written.version,
-            seq_no: written.seq_no,
-            routing: action.routing.clone(),
-        };
-        Ok(self.update_item(handle, id, &written, Some(&stored), request))
-    }
-
-    fn update_item(
-        &self,
-        handle: &IndexHandle,
-        id: &str,
-        w: &Written,
-        doc: Option<&StoredDoc>,
-        request: &UpdateRequest,
-    ) -> Item {
-        let mut body = written_body(handle, id, w);
-        if let (Some(filter), Some(doc)) = (&request.source, doc) {
-            let source: Value = serde_json::from_str(&doc.source).unwrap_or(Value::Null);
-            let mut get = json!({"_seq_no": doc.seq_no, "_primary_term": 1, "found": true});
-            if let Some(filtered) = filter.apply(&source) {
-                get["_source"] = filtered;
-            }
-            body["get"] = get;
+fn try_update(handle: &IndexHandle, id: &str, action: &Action, request: &UpdateRequest) -> Result<Item, EsError> {
+    let current = handle.get(id, action.routing.as_deref())?;
+    let (source, conditions) = if let Some(doc) = &current {
+        if let Some((seq_no, term)) = action.conditions.if_seq_no
+            && (doc.seq_no != seq_no || term != 1)
+        {
+            return Err(EsError::version_conflict(
+                &handle.name(),
+                format!(
+                    "[{id}]: version conflict, required seqNo [{seq_no}], primary term [{term}]. current document has seqNo [{}] and primary term [1]",
+                    doc.seq_no
+                ),
+            ));
         }
-        Item::ok("update", w, body)
+        let mut source: Map<String, Value> = serde_json::from_str(&doc.source).unwrap_or_default();
+        let changed = match &request.doc {
+            Some(patch) => merge(&mut source, patch),
+            None => false,
+        };
+        if !changed && request.detect_noop {
+            let shard = handle.shard_of(id, action.routing.as_deref());
+            let w = Written { result: "noop", version: doc.version, seq_no: doc.seq_no, shard };
+            return Ok(update_item(handle, id, &w, Some(doc), request));
+        }
+        (source, Conditions { if_seq_no: Some((doc.seq_no, 1)), ..Conditions::default() })
+    } else {
+        let source = match (&request.upsert, &request.doc) {
+            (Some(upsert), _) => upsert.clone(),
+            (None, Some(doc)) if request.doc_as_upsert => doc.clone(),
+            _ => return Err(EsError::document_missing(&handle.name(), id)),
+        };
+        (source, Conditions { create: true, ..Conditions::default() })
+    };
+    let write =
+        DocWrite::Index { id: id.to_owned(), source: source.clone(), routing: action.routing.clone(), conditions };
+    let written = handle.write(vec![write]).pop().expect("one result")?;
+    let stored = StoredDoc {
+        id: id.to_owned(),
+        source: Value::Object(source).to_string().into(),
+        version: written.version,
+        seq_no: written.seq_no,
+        routing: action.routing.clone(),
+    };
+    Ok(update_item(handle, id, &written, Some(&stored), request))
+}
+
+fn update_item(handle: &IndexHandle, id: &str, w: &Written, doc: Option<&StoredDoc>, request: &UpdateRequest) -> Item {
+    let mut body = written_body(handle, id, w);
+    if let (Some(filter), Some(doc)) = (&request.source, doc) {
+        let source: Value = serde_json::from_str(&doc.source).unwrap_or(Value::Null);
+        let mut get = json!({"_seq_no": doc.seq_no, "_primary_term": 1, "found": true});
+        if let Some(filtered) = filter.apply(&source) {
+            get["_source"] = filtered;
+        }
+        body["get"] = get;
     }
+    Item::ok("update", w, body)
 }
 
 /// An `_update` body.

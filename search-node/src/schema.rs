@@ -18,15 +18,12 @@ use tantivy::schema::{
     STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::analysis::EdgeNgram;
+use crate::analysis::prefix_tokenizer;
 use crate::mapping::{FieldDef, FieldType, Mapping, Numeric};
 
 /// Suffix of the edge-n-gram field kept beside a text field with
 /// `index_prefixes` (or of type `search_as_you_type`).
 pub const PREFIX_SUFFIX: &str = "._index_prefix";
-/// Longest prefix indexed for as-you-type search.
-pub const MAX_PREFIX: usize = 20;
-
 /// Handles of the metadata fields.
 #[derive(Debug, Clone, Copy)]
 pub struct MetaFields {
@@ -53,17 +50,6 @@ pub struct IndexSchema {
     pub meta: MetaFields,
     /// Leaf fields by Elasticsearch path.
     pub fields: BTreeMap<String, Field>,
-}
-
-/// The tokenizer name of the prefix field of a text field analysed by
-/// `analyzer`.
-pub fn prefix_tokenizer(analyzer: &str) -> String {
-    format!("{analyzer}__prefix")
-}
-
-/// The edge-n-gram filter of prefix fields.
-pub fn prefix_filter() -> EdgeNgram {
-    EdgeNgram { min: 1, max: MAX_PREFIX }
 }
 
 fn text_options(tokenizer: &str, index: bool, positions: bool) -> TextOptions {

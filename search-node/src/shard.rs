@@ -32,8 +32,8 @@ use tantivy::{
     DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TERMINATED, TantivyDocument, Term,
 };
 
+use crate::context::IndexContext;
 use crate::error::EsError;
-use crate::index::IndexContext;
 use crate::translog::{Op, Translog};
 
 /// How long deletes are remembered for versioning.
@@ -198,26 +198,40 @@ pub fn doc_id(segment: &tantivy::SegmentReader, doc: tantivy::DocId) -> Result<O
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn add_doc(
-    writer: &IndexWriter,
-    ctx: &IndexContext,
-    id: &str,
-    source: &str,
-    routing: Option<&str>,
-    mut doc: TantivyDocument,
+/// A document's metadata fields, as [`add_doc`] writes them beside its
+/// indexed part.
+#[derive(Debug, Clone, Copy)]
+struct DocMeta<'a> {
+    id: &'a str,
+    source: &'a str,
+    routing: Option<&'a str>,
     version: u64,
     seq_no: u64,
-) -> Result<(), EsError> {
+}
+
+impl<'a> From<&'a StoredDoc> for DocMeta<'a> {
+    fn from(stored: &'a StoredDoc) -> DocMeta<'a> {
+        DocMeta {
+            id: &stored.id,
+            source: &stored.source,
+            routing: stored.routing.as_deref(),
+            version: stored.version,
+            seq_no: stored.seq_no,
+        }
+    }
+}
+
+/// Replaces the document with that id by `doc` plus its metadata fields.
+fn add_doc(writer: &IndexWriter, ctx: &IndexContext, m: DocMeta, mut doc: TantivyDocument) -> Result<(), EsError> {
     let meta = ctx.schema.meta;
-    doc.add_text(meta.id, id);
-    doc.add_bytes(meta.source, source.as_bytes());
-    doc.add_u64(meta.version, version);
-    doc.add_u64(meta.seq_no, seq_no);
-    if let Some(routing) = routing {
+    doc.add_text(meta.id, m.id);
+    doc.add_bytes(meta.source, m.source.as_bytes());
+    doc.add_u64(meta.version, m.version);
+    doc.add_u64(meta.seq_no, m.seq_no);
+    if let Some(routing) = m.routing {
         doc.add_text(meta.routing, routing);
     }
-    writer.delete_term(id_term(ctx, id));
+    writer.delete_term(id_term(ctx, m.id));
     writer.add_document(doc)?;
     Ok(())
 }
@@ -351,7 +365,8 @@ impl Shard {
             match op {
                 Op::Index { id, seq_no, version, routing, source } => {
                     let doc = rebuild_doc(ctx, &id, &source);
-                    add_doc(state.writer()?, ctx, &id, &source, routing.as_deref(), doc, version, seq_no)?;
+                    let meta = DocMeta { id: &id, source: &source, routing: routing.as_deref(), version, seq_no };
+                    add_doc(state.writer()?, ctx, meta, doc)?;
                     state.live.insert(id, Live { exists: true, version, seq_no, at: Instant::now() });
                 }
                 Op::Delete { id, seq_no, version } => {
@@ -398,7 +413,14 @@ impl Shard {
             state.next_seq_no += 1;
             let written = match write {
                 Write::Index { id, source, routing, doc, .. } => {
-                    add_doc(state.writer()?, ctx, &id, &source, routing.as_deref(), doc, next_version, seq_no)?;
+                    let meta = DocMeta {
+                        id: &id,
+                        source: &source,
+                        routing: routing.as_deref(),
+                        version: next_version,
+                        seq_no,
+                    };
+                    add_doc(state.writer()?, ctx, meta, doc)?;
                     ops.push(Op::Index { id: id.clone(), seq_no, version: next_version, routing, source });
                     state.live.insert(id, Live { exists: true, version: next_version, seq_no, at: Instant::now() });
                     Written {
@@ -514,8 +536,7 @@ impl Shard {
             for doc_id in segment.doc_ids_alive() {
                 let stored = load(&searcher, ctx, DocAddress::new(ord as u32, doc_id))?;
                 let doc = rebuild_doc(ctx, &stored.id, &stored.source);
-                let routing = stored.routing.as_deref();
-                add_doc(&writer, ctx, &stored.id, &stored.source, routing, doc, stored.version, stored.seq_no)?;
+                add_doc(&writer, ctx, DocMeta::from(&stored), doc)?;
                 count += 1;
             }
         }
@@ -524,7 +545,7 @@ impl Shard {
             commit.set_payload(&serde_json::json!({ "max_seq_no": max }).to_string());
         }
         commit.commit()?;
-        crate::index::write_atomically(&self.dir, "CURRENT", next.to_string().as_bytes())?;
+        crate::util::write_atomically(&self.dir, "CURRENT", next.to_string().as_bytes())?;
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         *self.searcher.write().expect("not poisoned") = reader.searcher();
         let old_generation = state.generation;

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::EsError;
-use crate::names::glob_match;
+use crate::util::glob_match;
 
 /// What part of `_source` to return.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,7 +60,7 @@ impl SourceFilter {
         let mut filter = SourceFilter::default();
         match source {
             Some("false") => filter.disabled = true,
-            Some("true") | Some("") | None => {}
+            Some("true" | "") | None => {}
             Some(fields) => filter.includes = split(fields),
         }
         if let Some(i) = includes {

@@ -14,7 +14,7 @@ use std::sync::RwLock;
 use serde_json::{Map, Value, json};
 
 use crate::error::EsError;
-use crate::names::glob_match;
+use crate::util::glob_match;
 
 const FILE: &str = "templates.json";
 const KEYS: [&str; 8] =
@@ -50,7 +50,7 @@ impl Templates {
 
     fn save(&self, by_name: &BTreeMap<String, Value>) -> Result<(), EsError> {
         let bytes = serde_json::to_vec_pretty(by_name).map_err(|e| EsError::internal(e.to_string()))?;
-        Ok(crate::index::write_atomically(&self.dir, FILE, &bytes)?)
+        Ok(crate::util::write_atomically(&self.dir, FILE, &bytes)?)
     }
 
     /// Adds or replaces a template after checking it.

@@ -77,7 +77,7 @@ fn indexes_of(items: &[Item]) -> BTreeSet<(String, usize)> {
 /// Executes one action of a single-document API and answers with its item.
 async fn single(node: NodeData, action: Action, params: Params) -> Result<HttpResponse, EsError> {
     let (item, forced) = blocking(move || {
-        let item = node.execute(vec![action]).pop().expect("one item");
+        let item = crate::ops::execute(&node, vec![action]).pop().expect("one item");
         let forced = refresh_after(&node, &params, &indexes_of(std::slice::from_ref(&item)))?;
         Ok((item, forced))
     })
@@ -363,7 +363,7 @@ async fn bulk(
     let actions = bulk::parse(&body, &defaults)?;
     let refresh_params = params.clone();
     let (items, _) = blocking(move || {
-        let items = node.execute(actions);
+        let items = crate::ops::execute(&node, actions);
         let forced = refresh_after(&node, &refresh_params, &indexes_of(&items))?;
         Ok((items, forced))
     })

@@ -68,7 +68,7 @@ async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> 
         Some(expr) => node.get(&expr, false)?,
         None => node.all(),
     };
-    let primaries: u64 = metas.iter().map(|m| m.shards()).sum();
+    let primaries: u64 = metas.iter().map(super::super::meta::IndexMeta::shards).sum();
     let unassigned: u64 = metas.iter().map(|m| m.shards() * m.replicas()).sum();
     let status = if unassigned > 0 { "yellow" } else { "green" };
     let total = primaries + unassigned;
@@ -319,7 +319,7 @@ fn settings_body(
         if let Some(pattern) = name {
             let flat = flatten_settings("", &settings);
             let kept: serde_json::Map<String, Value> =
-                flat.into_iter().filter(|(k, _)| pattern.split(',').any(|p| crate::names::glob_match(p, k))).collect();
+                flat.into_iter().filter(|(k, _)| pattern.split(',').any(|p| crate::util::glob_match(p, k))).collect();
             settings = Value::Object(kept);
         } else if flag(params, "flat_settings") {
             settings = Value::Object(flatten_settings("", &settings).into_iter().collect());

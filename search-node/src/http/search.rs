@@ -192,7 +192,7 @@ async fn delete_by_query(
                     require_alias: false,
                 })
                 .collect();
-            for item in node.execute(actions) {
+            for item in crate::ops::execute(&node, actions) {
                 match item.status {
                     200 => deleted += 1,
                     409 => conflicts += 1,

@@ -51,7 +51,7 @@ impl BoolQuery {
         })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         let mut subqueries: Vec<(Occur, Compiled)> = Vec::new();
         for q in &self.must {
             subqueries.push((Occur::Must, q.compile(cx)?));

@@ -23,7 +23,7 @@ impl ConstantScoreQuery {
         Ok(ConstantScoreQuery { filter: Box::new(filter), boost: p.f32("boost", 1.0)? })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         Ok(Box::new(ConstScoreQuery::new(self.filter.compile(cx)?, self.boost)))
     }
 }
@@ -50,7 +50,7 @@ impl DisMaxQuery {
         Ok(DisMaxQuery { queries, tie_breaker: p.f32("tie_breaker", 0.0)?, boost: p.f32("boost", 1.0)? })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         let disjuncts = self.queries.iter().map(|q| q.compile(cx)).collect::<Result<Vec<_>, _>>()?;
         Ok(boosted(Box::new(DisjunctionMaxQuery::with_tie_breaker(disjuncts, self.tie_breaker)), self.boost))
     }

@@ -24,7 +24,7 @@ impl ExistsQuery {
         Ok(ExistsQuery { field, boost: p.f32("boost", 1.0)? })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Compiled {
         let names = cx.index.schema.meta.field_names;
         let mapping = &cx.index.mapping;
         // `_field_names` holds every path with a value and its parents.
@@ -32,15 +32,15 @@ impl ExistsQuery {
             .fields
             .keys()
             .chain(mapping.objects.keys())
-            .filter(|p| crate::names::glob_match(&self.field, p))
+            .filter(|p| crate::util::glob_match(&self.field, p))
             .map(String::as_str)
             .collect();
         paths.sort_unstable();
         paths.dedup();
         if paths.is_empty() {
-            return Ok(Box::new(EmptyQuery));
+            return Box::new(EmptyQuery);
         }
         let terms: Vec<Term> = paths.iter().map(|p| Term::from_field_text(names, p)).collect();
-        Ok(Box::new(ConstScoreQuery::new(Box::new(TermSetQuery::new(terms)), self.boost)))
+        Box::new(ConstScoreQuery::new(Box::new(TermSetQuery::new(terms)), self.boost))
     }
 }

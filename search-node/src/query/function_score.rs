@@ -149,7 +149,7 @@ fn parse_function(value: &Value) -> Result<Function, EsError> {
             "filter" => function.filter = Some(Query::parse(v)?),
             "weight" => {
                 function.weight =
-                    v.as_f64().ok_or_else(|| EsError::parsing("[function_score] [weight] must be a number"))?
+                    v.as_f64().ok_or_else(|| EsError::parsing("[function_score] [weight] must be a number"))?;
             }
             "field_value_factor" => {
                 let p = Params::new("field_value_factor", v, &["field", "factor", "modifier", "missing"])?;
@@ -226,7 +226,7 @@ impl FunctionScoreQuery {
         })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         let mut functions = Vec::new();
         for f in &self.functions {
             let filter = f.filter.as_ref().map(|q| q.compile(cx)).transpose()?;
@@ -435,10 +435,9 @@ impl FunctionScorer {
                 Mode::Multiply => values.iter().product(),
                 Mode::Sum => values.iter().sum(),
                 Mode::Avg => values.iter().sum::<f64>() / values.len() as f64,
-                Mode::First => values[0],
+                Mode::First | Mode::Replace => values[0],
                 Mode::Max => values.iter().copied().fold(f64::MIN, f64::max),
                 Mode::Min => values.iter().copied().fold(f64::MAX, f64::min),
-                Mode::Replace => values[0],
             }
         }
         .min(q.max_boost);

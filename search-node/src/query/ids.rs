@@ -27,9 +27,9 @@ impl IdsQuery {
         Ok(IdsQuery { values, boost: p.f32("boost", 1.0)? })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Compiled {
         let field = cx.index.schema.meta.id;
         let terms: Vec<Term> = self.values.iter().map(|id| Term::from_field_text(field, id)).collect();
-        Ok(Box::new(ConstScoreQuery::new(Box::new(TermSetQuery::new(terms)), self.boost)))
+        Box::new(ConstScoreQuery::new(Box::new(TermSetQuery::new(terms)), self.boost))
     }
 }

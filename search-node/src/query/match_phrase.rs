@@ -62,13 +62,13 @@ impl MatchPhraseQuery {
         Ok(q)
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         let Some(r) = cx.field(&self.field) else { return Ok(Box::new(EmptyQuery)) };
         Ok(boosted(self.compile_field(cx, r)?, self.boost))
     }
 
     /// The query on one resolved field (also used by `multi_match`).
-    pub(crate) fn compile_field(&self, cx: &Cx, r: Resolved) -> Result<Compiled, EsError> {
+    pub(crate) fn compile_field(&self, cx: Cx, r: Resolved) -> Result<Compiled, EsError> {
         if !matches!(r.def.ty, FieldType::Text { .. }) {
             if self.prefix && matches!(r.def.ty, FieldType::Keyword { .. }) {
                 let value = cx.analyze(r, &self.query, None)?.remove(0).1;

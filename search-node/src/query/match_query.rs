@@ -155,7 +155,7 @@ pub(crate) fn token_clause(r: Resolved, token: &str, options: &MatchOptions) -> 
 }
 
 /// Compiles match semantics for one resolved field.
-pub(crate) fn match_field(cx: &Cx, r: Resolved, text: &Value, options: &MatchOptions) -> Result<Compiled, EsError> {
+pub(crate) fn match_field(cx: Cx, r: Resolved, text: &Value, options: &MatchOptions) -> Result<Compiled, EsError> {
     if !matches!(r.def.ty, FieldType::Text { .. }) {
         return match cx.term(r, text) {
             Ok(term) => super::term::exact(r, term),
@@ -227,7 +227,7 @@ impl MatchQuery {
         })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         if let Some(q) = super::on_index_name(cx, &self.field, |n| n == crate::util::plain(&self.query)) {
             return Ok(q);
         }

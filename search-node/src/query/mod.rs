@@ -42,10 +42,10 @@ pub use range::RangeQuery;
 pub use term::TermQuery;
 pub use terms::TermsQuery;
 
+use crate::context::IndexContext;
 use crate::date::DateFormat;
 use crate::document::{Typed, convert};
 use crate::error::EsError;
-use crate::index::IndexContext;
 use crate::mapping::{FieldDef, FieldType};
 
 /// A compiled query.
@@ -131,7 +131,7 @@ impl Query {
     }
 
     /// Compiles against one index.
-    pub fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         match self {
             Query::MatchAll { boost } => Ok(boosted(Box::new(tantivy::query::AllQuery), *boost)),
             Query::MatchNone => Ok(Box::new(EmptyQuery)),
@@ -144,8 +144,8 @@ impl Query {
             Query::Range(q) => q.compile(cx),
             Query::Prefix(q) => q.compile(cx),
             Query::Wildcard(q) => q.compile(cx),
-            Query::Exists(q) => q.compile(cx),
-            Query::Ids(q) => q.compile(cx),
+            Query::Exists(q) => Ok(q.compile(cx)),
+            Query::Ids(q) => Ok(q.compile(cx)),
             Query::ConstantScore(q) => q.compile(cx),
             Query::DisMax(q) => q.compile(cx),
             Query::FunctionScore(q) => q.compile(cx),
@@ -219,7 +219,7 @@ impl<'a> Cx<'a> {
             .mapping
             .fields
             .keys()
-            .filter(|p| crate::names::glob_match(pattern, p))
+            .filter(|p| crate::util::glob_match(pattern, p))
             .filter_map(|p| self.field(p))
             .filter(|r| r.def.index)
             .collect()
@@ -281,7 +281,7 @@ pub fn term_of(field: Field, typed: &Typed) -> Term {
 
 /// A query on `_index`: every document of this index when its name
 /// matches, none otherwise; `None` for any other field.
-pub(crate) fn on_index_name(cx: &Cx, field: &str, matches: impl Fn(&str) -> bool) -> Option<Compiled> {
+pub(crate) fn on_index_name(cx: Cx, field: &str, matches: impl Fn(&str) -> bool) -> Option<Compiled> {
     (field == "_index").then(|| -> Compiled {
         if matches(&cx.index.name) {
             Box::new(tantivy::query::ConstScoreQuery::new(Box::new(tantivy::query::AllQuery), 1.0))

@@ -122,7 +122,7 @@ impl MultiMatchQuery {
         })
     }
 
-    fn resolved<'a>(&self, cx: &Cx<'a>) -> Vec<(Resolved<'a>, f32)> {
+    fn resolved<'a>(&self, cx: Cx<'a>) -> Vec<(Resolved<'a>, f32)> {
         let mut out: Vec<(Resolved<'a>, f32)> = Vec::new();
         for (pattern, boost) in &self.fields {
             for r in cx.fields_matching(pattern) {
@@ -138,7 +138,7 @@ impl MultiMatchQuery {
         out
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         let fields = self.resolved(cx);
         if fields.is_empty() {
             return Ok(Box::new(EmptyQuery));
@@ -183,7 +183,7 @@ impl MultiMatchQuery {
 
     /// Each token must match in some field (with `operator: and`), scored
     /// by its best field: the fields act as one.
-    fn cross_fields(&self, cx: &Cx, fields: &[(Resolved, f32)], text: &str) -> Result<Compiled, EsError> {
+    fn cross_fields(&self, cx: Cx, fields: &[(Resolved, f32)], text: &str) -> Result<Compiled, EsError> {
         let text_fields: Vec<&(Resolved, f32)> =
             fields.iter().filter(|(r, _)| matches!(r.def.ty, FieldType::Text { .. })).collect();
         let Some((first, _)) = text_fields.first() else { return Ok(Box::new(EmptyQuery)) };
@@ -207,7 +207,7 @@ impl MultiMatchQuery {
 
 /// `match_bool_prefix` on one field: every token a term clause, the last
 /// also as a prefix.
-pub(crate) fn bool_prefix(cx: &Cx, r: Resolved, text: &str, options: &MatchOptions) -> Result<Compiled, EsError> {
+pub(crate) fn bool_prefix(cx: Cx, r: Resolved, text: &str, options: &MatchOptions) -> Result<Compiled, EsError> {
     if !matches!(r.def.ty, FieldType::Text { .. }) {
         return match_field(cx, r, &Value::String(text.to_owned()), options);
     }

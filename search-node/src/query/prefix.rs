@@ -6,9 +6,10 @@ use tantivy::query::{ConstScoreQuery, EmptyQuery, RegexQuery};
 
 use super::term::{case_insensitive_pattern, regex_escape};
 use super::{Compiled, Cx, Params, single_field};
+use crate::analysis::MAX_PREFIX;
 use crate::error::EsError;
 use crate::mapping::FieldType;
-use crate::schema::{MAX_PREFIX, PREFIX_SUFFIX};
+use crate::schema::PREFIX_SUFFIX;
 
 /// A `prefix` query.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,14 +50,14 @@ fn parse_field(kind: &'static str, body: &Value) -> Result<(String, String, f32,
     Ok((field.to_owned(), crate::util::plain(inner), outer_boost, false))
 }
 
-fn normalized(cx: &Cx, field: &str, value: &str) -> String {
+fn normalized(cx: Cx, field: &str, value: &str) -> String {
     match cx.field(field).map(|r| &r.def.ty) {
         Some(FieldType::Keyword { normalizer, .. }) => cx.index.analyzers.normalize(normalizer.as_deref(), value),
         _ => value.to_owned(),
     }
 }
 
-fn pattern_query(cx: &Cx, field: &str, pattern: &str, boost: f32) -> Result<Compiled, EsError> {
+fn pattern_query(cx: Cx, field: &str, pattern: &str, boost: f32) -> Result<Compiled, EsError> {
     let Some(r) = cx.field(field) else { return Ok(Box::new(EmptyQuery)) };
     if !r.def.index || !matches!(r.def.ty, FieldType::Text { .. } | FieldType::Keyword { .. }) {
         return Err(EsError::illegal_argument(format!(
@@ -75,7 +76,7 @@ impl PrefixQuery {
         Ok(PrefixQuery { field, value, boost, case_insensitive })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         if let Some(q) = super::on_index_name(cx, &self.field, |n| n.starts_with(&self.value)) {
             return Ok(q);
         }
@@ -115,8 +116,8 @@ impl WildcardQuery {
         Ok(WildcardQuery { field, value, boost, case_insensitive })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
-        if let Some(q) = super::on_index_name(cx, &self.field, |n| crate::names::glob_match(&self.value, n)) {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
+        if let Some(q) = super::on_index_name(cx, &self.field, |n| crate::util::glob_match(&self.value, n)) {
             return Ok(q);
         }
         let value = normalized(cx, &self.field, &self.value);

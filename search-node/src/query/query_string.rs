@@ -104,7 +104,7 @@ impl QueryStringQuery {
         }
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         let tokens = lex(&self.query);
         let mut parser = Parser { tokens: &tokens, at: 0, q: self };
         let query = match parser.query(0) {

@@ -79,14 +79,14 @@ impl RangeQuery {
         })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         let Some(r) = cx.field(&self.field) else { return Ok(Box::new(EmptyQuery)) };
         let lower = self.lower.as_ref().map(|(v, inc)| self.bound(cx, r, v, *inc, false)).transpose()?;
         let upper = self.upper.as_ref().map(|(v, inc)| self.bound(cx, r, v, *inc, true)).transpose()?;
         let lower = lower.flatten().unwrap_or(Bound::Unbounded);
         let upper = upper.flatten().unwrap_or(Bound::Unbounded);
         let query: Compiled = if matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
-            super::ExistsQuery { field: self.field.clone(), boost: 1.0 }.compile(cx)?
+            super::ExistsQuery { field: self.field.clone(), boost: 1.0 }.compile(cx)
         } else {
             Box::new(TantivyRange::new(lower, upper))
         };
@@ -97,7 +97,7 @@ impl RangeQuery {
     /// (`gte 2.5` is `gte 3`).
     fn bound(
         &self,
-        cx: &Cx,
+        cx: Cx,
         r: Resolved,
         value: &Value,
         inclusive: bool,

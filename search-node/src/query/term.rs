@@ -42,7 +42,7 @@ impl TermQuery {
         Ok(TermQuery { field: field.to_owned(), value: value.clone(), boost: outer_boost, case_insensitive: false })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         if let Some(q) = super::on_index_name(cx, &self.field, |n| n == crate::util::plain(&self.value)) {
             return Ok(q);
         }

@@ -43,7 +43,7 @@ impl TermsQuery {
         Ok(TermsQuery { field, values, boost })
     }
 
-    pub(super) fn compile(&self, cx: &Cx) -> Result<Compiled, EsError> {
+    pub(super) fn compile(&self, cx: Cx) -> Result<Compiled, EsError> {
         if let Some(q) =
             super::on_index_name(cx, &self.field, |n| self.values.iter().any(|v| crate::util::plain(v) == n))
         {

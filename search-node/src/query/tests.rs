@@ -68,7 +68,7 @@ impl Fixture {
                 }
             })
             .collect();
-        assert!(node.execute(actions).iter().all(|i| i.status == 201));
+        assert!(crate::ops::execute(&node, actions).iter().all(|i| i.status == 201));
         node.handle("movies").unwrap().refresh().unwrap();
         Fixture { _dir: dir, node }
     }
@@ -330,12 +330,15 @@ fn unrefreshed_writes_survive_a_reopen() {
             retry_on_conflict: 0,
             require_alias: false,
         };
-        let items = node.execute(vec![
-            action("a", OpType::Index),
-            action("b", OpType::Index),
-            action("a", OpType::Delete),
-            action("c", OpType::Create),
-        ]);
+        let items = crate::ops::execute(
+            &node,
+            vec![
+                action("a", OpType::Index),
+                action("b", OpType::Index),
+                action("a", OpType::Delete),
+                action("c", OpType::Create),
+            ],
+        );
         assert_eq!(items.iter().map(|i| i.status).collect::<Vec<_>>(), [201, 201, 200, 201]);
         assert_eq!(node.handle("m").unwrap().doc_count(), 0, "not refreshed");
         // Dropped without a refresh: only the translog has the writes.
@@ -368,12 +371,15 @@ fn a_source_clashing_with_the_mapping_it_grows_is_refused_alone() {
         retry_on_conflict: 0,
         require_alias: false,
     };
-    let items = node.execute(vec![
-        action("1", json!({"open": {"a": 1}})),
-        action("2", json!({"open": {"a": {"b": 1}}})),
-        action("3", json!({"closed": 1})),
-        action("4", json!({"open": {"c": "x"}})),
-    ]);
+    let items = crate::ops::execute(
+        &node,
+        vec![
+            action("1", json!({"open": {"a": 1}})),
+            action("2", json!({"open": {"a": {"b": 1}}})),
+            action("3", json!({"closed": 1})),
+            action("4", json!({"open": {"c": "x"}})),
+        ],
+    );
     let statuses: Vec<u16> = items.iter().map(|i| i.status).collect();
     assert_eq!(statuses, [201, 400, 400, 201]);
     assert!(items[1].body["error"]["reason"].as_str().unwrap().contains("[a]"), "{}", items[1].body);

@@ -78,7 +78,7 @@ fn split(name: &str, def: &Value) -> Result<Parts, EsError> {
     for (key, value) in map {
         match key.as_str() {
             "aggs" | "aggregations" => {
-                subs = Some(value.as_object().cloned().ok_or_else(|| EsError::parsing("[aggs] must be an object"))?)
+                subs = Some(value.as_object().cloned().ok_or_else(|| EsError::parsing("[aggs] must be an object"))?);
             }
             "meta" => {}
             k if KINDS.contains(&k) => {
@@ -111,13 +111,13 @@ fn check_field(body: &Value, mapping: &Mapping) -> Result<(), EsError> {
     Ok(())
 }
 
-fn filter_agg(query: &Value, cx: &Cx) -> Result<AggregationVariants, EsError> {
+fn filter_agg(query: &Value, cx: Cx) -> Result<AggregationVariants, EsError> {
     let compiled = Query::parse(query)?.compile(cx)?;
     Ok(AggregationVariants::Filter(FilterAggregation::new_with_builder(Box::new(Prebuilt { query: Some(compiled) }))))
 }
 
 /// Translates a request's `aggs` for one index.
-pub fn translate(aggs: &Map<String, Value>, cx: &Cx) -> Result<Aggregations, EsError> {
+pub fn translate(aggs: &Map<String, Value>, cx: Cx) -> Result<Aggregations, EsError> {
     let mut out = Aggregations::default();
     for (name, def) in aggs {
         let (kind, body, subs) = split(name, def)?;

@@ -64,7 +64,7 @@ pub enum Criterion {
     /// `_shard_doc`: shard ordinal, then document order.
     ShardDoc { desc: bool },
     /// A field with doc values (`None`: unmapped here, all missing).
-    Field { def: Option<FieldDef>, spec: SortSpec },
+    Field { def: Option<Box<FieldDef>>, spec: SortSpec },
 }
 
 impl Criterion {
@@ -340,7 +340,7 @@ impl Collector for TopCollector {
 }
 
 /// [`TopCollector`] on one segment.
-#[allow(missing_debug_implementations)]
+#[allow(missing_debug_implementations, reason = "holds tantivy columns, which have no Debug")]
 pub struct TopSegment {
     segment: SegmentOrdinal,
     columns: Vec<Option<FieldColumn>>,
@@ -499,7 +499,7 @@ pub fn criteria(specs: &[SortSpec], mapping: &crate::mapping::Mapping) -> Result
                 Some(def) if !def.doc_values => Err(EsError::illegal_argument(format!(
                     "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [{path}] in order to load field data by uninverting the inverted index. Note that this can use significant memory."
                 ))),
-                Some(def) => Ok(Criterion::Field { def: Some(def.clone()), spec: s.clone() }),
+                Some(def) => Ok(Criterion::Field { def: Some(Box::new(def.clone())), spec: s.clone() }),
                 None if s.unmapped_type.is_some() => Ok(Criterion::Field { def: None, spec: s.clone() }),
                 None => Err(EsError::query_shard(format!("No mapping found for [{path}] in order to sort on"))),
             },

@@ -94,7 +94,7 @@ pub struct Contexts {
     limits: Limits,
 }
 
-/// The length of the ids [`crate::node::new_uuid`] makes.
+/// The length of the ids [`crate::util::new_uuid`] makes.
 const ID_LEN: usize = 22;
 
 fn can_be_id(id: &str) -> bool {
@@ -151,7 +151,7 @@ impl Contexts {
             }
             _ => {}
         }
-        let id = crate::node::new_uuid();
+        let id = crate::util::new_uuid();
         debug_assert!(can_be_id(&id));
         entries.insert(id.clone(), Entry { context: Arc::new(context), keep_alive, last_used: now });
         Ok(id)

@@ -192,7 +192,7 @@ mod tests {
                 require_alias: false,
             })
             .collect();
-        assert!(node.execute(actions).iter().all(|i| i.status == 201));
+        assert!(crate::ops::execute(node, actions).iter().all(|i| i.status == 201));
         node.handle(name).unwrap().refresh().unwrap();
     }
 

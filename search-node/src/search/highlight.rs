@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use tantivy::Searcher;
 use tantivy::snippet::SnippetGenerator;
 
+use crate::context::IndexContext;
 use crate::error::EsError;
-use crate::index::IndexContext;
 use crate::mapping::FieldType;
 use crate::query::Compiled;
 
@@ -71,7 +71,7 @@ impl Highlighter {
             let mut merged = top.clone();
             merged.extend(options.clone());
             for (path, def) in &ctx.mapping.fields {
-                if !crate::names::glob_match(&pattern, path)
+                if !crate::util::glob_match(&pattern, path)
                     || !matches!(def.ty, FieldType::Text { .. } | FieldType::Keyword { .. })
                 {
                     continue;

@@ -35,8 +35,9 @@ use self::dfs::GlobalStats;
 pub use self::request::{SearchRequest, TrackTotal};
 use self::snapshot::FrozenIndex;
 pub use self::snapshot::Snapshot;
+use crate::context::IndexContext;
 use crate::error::EsError;
-use crate::index::{IndexContext, IndexHandle};
+use crate::index::IndexHandle;
 use crate::query::{Compiled, Cx};
 use crate::shard::load;
 
@@ -84,11 +85,11 @@ struct ShardResult {
 fn prepare(frozen: &FrozenIndex, req: &SearchRequest, paging: &Paging) -> Result<Target, EsError> {
     let ctx = frozen.ctx.clone();
     let cx = Cx { index: &ctx };
-    let query = req.query.compile(&cx)?;
+    let query = req.query.compile(cx)?;
     let hits_query: Compiled = match &req.post_filter {
         Some(filter) => Box::new(BooleanQuery::new(vec![
             (Occur::Must, query.box_clone()),
-            (Occur::Must, Box::new(BoostQuery::new(filter.compile(&cx)?, 0.0))),
+            (Occur::Must, Box::new(BoostQuery::new(filter.compile(cx)?, 0.0))),
         ])),
         None => query.box_clone(),
     };
@@ -97,7 +98,7 @@ fn prepare(frozen: &FrozenIndex, req: &SearchRequest, paging: &Paging) -> Result
         criteria.push(Criterion::ShardDoc { desc: false });
     }
     let aggs = match &req.aggs {
-        Some(a) if !paging.skip_aggs => Some(aggs::translate(a, &cx)?),
+        Some(a) if !paging.skip_aggs => Some(aggs::translate(a, cx)?),
         _ => None,
     };
     let searchers = frozen.searchers.clone();
@@ -230,6 +231,49 @@ pub fn search(handles: &[Arc<IndexHandle>], req: &SearchRequest) -> Result<Value
 pub fn run(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<Page, EsError> {
     let started = Instant::now();
     let from = if paging.resume.is_some() { 0 } else { req.from };
+    check_window(snapshot, req, from)?;
+    let targets = snapshot.indices.iter().map(|i| prepare(i, req, paging)).collect::<Result<Vec<_>, _>>()?;
+    let after = start_after(req, paging, &targets)?;
+    let clock = Clock { deadline: req.timeout.map(|t| started + t), timed_out: Arc::default() };
+    let results = search_shards(snapshot, &targets, req, from + req.size, after, &clock);
+    let Merged { mut hits, total, aggs: merged_aggs } = merge(results)?;
+    let criteria = targets.first().map_or_else(|| vec![Criterion::Score { desc: true }], |t| t.criteria.clone());
+    hits.sort_by(|a, b| collector::order(a, b, &criteria));
+    let page: Vec<Hit> = hits.into_iter().skip(from).take(req.size).collect();
+    let by_score = matches!(criteria.as_slice(), [Criterion::Score { .. }]) && req.sort.is_empty();
+    let scored = by_score || criteria.iter().any(|c| matches!(c, Criterion::Score { .. })) || req.track_scores;
+    let show_sort = !req.sort.is_empty() || paging.tiebreak;
+    let hits_json = fetch(&targets, &page, req, &criteria, scored, show_sort)?;
+    let max_score = if scored {
+        page.iter().map(|h| h.score).fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
+    } else {
+        None
+    };
+    let mut hits_obj = Map::new();
+    if let Some(total) = total_json(req, total) {
+        hits_obj.insert("total".into(), total);
+    }
+    hits_obj.insert("max_score".into(), json!(max_score));
+    hits_obj.insert("hits".into(), Value::Array(hits_json));
+    let shard_count: usize = targets.iter().map(|t| t.searchers.len()).sum();
+    let mut body = json!({
+        "took": started.elapsed().as_millis() as u64,
+        "timed_out": clock.timed_out.load(std::sync::atomic::Ordering::Relaxed),
+        "_shards": {"total": shard_count, "successful": shard_count, "skipped": 0, "failed": 0},
+        "hits": hits_obj,
+    });
+    // A scroll's later pages carry no aggregations.
+    let aggs_request = req.aggs.as_ref().filter(|_| !paging.skip_aggs);
+    if let (Some(request), Some(first)) = (aggs_request, targets.first()) {
+        body["aggregations"] = aggregations(first, merged_aggs, request, req.typed_keys)?;
+    } else if aggs_request.is_some() {
+        body["aggregations"] = json!({});
+    }
+    Ok(Page { body, last: page.into_iter().last() })
+}
+
+/// Refuses a page beyond the smallest `max_result_window` of the indexes.
+fn check_window(snapshot: &Snapshot, req: &SearchRequest, from: usize) -> Result<(), EsError> {
     let window = snapshot
         .indices
         .iter()
@@ -250,9 +294,14 @@ pub fn run(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<
     if req.search_after.is_some() && req.from > 0 {
         return Err(EsError::illegal_argument("[from] parameter must be set to 0 when [search_after] is used"));
     }
-    let targets = snapshot.indices.iter().map(|i| prepare(i, req, paging)).collect::<Result<Vec<_>, _>>()?;
-    let after = match (&req.search_after, targets.first()) {
-        _ if paging.resume.is_some() => paging.resume.clone(),
+    Ok(())
+}
+
+/// Where the page starts: a scroll's resume point, or `search_after` read
+/// against the sort.
+fn start_after(req: &SearchRequest, paging: &Paging, targets: &[Target]) -> Result<Option<After>, EsError> {
+    match (&req.search_after, targets.first()) {
+        _ if paging.resume.is_some() => Ok(paging.resume.clone()),
         (Some(values), Some(t)) => {
             if values.len() != t.criteria.len() {
                 return Err(EsError::illegal_argument(format!(
@@ -261,12 +310,22 @@ pub fn run(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<
                     t.criteria.len()
                 )));
             }
-            Some(After { key: values.iter().zip(&t.criteria).map(|(v, c)| c.key_of(v)).collect(), tie: None })
+            Ok(Some(After { key: values.iter().zip(&t.criteria).map(|(v, c)| c.key_of(v)).collect(), tie: None }))
         }
-        _ => None,
-    };
-    let clock = Clock { deadline: req.timeout.map(|t| started + t), timed_out: Arc::default() };
-    let k = from + req.size;
+        _ => Ok(None),
+    }
+}
+
+/// Searches every shard of every target on its own thread; the top `k` of
+/// each, in shard order.
+fn search_shards(
+    snapshot: &Snapshot,
+    targets: &[Target],
+    req: &SearchRequest,
+    k: usize,
+    after: Option<After>,
+    clock: &Clock,
+) -> Vec<Result<ShardResult, EsError>> {
     let jobs: Vec<ShardAt> = targets
         .iter()
         .enumerate()
@@ -276,13 +335,13 @@ pub fn run(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<
     let stats_cache = dfs::StatsCache::default();
     let all_shards: Vec<&Searcher> =
         if req.dfs { targets.iter().flat_map(|t| t.searchers.iter()).collect() } else { Vec::new() };
-    let results: Vec<Result<ShardResult, EsError>> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .iter()
             .map(|&at| {
                 let (i, s) = at.origin;
-                let (targets, after) = (&targets, after.clone());
-                let (clock, all_shards, stats_cache) = (&clock, &all_shards, &stats_cache);
+                let after = after.clone();
+                let (all_shards, stats_cache) = (&all_shards, &stats_cache);
                 scope.spawn(move || {
                     let stats = req.dfs.then(|| GlobalStats {
                         own: &targets[i].searchers[s],
@@ -297,72 +356,55 @@ pub fn run(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(EsError::internal("a shard search panicked"))))
             .collect()
-    });
-    let mut hits: Vec<Hit> = Vec::new();
-    let mut total = 0u64;
-    let mut merged_aggs: Option<IntermediateAggregationResults> = None;
+    })
+}
+
+/// The shards' results together: every hit (unsorted), the total, and the
+/// aggregations merged.
+struct Merged {
+    hits: Vec<Hit>,
+    total: u64,
+    aggs: Option<IntermediateAggregationResults>,
+}
+
+fn merge(results: Vec<Result<ShardResult, EsError>>) -> Result<Merged, EsError> {
+    let mut merged = Merged { hits: Vec::new(), total: 0, aggs: None };
     for result in results {
         let result = result?;
-        total += result.collected.total;
-        hits.extend(result.collected.hits);
+        merged.total += result.collected.total;
+        merged.hits.extend(result.collected.hits);
         if let Some(a) = result.aggs {
-            match &mut merged_aggs {
+            match &mut merged.aggs {
                 Some(m) => m.merge_fruits(a)?,
-                None => merged_aggs = Some(a),
+                None => merged.aggs = Some(a),
             }
         }
     }
-    let criteria = targets.first().map(|t| t.criteria.clone()).unwrap_or_else(|| vec![Criterion::Score { desc: true }]);
-    hits.sort_by(|a, b| collector::order(a, b, &criteria));
-    let page: Vec<Hit> = hits.into_iter().skip(from).take(req.size).collect();
-    let by_score = matches!(criteria.as_slice(), [Criterion::Score { .. }]) && req.sort.is_empty();
-    let scored = by_score || criteria.iter().any(|c| matches!(c, Criterion::Score { .. })) || req.track_scores;
-    let show_sort = !req.sort.is_empty() || paging.tiebreak;
-    let hits_json = fetch(&targets, &page, req, &criteria, scored, show_sort)?;
-    let max_score = if scored {
-        page.iter().map(|h| h.score).fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
-    } else {
-        None
-    };
-    let mut hits_obj = Map::new();
+    Ok(merged)
+}
+
+/// `hits.total` as the request asks for it; `None` leaves it out.
+fn total_json(req: &SearchRequest, total: u64) -> Option<Value> {
     match req.track_total_hits {
-        TrackTotal::Off if req.total_as_int => {
-            hits_obj.insert("total".into(), json!(-1));
-        }
-        TrackTotal::Off => {}
-        _ if req.total_as_int => {
-            hits_obj.insert("total".into(), json!(total));
-        }
-        TrackTotal::UpTo(limit) if total > limit as u64 => {
-            hits_obj.insert("total".into(), json!({"value": limit, "relation": "gte"}));
-        }
-        _ => {
-            hits_obj.insert("total".into(), json!({"value": total, "relation": "eq"}));
-        }
+        TrackTotal::Off if req.total_as_int => Some(json!(-1)),
+        TrackTotal::Off => None,
+        _ if req.total_as_int => Some(json!(total)),
+        TrackTotal::UpTo(limit) if total > limit as u64 => Some(json!({"value": limit, "relation": "gte"})),
+        _ => Some(json!({"value": total, "relation": "eq"})),
     }
-    hits_obj.insert("max_score".into(), json!(max_score));
-    hits_obj.insert("hits".into(), Value::Array(hits_json));
-    let shard_count: usize = targets.iter().map(|t| t.searchers.len()).sum();
-    let mut body = json!({
-        "took": started.elapsed().as_millis() as u64,
-        "timed_out": clock.timed_out.load(std::sync::atomic::Ordering::Relaxed),
-        "_shards": {"total": shard_count, "successful": shard_count, "skipped": 0, "failed": 0},
-        "hits": hits_obj,
-    });
-    // A scroll's later pages carry no aggregations.
-    let aggs_request = req.aggs.as_ref().filter(|_| !paging.skip_aggs);
-    if let (Some(request), Some(first)) = (aggs_request, targets.first()) {
-        let translated = first.aggs.clone().unwrap_or_default();
-        let results = match merged_aggs {
-            Some(m) => m.into_final_result(translated, limits())?,
-            None => IntermediateAggregationResults::default().into_final_result(translated, limits())?,
-        };
-        let json = serde_json::to_value(results).map_err(|e| EsError::internal(e.to_string()))?;
-        body["aggregations"] = aggs::finish(json, request, &first.ctx.mapping, req.typed_keys);
-    } else if aggs_request.is_some() {
-        body["aggregations"] = json!({});
-    }
-    Ok(Page { body, last: page.into_iter().last() })
+}
+
+/// The `aggregations` of the response, from the shards' merged results.
+fn aggregations(
+    first: &Target,
+    merged: Option<IntermediateAggregationResults>,
+    request: &Map<String, Value>,
+    typed_keys: bool,
+) -> Result<Value, EsError> {
+    let translated = first.aggs.clone().unwrap_or_default();
+    let results = merged.unwrap_or_default().into_final_result(translated, limits())?;
+    let json = serde_json::to_value(results).map_err(|e| EsError::internal(e.to_string()))?;
+    Ok(aggs::finish(json, request, &first.ctx.mapping, typed_keys))
 }
 
 fn fetch(
@@ -418,7 +460,6 @@ fn fetch(
 
 /// `fields`: values at the requested paths, always as arrays.
 fn fields_of(source: &Value, patterns: &[String]) -> Value {
-    let mut out = Map::new();
     fn walk(prefix: &str, value: &Value, patterns: &[String], out: &mut Map<String, Value>) {
         match value {
             Value::Object(map) => {
@@ -430,7 +471,7 @@ fn fields_of(source: &Value, patterns: &[String]) -> Value {
             Value::Array(items) => items.iter().for_each(|v| walk(prefix, v, patterns, out)),
             Value::Null => {}
             leaf => {
-                if patterns.iter().any(|p| crate::names::glob_match(p, prefix)) {
+                if patterns.iter().any(|p| crate::util::glob_match(p, prefix)) {
                     let entry = out.entry(prefix.to_owned()).or_insert_with(|| Value::Array(Vec::new()));
                     if let Value::Array(a) = entry {
                         a.push(leaf.clone());
@@ -439,6 +480,7 @@ fn fields_of(source: &Value, patterns: &[String]) -> Value {
             }
         }
     }
+    let mut out = Map::new();
     walk("", source, patterns, &mut out);
     Value::Object(out)
 }
@@ -448,7 +490,7 @@ pub fn count(handles: &[Arc<IndexHandle>], query: &crate::query::Query) -> Resul
     let mut total = 0;
     for handle in handles {
         let ctx = handle.context();
-        let compiled = query.compile(&Cx { index: &ctx })?;
+        let compiled = query.compile(Cx { index: &ctx })?;
         for shard in handle.shards() {
             total += shard.searcher().search(compiled.as_ref(), &Count)? as u64;
         }
@@ -459,7 +501,7 @@ pub fn count(handles: &[Arc<IndexHandle>], query: &crate::query::Query) -> Resul
 /// The ids of every match of a query, per index (for delete-by-query).
 pub fn matching_ids(handle: &IndexHandle, query: &crate::query::Query) -> Result<Vec<String>, EsError> {
     let ctx = handle.context();
-    let compiled = query.compile(&Cx { index: &ctx })?;
+    let compiled = query.compile(Cx { index: &ctx })?;
     let mut ids = Vec::new();
     for shard in handle.shards() {
         let searcher = shard.searcher();

@@ -49,22 +49,22 @@ impl Fixture {
                 require_alias: false,
             })
             .collect();
-        assert!(self.node.execute(actions).iter().all(|i| i.status < 300));
+        assert!(crate::ops::execute(&self.node, actions).iter().all(|i| i.status < 300));
         self.node.handle("docs").unwrap().refresh().unwrap();
     }
 
-    fn request(&self, body: Value, params: &[(&str, &str)]) -> SearchRequest {
+    fn request(body: Value, params: &[(&str, &str)]) -> SearchRequest {
         let params: HashMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         SearchRequest::parse(&body, &params).unwrap()
     }
 
     fn scroll_start(&self, body: Value) -> Value {
-        let req = self.request(body, &[("scroll", MINUTE)]);
+        let req = Self::request(body, &[("scroll", MINUTE)]);
         scroll::start(&self.node.contexts, &[self.node.handle("docs").unwrap()], req).unwrap()
     }
 
     fn pit_search(&self, body: Value) -> Value {
-        pit::search(&self.node.contexts, &self.request(body, &[])).unwrap()
+        pit::search(&self.node.contexts, &Self::request(body, &[])).unwrap()
     }
 }
 
@@ -128,13 +128,13 @@ fn a_scroll_refuses_what_elasticsearch_refuses() {
         (json!({"sort": ["_doc"], "search_after": [1]}), "[search_after] cannot be used in a scroll context"),
         (json!({"track_total_hits": false}), "disabling [track_total_hits] is not allowed in a scroll context"),
     ] {
-        let e = scroll::start(&f.node.contexts, &handles, f.request(body, &[("scroll", MINUTE)])).unwrap_err();
+        let e = scroll::start(&f.node.contexts, &handles, Fixture::request(body, &[("scroll", MINUTE)])).unwrap_err();
         assert_eq!(
             (e.kind, e.reason),
             ("action_request_validation_exception", format!("Validation Failed: 1: {reason};"))
         );
     }
-    let e = scroll::start(&f.node.contexts, &handles, f.request(json!({}), &[("scroll", "2d")])).unwrap_err();
+    let e = scroll::start(&f.node.contexts, &handles, Fixture::request(json!({}), &[("scroll", "2d")])).unwrap_err();
     assert_eq!(e.status, 400);
     assert_eq!(f.node.contexts.count(super::contexts::Kind::Scroll), 0);
     // Aggregations come with the first page only; the total is exact.
@@ -187,14 +187,14 @@ fn a_point_in_time_pages_exactly_with_search_after_on_its_snapshot() {
         assert_eq!(pit_all(&f, &id, body.clone()), expected(0..250), "{body}");
     }
     // A plain search sees the writes.
-    let now = super::search(&handles, &f.request(json!({"size": 0}), &[])).unwrap();
+    let now = super::search(&handles, &Fixture::request(json!({"size": 0}), &[])).unwrap();
     assert_eq!(now["hits"]["total"]["value"], 280);
     assert_eq!(
         pit::close(&f.node.contexts, std::slice::from_ref(&id)).unwrap(),
         (json!({"succeeded": true, "num_freed": 1}), 200)
     );
     assert_eq!(pit::close(&f.node.contexts, std::slice::from_ref(&id)).unwrap().1, 404);
-    let e = pit::search(&f.node.contexts, &f.request(json!({"pit": {"id": id}}), &[])).unwrap_err();
+    let e = pit::search(&f.node.contexts, &Fixture::request(json!({"pit": {"id": id}}), &[])).unwrap_err();
     assert_eq!((e.kind, e.status), ("search_context_missing_exception", 404));
 }
 
@@ -206,7 +206,7 @@ fn contexts_end_with_their_index() {
         pit::open(&f.node.contexts, &handles, Duration::from_secs(60)).unwrap()["id"].as_str().unwrap().to_owned();
     let scroll_id = f.scroll_start(json!({"size": 5}))["_scroll_id"].as_str().unwrap().to_owned();
     f.node.delete("docs", false).unwrap();
-    let e = pit::search(&f.node.contexts, &f.request(json!({"pit": {"id": pit_id}}), &[])).unwrap_err();
+    let e = pit::search(&f.node.contexts, &Fixture::request(json!({"pit": {"id": pit_id}}), &[])).unwrap_err();
     assert_eq!(e.status, 404);
     assert_eq!(scroll::next(&f.node.contexts, &scroll_id, None, false).unwrap_err().status, 404);
     assert_eq!(f.node.contexts.reap(), 0, "the failed uses dropped them already");

@@ -310,13 +310,13 @@ impl SearchRequest {
                 "search_after" => {
                     req.search_after = Some(
                         value.as_array().cloned().ok_or_else(|| EsError::parsing("[search_after] must be an array"))?,
-                    )
+                    );
                 }
                 "_source" => req.source = SourceFilter::from_body(value)?,
                 "track_total_hits" => req.track_total_hits = track_total(value)?,
                 "aggs" | "aggregations" => {
                     req.aggs =
-                        Some(value.as_object().cloned().ok_or_else(|| EsError::parsing("[aggs] must be an object"))?)
+                        Some(value.as_object().cloned().ok_or_else(|| EsError::parsing("[aggs] must be an object"))?);
                 }
                 "highlight" => req.highlight = Some(value.clone()),
                 "min_score" => req.min_score = value.as_f64().map(|f| f as f32),
@@ -442,7 +442,8 @@ fn pit_ref(value: &Value) -> Result<PitRef, EsError> {
     for (key, v) in map {
         match key.as_str() {
             "id" => {
-                pit.id = v.as_str().map(str::to_owned).ok_or_else(|| EsError::parsing("[pit] [id] must be a string"))?
+                pit.id =
+                    v.as_str().map(str::to_owned).ok_or_else(|| EsError::parsing("[pit] [id] must be a string"))?;
             }
             "keep_alive" => pit.keep_alive = Some(keep_alive(v, "keep_alive")?),
             other => return Err(EsError::parsing(format!("[pit] unknown field [{other}]"))),

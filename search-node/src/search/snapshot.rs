@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use tantivy::Searcher;
 
-use crate::index::{IndexContext, IndexHandle};
+use crate::context::IndexContext;
+use crate::index::IndexHandle;
 
 /// One index as the snapshot holds it.
 #[derive(Clone)]
@@ -45,7 +46,7 @@ impl Snapshot {
             .map(|handle| FrozenIndex {
                 handle: handle.clone(),
                 ctx: handle.context(),
-                searchers: handle.shards().iter().map(|s| s.searcher()).collect(),
+                searchers: handle.shards().iter().map(super::super::shard::Shard::searcher).collect(),
             })
             .collect();
         Snapshot { indices }

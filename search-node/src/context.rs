@@ -1,0 +1,83 @@
+//! The mapping context of an index: its parsed mapping, the tantivy
+//! schema derived from it and its analyzers, built together from the
+//! index's metadata.
+//!
+//! Contract: a context is immutable; a mapping change builds a new one
+//! (and the shards are rebuilt when the schema differs), so a document is
+//! never built under one schema and applied under another.
+
+use tantivy::tokenizer::TokenizerManager;
+
+use crate::analysis::Analyzers;
+use crate::error::EsError;
+use crate::mapping::Mapping;
+use crate::meta::IndexMeta;
+use crate::schema::IndexSchema;
+
+/// Everything needed to turn sources into documents and queries into
+/// tantivy queries, for one version of an index's mapping.
+#[derive(Debug)]
+pub struct IndexContext {
+    /// Index name.
+    pub name: String,
+    /// The parsed mapping.
+    pub mapping: Mapping,
+    /// The tantivy schema derived from it.
+    pub schema: IndexSchema,
+    /// The index's analyzers.
+    pub analyzers: Analyzers,
+    /// `_id` as a queryable keyword field.
+    pub id_def: crate::mapping::FieldDef,
+}
+
+impl IndexContext {
+    /// The context of an index's metadata; checks that every analyzer the
+    /// mapping names exists.
+    pub fn new(meta: &IndexMeta) -> Result<IndexContext, EsError> {
+        let mapping = Mapping::parse(&meta.mappings)?;
+        let analyzers = Analyzers::from_settings(&meta.settings)?;
+        for field in mapping.fields.values() {
+            match &field.ty {
+                crate::mapping::FieldType::Text { analyzer, search_analyzer, .. } => {
+                    analyzers.analyzer(analyzer)?;
+                    analyzers.analyzer(search_analyzer)?;
+                }
+                crate::mapping::FieldType::Keyword { normalizer: Some(n), .. } if !analyzers.has_normalizer(n) => {
+                    return Err(EsError::mapper_parsing(format!(
+                        "normalizer [{n}] not found for field [{}]",
+                        field.path
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let schema = IndexSchema::build(&mapping);
+        let id_def = crate::mapping::FieldDef {
+            path: "_id".into(),
+            ty: crate::mapping::FieldType::Keyword { normalizer: None, ignore_above: None },
+            index: true,
+            doc_values: true,
+            null_value: None,
+            ignore_malformed: false,
+            coerce: true,
+            subfields: Vec::new(),
+            is_subfield: false,
+            copy_to: Vec::new(),
+        };
+        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers, id_def })
+    }
+
+    /// A tokenizer manager holding the index's analyzers.
+    pub fn tokenizers(&self) -> TokenizerManager {
+        let manager = TokenizerManager::default();
+        self.register_tokenizers(&manager);
+        manager
+    }
+
+    /// Registers the analyzers as tantivy tokenizers.
+    pub fn register_tokenizers(&self, manager: &TokenizerManager) {
+        for (name, analyzer) in self.analyzers.all() {
+            manager.register(name, analyzer.clone());
+        }
+    }
+}
