@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 
 use super::indices::cat_table;
 use super::{NodeData, Params, blocking, json_body, reply};
-use crate::aliases::{AliasAction, definition, parse_actions};
 use crate::error::EsError;
+use crate::node::aliases::{AliasAction, definition, parse_actions};
 
 pub(super) fn configure_global(cfg: &mut web::ServiceConfig) {
     cfg.route("/_aliases", web::post().to(update))

@@ -8,11 +8,11 @@ use actix_web::web::{self, Bytes, Path};
 use serde_json::{Map, Value, json};
 
 use super::{NodeData, Params, blocking, flag, json_body, reply};
-use crate::bulk::{self, Defaults};
 use crate::error::EsError;
 use crate::node::Node;
+use crate::ops::bulk::{self, Defaults};
 use crate::ops::{Action, Item, OpType, conditions};
-use crate::source_filter::SourceFilter;
+use crate::search::source_filter::SourceFilter;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/_bulk", web::post().to(bulk))

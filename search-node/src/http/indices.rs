@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{NodeData, Params, blocking, flag, json_body, reply, unsupported_api};
 use crate::error::EsError;
-use crate::meta::VERSION;
+use crate::mapping::meta::VERSION;
 
 /// Routes that start with `_` and so must come before `/{index}`.
 pub(super) fn configure_cluster(cfg: &mut web::ServiceConfig) {
@@ -68,7 +68,7 @@ async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> 
         Some(expr) => node.get(&expr, false)?,
         None => node.all(),
     };
-    let primaries: u64 = metas.iter().map(super::super::meta::IndexMeta::shards).sum();
+    let primaries: u64 = metas.iter().map(crate::mapping::meta::IndexMeta::shards).sum();
     let unassigned: u64 = metas.iter().map(|m| m.shards() * m.replicas()).sum();
     let status = if unassigned > 0 { "yellow" } else { "green" };
     let total = primaries + unassigned;
@@ -240,7 +240,7 @@ async fn cat_indices(node: NodeData, index: Option<Path<String>>, params: Params
             let size = human_bytes(h.size_bytes());
             json!({
                 "creation.date": m.creation_date.to_string(),
-                "creation.date.string": crate::date::format_iso(m.creation_date as i64),
+                "creation.date.string": crate::mapping::date::format_iso(m.creation_date as i64),
                 "health": if m.replicas() > 0 { "yellow" } else { "green" },
                 "status": "open",
                 "index": m.name,

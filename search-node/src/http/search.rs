@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 
 use super::{NodeData, Params, blocking, flag, json_body, reply};
 use crate::error::EsError;
-use crate::index::IndexHandle;
 use crate::node::Node;
 use crate::ops::{Action, OpType};
 use crate::query::{Query, QueryStringQuery};
 use crate::search::{self, SearchRequest};
+use crate::storage::index::IndexHandle;
 
 pub(super) fn configure_global(cfg: &mut web::ServiceConfig) {
     cfg.route("/_search", web::get().to(search))

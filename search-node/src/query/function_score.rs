@@ -10,9 +10,9 @@ use tantivy::query::{EnableScoring, Explanation, Query as TantivyQuery, Scorer, 
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
 
 use super::{Compiled, Cx, Params, Query};
-use crate::columns::FieldColumn;
 use crate::error::EsError;
 use crate::mapping::FieldDef;
+use crate::storage::columns::FieldColumn;
 
 /// `field_value_factor` modifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,10 +42,10 @@ pub use range::RangeQuery;
 pub use term::TermQuery;
 pub use terms::TermsQuery;
 
-use crate::context::IndexContext;
-use crate::date::DateFormat;
-use crate::document::{Typed, convert};
 use crate::error::EsError;
+use crate::mapping::context::IndexContext;
+use crate::mapping::date::DateFormat;
+use crate::mapping::document::{Typed, convert};
 use crate::mapping::{FieldDef, FieldType};
 
 /// A compiled query.
@@ -232,7 +232,7 @@ impl<'a> Cx<'a> {
         let typed = match &r.def.ty {
             FieldType::Text { .. } => Typed::Str(crate::util::plain(value)),
             FieldType::Date { format, .. } => {
-                Typed::Date(crate::date::parse_math(&crate::util::plain(value), format, false)?)
+                Typed::Date(crate::mapping::date::parse_math(&crate::util::plain(value), format, false)?)
             }
             _ => convert(r.def, value, &self.index.analyzers)
                 .map_err(|why| EsError::illegal_argument(format!("failed to create query: {why}")))?

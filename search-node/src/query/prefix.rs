@@ -6,10 +6,10 @@ use tantivy::query::{ConstScoreQuery, EmptyQuery, RegexQuery};
 
 use super::term::{case_insensitive_pattern, regex_escape};
 use super::{Compiled, Cx, Params, single_field};
-use crate::analysis::MAX_PREFIX;
 use crate::error::EsError;
 use crate::mapping::FieldType;
-use crate::schema::PREFIX_SUFFIX;
+use crate::mapping::analysis::MAX_PREFIX;
+use crate::mapping::schema::PREFIX_SUFFIX;
 
 /// A `prefix` query.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,9 +9,9 @@ use tantivy::Term;
 use tantivy::query::{ConstScoreQuery, EmptyQuery, RangeQuery as TantivyRange};
 
 use super::{Compiled, Cx, Params, Resolved, single_field, term_of};
-use crate::date::DateFormat;
-use crate::document::Typed;
 use crate::error::EsError;
+use crate::mapping::date::DateFormat;
+use crate::mapping::document::Typed;
 use crate::mapping::{FieldType, Numeric};
 
 /// A `range` query.
@@ -116,7 +116,7 @@ impl RangeQuery {
                     None => format,
                 };
                 // `lte` and `gt` round date math up, as Elasticsearch does.
-                let millis = crate::date::parse_math(&text, format, upper == inclusive)?;
+                let millis = crate::mapping::date::parse_math(&text, format, upper == inclusive)?;
                 Ok(Some(wrap(term_of(r.field, &Typed::Date(millis)), inclusive)))
             }
             FieldType::Number { kind: Numeric::Integer { .. }, .. } => {

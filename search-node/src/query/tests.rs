@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::index::IndexHandle;
 use crate::node::Node;
 use crate::ops::{Action, OpType};
 use crate::search::{SearchRequest, search};
+use crate::storage::index::IndexHandle;
 
 fn movies() -> Vec<Value> {
     vec![

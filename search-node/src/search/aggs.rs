@@ -320,7 +320,7 @@ fn finish_one(
                     Some(FieldType::Date { format, .. }) if kind != "range" => {
                         // Terms on dates come back as RFC 3339 text, histograms as numbers.
                         let ms = match b.get("key") {
-                            Some(Value::String(s)) => crate::date::DateFormat::default().parse_value(s),
+                            Some(Value::String(s)) => crate::mapping::date::DateFormat::default().parse_value(s),
                             Some(v) => v.as_f64().map(|f| f as i64),
                             None => None,
                         };

@@ -20,9 +20,9 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::request::{Missing, SortSpec};
-use crate::columns::{ColumnValue, FieldColumn};
 use crate::error::EsError;
 use crate::mapping::FieldDef;
+use crate::storage::columns::{ColumnValue, FieldColumn};
 
 /// One sort key value.
 #[derive(Debug, Clone, PartialEq)]

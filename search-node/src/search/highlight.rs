@@ -10,9 +10,9 @@ use serde_json::{Map, Value, json};
 use tantivy::Searcher;
 use tantivy::snippet::SnippetGenerator;
 
-use crate::context::IndexContext;
 use crate::error::EsError;
 use crate::mapping::FieldType;
+use crate::mapping::context::IndexContext;
 use crate::query::Compiled;
 
 /// One field to highlight, with its options.

@@ -19,6 +19,7 @@ pub mod pit;
 pub mod request;
 pub mod scroll;
 pub mod snapshot;
+pub mod source_filter;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,11 +36,11 @@ use self::dfs::GlobalStats;
 pub use self::request::{SearchRequest, TrackTotal};
 use self::snapshot::FrozenIndex;
 pub use self::snapshot::Snapshot;
-use crate::context::IndexContext;
 use crate::error::EsError;
-use crate::index::IndexHandle;
+use crate::mapping::context::IndexContext;
 use crate::query::{Compiled, Cx};
-use crate::shard::load;
+use crate::storage::index::IndexHandle;
+use crate::storage::shard::load;
 
 /// Elasticsearch's `index.max_result_window` default.
 pub const MAX_RESULT_WINDOW: usize = 10_000;
@@ -508,7 +509,7 @@ pub fn matching_ids(handle: &IndexHandle, query: &crate::query::Query) -> Result
         let docs = searcher.search(compiled.as_ref(), &tantivy::collector::DocSetCollector)?;
         for address in docs {
             let segment = searcher.segment_reader(address.segment_ord);
-            if let Some(id) = crate::shard::doc_id(segment, address.doc_id)? {
+            if let Some(id) = crate::storage::shard::doc_id(segment, address.doc_id)? {
                 ids.push(id);
             }
         }

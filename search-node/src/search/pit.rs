@@ -24,7 +24,7 @@ use super::request::SearchRequest;
 use super::snapshot::Snapshot;
 use super::{Paging, run};
 use crate::error::EsError;
-use crate::index::IndexHandle;
+use crate::storage::index::IndexHandle;
 
 /// Opens a point in time over `handles`; returns the body with its id.
 pub fn open(contexts: &Contexts, handles: &[Arc<IndexHandle>], keep_alive: Duration) -> Result<Value, EsError> {

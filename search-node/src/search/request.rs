@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::error::EsError;
 use crate::query::{Query, QueryStringQuery};
-use crate::source_filter::SourceFilter;
+use crate::search::source_filter::SourceFilter;
 
 /// Elasticsearch's default `size`.
 pub const DEFAULT_SIZE: usize = 10;
@@ -323,7 +323,7 @@ impl SearchRequest {
                 "version" => req.version = value.as_bool().unwrap_or(false),
                 "seq_no_primary_term" => req.seq_no_primary_term = value.as_bool().unwrap_or(false),
                 "track_scores" => req.track_scores = value.as_bool().unwrap_or(false),
-                "timeout" => req.timeout = crate::meta::parse_interval(value).ok().flatten(),
+                "timeout" => req.timeout = crate::mapping::meta::parse_interval(value).ok().flatten(),
                 "terminate_after" => req.terminate_after = Some(number(value, key)?).filter(|n| *n > 0),
                 "fields" | "docvalue_fields" => {
                     for f in value.as_array().into_iter().flatten() {
@@ -419,7 +419,7 @@ impl SearchRequest {
             self.scroll = Some(keep_alive(&Value::String(v.to_owned()), "scroll")?);
         }
         if let Some(t) = get("timeout") {
-            self.timeout = crate::meta::parse_interval(&Value::String(t.to_owned())).ok().flatten();
+            self.timeout = crate::mapping::meta::parse_interval(&Value::String(t.to_owned())).ok().flatten();
         }
         Ok(())
     }
@@ -427,7 +427,7 @@ impl SearchRequest {
 
 /// A keep-alive (`1m`, `30s`) of `what` (`keep_alive`, `scroll`).
 pub fn keep_alive(value: &Value, what: &str) -> Result<std::time::Duration, EsError> {
-    match crate::meta::parse_interval(value) {
+    match crate::mapping::meta::parse_interval(value) {
         Ok(Some(d)) => Ok(d),
         _ => Err(EsError::parse(format!(
             "failed to parse setting [{what}] with value [{}] as a time value: unit is missing or unrecognized",

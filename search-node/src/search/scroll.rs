@@ -28,7 +28,7 @@ use super::request::{SearchRequest, TrackTotal};
 use super::snapshot::Snapshot;
 use super::{Paging, run};
 use crate::error::EsError;
-use crate::index::IndexHandle;
+use crate::storage::index::IndexHandle;
 
 /// A scroll's search and where its next page starts.
 #[derive(Debug, Default)]

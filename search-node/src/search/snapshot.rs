@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use tantivy::Searcher;
 
-use crate::context::IndexContext;
-use crate::index::IndexHandle;
+use crate::mapping::context::IndexContext;
+use crate::storage::index::IndexHandle;
 
 /// One index as the snapshot holds it.
 #[derive(Clone)]
@@ -46,7 +46,7 @@ impl Snapshot {
             .map(|handle| FrozenIndex {
                 handle: handle.clone(),
                 ctx: handle.context(),
-                searchers: handle.shards().iter().map(super::super::shard::Shard::searcher).collect(),
+                searchers: handle.shards().iter().map(crate::storage::shard::Shard::searcher).collect(),
             })
             .collect();
         Snapshot { indices }

@@ -1,4 +1,7 @@
-//! Document operations as the REST APIs state them (index, create, update,
+//! The operations layer: document writes as the REST APIs state them,
+//! run on a [`Node`]; [`bulk`] reads `_bulk` bodies into them.
+//!
+//! This module itself: document operations as the REST APIs state them (index, create, update,
 //! delete), executed in order, with Elasticsearch's per-item results.
 //!
 //! Contract: [`execute`] returns one item per action, in input order;
@@ -10,16 +13,18 @@
 //! it (Elasticsearch's `action.auto_create_index`), from the matching
 //! index templates.
 
+pub mod bulk;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
 use crate::error::EsError;
-use crate::index::{DocWrite, IndexHandle};
 use crate::node::Node;
-use crate::shard::{Conditions, StoredDoc, Written};
-use crate::source_filter::SourceFilter;
+use crate::search::source_filter::SourceFilter;
+use crate::storage::index::{DocWrite, IndexHandle};
+use crate::storage::shard::{Conditions, StoredDoc, Written};
 
 /// Which document operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -71,9 +71,9 @@ impl Templates {
             return Err(EsError::illegal_argument("imdb-search-node does not support data streams"));
         }
         let template = body.get("template").cloned().unwrap_or_else(|| json!({}));
-        crate::meta::parse_settings(template.get("settings"))?;
-        let mappings = crate::meta::strip_type(template.get("mappings").cloned().unwrap_or(Value::Null))?;
-        crate::meta::validate_mappings(&mappings)?;
+        crate::mapping::meta::parse_settings(template.get("settings"))?;
+        let mappings = crate::mapping::meta::strip_type(template.get("mappings").cloned().unwrap_or(Value::Null))?;
+        crate::mapping::meta::validate_mappings(&mappings)?;
         let priority = body.get("priority").and_then(Value::as_i64).unwrap_or(0);
         let mut by_name = self.by_name.write().expect("not poisoned");
         if create_only && by_name.contains_key(name) {
@@ -134,13 +134,13 @@ impl Templates {
             .max_by_key(|t| t.get("priority").and_then(Value::as_i64).unwrap_or(0));
         let Some(template) = winner.and_then(|t| t.get("template")) else { return Ok(body.clone()) };
         let mut merged = Map::new();
-        let mut settings = crate::meta::parse_settings(template.get("settings"))?;
-        settings.extend(crate::meta::parse_settings(body.get("settings"))?);
+        let mut settings = crate::mapping::meta::parse_settings(template.get("settings"))?;
+        settings.extend(crate::mapping::meta::parse_settings(body.get("settings"))?);
         let settings: Map<String, Value> = settings.into_iter().collect();
         merged.insert("settings".into(), Value::Object(settings));
-        let mut mappings = crate::meta::strip_type(template.get("mappings").cloned().unwrap_or(Value::Null))?;
+        let mut mappings = crate::mapping::meta::strip_type(template.get("mappings").cloned().unwrap_or(Value::Null))?;
         if let Some(own) = body.get("mappings") {
-            crate::meta::merge_mappings(&mut mappings, &crate::meta::strip_type(own.clone())?)?;
+            crate::mapping::meta::merge_mappings(&mut mappings, &crate::mapping::meta::strip_type(own.clone())?)?;
         }
         merged.insert("mappings".into(), mappings);
         let mut aliases = template.get("aliases").cloned().unwrap_or_else(|| json!({}));

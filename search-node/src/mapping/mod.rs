@@ -1,4 +1,9 @@
-//! Mappings: the typed view of an index's `mappings` JSON, and dynamic
+//! The mapping layer: from an index's settings and `mappings` JSON to its
+//! analyzers and tantivy schema ([`context::IndexContext`]), and from JSON
+//! sources to tantivy documents ([`document`]). It uses only `error` and
+//! `util`; everything above builds on an `IndexContext`.
+//!
+//! This module itself: mappings, the typed view of an index's `mappings` JSON, and dynamic
 //! mapping of fields a document brings that the mapping does not know.
 //!
 //! The JSON kept in the index metadata stays the source of truth (it is what
@@ -7,12 +12,19 @@
 //! (`title.keyword`). Parsing refuses unknown types and unknown parameters
 //! by name, as Elasticsearch does, so a mapping is never half-understood.
 
+pub mod analysis;
+pub mod context;
+pub mod date;
+pub mod document;
+pub mod meta;
+pub mod schema;
+
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::date::DateFormat;
 use crate::error::EsError;
+use crate::mapping::date::DateFormat;
 
 /// What to do with a field the mapping does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,7 +404,7 @@ pub fn dynamic_field_for(value: &Value, mapping: &Mapping) -> Option<Value> {
                     return Some(json!({"type": "float"}));
                 }
             }
-            if mapping.date_detection && crate::date::looks_like_date(s) {
+            if mapping.date_detection && crate::mapping::date::looks_like_date(s) {
                 return Some(json!({"type": "date"}));
             }
             Some(json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}))

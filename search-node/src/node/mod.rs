@@ -1,4 +1,8 @@
-//! The node's state: the indexes it holds, found again in the data folder
+//! The node layer: the state of the whole node (indexes by name, aliases,
+//! index templates, open search contexts) over the storage and search
+//! layers. Request handling (`ops`, `http`) goes through [`Node`].
+//!
+//! This module itself: the node's state: the indexes it holds, found again in the data folder
 //! after a restart, and the background refresh that makes writes
 //! searchable every `refresh_interval`.
 //!
@@ -6,6 +10,10 @@
 //! aliases) is on disk before the response: each index keeps its
 //! `meta.json`, written to a temporary file, synced and renamed, so a crash
 //! leaves either the old or the new metadata, never a torn file.
+
+pub mod aliases;
+pub mod names;
+pub mod templates;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,13 +24,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::aliases::{self, AliasAction, AliasState};
+use self::aliases::{AliasAction, AliasState};
+use self::templates::Templates;
 use crate::error::EsError;
-use crate::index::IndexHandle;
-use crate::meta::{self, IndexMeta};
-use crate::names;
+use crate::mapping::meta::{self, IndexMeta};
 use crate::search::contexts::{Contexts, Limits};
-use crate::templates::Templates;
+use crate::storage::index::IndexHandle;
 
 /// How often the refresher looks for indexes due for a refresh.
 const REFRESH_TICK: Duration = Duration::from_millis(100);

@@ -32,9 +32,9 @@ use tantivy::{
     DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TERMINATED, TantivyDocument, Term,
 };
 
-use crate::context::IndexContext;
 use crate::error::EsError;
-use crate::translog::{Op, Translog};
+use crate::mapping::context::IndexContext;
+use crate::storage::translog::{Op, Translog};
 
 /// How long deletes are remembered for versioning.
 const GC_DELETES: Duration = Duration::from_secs(60);
@@ -241,7 +241,7 @@ fn add_doc(writer: &IndexWriter, ctx: &IndexContext, m: DocMeta, mut doc: Tantiv
 /// only its metadata, as `ignore_malformed` would.
 fn rebuild_doc(ctx: &IndexContext, id: &str, source: &str) -> TantivyDocument {
     let parsed: serde_json::Map<String, Value> = serde_json::from_str(source).unwrap_or_default();
-    match crate::document::build(id, &parsed, &ctx.mapping, &ctx.schema, &ctx.analyzers) {
+    match crate::mapping::document::build(id, &parsed, &ctx.mapping, &ctx.schema, &ctx.analyzers) {
         Ok(p) => p.doc,
         Err(e) => {
             tracing::warn!(index = %ctx.name, id, error = %e, "stored source no longer fits the mapping");

@@ -13,10 +13,10 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 use tantivy::{DateTime, TantivyDocument};
 
-use crate::analysis::Analyzers;
 use crate::error::EsError;
+use crate::mapping::analysis::Analyzers;
+use crate::mapping::schema::{IndexSchema, PREFIX_SUFFIX};
 use crate::mapping::{Dynamic, FieldDef, FieldType, Mapping, Numeric, dynamic_field_for};
-use crate::schema::{IndexSchema, PREFIX_SUFFIX};
 
 /// A typed value ready for a tantivy field.
 #[derive(Debug, Clone, PartialEq)]

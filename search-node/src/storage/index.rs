@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::context::IndexContext;
 use crate::error::EsError;
 use crate::mapping::Mapping;
-use crate::meta::{self, IndexMeta};
-use crate::shard::{Conditions, Shard, StoredDoc, Write, Written};
+use crate::mapping::context::IndexContext;
+use crate::mapping::meta::{self, IndexMeta};
+use crate::storage::shard::{Conditions, Shard, StoredDoc, Write, Written};
 
 const META_FILE: &str = "meta.json";
 
@@ -198,7 +198,7 @@ impl IndexHandle {
                 continue;
             };
             let mapping = grown.as_ref().map_or(&context.mapping, |(_, m)| m);
-            let update = match crate::document::dynamic_update(source, mapping) {
+            let update = match crate::mapping::document::dynamic_update(source, mapping) {
                 Ok(Some(update)) => update,
                 Ok(None) => {
                     refused.push(None);
@@ -239,7 +239,13 @@ impl IndexHandle {
             let shard = self.shard_of(write.id(), write.routing());
             let built = match write {
                 DocWrite::Index { id, source, routing, conditions } => {
-                    match crate::document::build(&id, &source, &context.mapping, &context.schema, &context.analyzers) {
+                    match crate::mapping::document::build(
+                        &id,
+                        &source,
+                        &context.mapping,
+                        &context.schema,
+                        &context.analyzers,
+                    ) {
                         Ok(parsed) => {
                             let text = Value::Object(source).to_string();
                             Write::Index { id, source: text, routing, doc: parsed.doc, conditions }
@@ -310,7 +316,7 @@ impl IndexHandle {
         let meta = self.meta.read().expect("not poisoned");
         match meta.settings.get("refresh_interval") {
             None => Some(Duration::from_secs(1)),
-            Some(v) => crate::meta::parse_interval(v).unwrap_or(Some(Duration::from_secs(1))),
+            Some(v) => crate::mapping::meta::parse_interval(v).unwrap_or(Some(Duration::from_secs(1))),
         }
     }
 

@@ -88,7 +88,7 @@ impl FieldColumn {
                 })
                 .collect(),
             FieldColumn::Ip(c) => {
-                c.values_for_doc(doc).map(|ip| ColumnValue::Str(crate::document::format_ip(ip))).collect()
+                c.values_for_doc(doc).map(|ip| ColumnValue::Str(crate::mapping::document::format_ip(ip))).collect()
             }
             FieldColumn::I64(c) => c.values_for_doc(doc).map(ColumnValue::Int).collect(),
             FieldColumn::Date(c) => {

@@ -115,7 +115,8 @@ pub fn apply(
             AliasAction::Add { indices, aliases, definition, .. } => {
                 for index in resolve(&indices.join(","))? {
                     for alias in aliases {
-                        crate::names::validate(alias).map_err(|e| EsError::invalid_alias_name(alias, &e.reason))?;
+                        crate::node::names::validate(alias)
+                            .map_err(|e| EsError::invalid_alias_name(alias, &e.reason))?;
                         if state.contains_key(alias) {
                             return Err(EsError::invalid_alias_name(
                                 alias,

@@ -446,7 +446,7 @@ mod tests {
     }
 
     fn flat(settings: Value) -> BTreeMap<String, Value> {
-        crate::meta::parse_settings(Some(&settings)).unwrap()
+        crate::mapping::meta::parse_settings(Some(&settings)).unwrap()
     }
 
     #[test]

@@ -8,11 +8,11 @@
 
 use tantivy::tokenizer::TokenizerManager;
 
-use crate::analysis::Analyzers;
 use crate::error::EsError;
 use crate::mapping::Mapping;
-use crate::meta::IndexMeta;
-use crate::schema::IndexSchema;
+use crate::mapping::analysis::Analyzers;
+use crate::mapping::meta::IndexMeta;
+use crate::mapping::schema::IndexSchema;
 
 /// Everything needed to turn sources into documents and queries into
 /// tantivy queries, for one version of an index's mapping.

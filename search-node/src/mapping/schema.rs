@@ -4,7 +4,7 @@
 //! field named by its full Elasticsearch path, so BM25 statistics (field
 //! length norms above all) are per field as in Elasticsearch. tantivy
 //! schemas are fixed, so a mapping that gains fields makes a new schema and
-//! the shards are rebuilt from `_source` (see `shard.rs`); the derivation is
+//! the shards are rebuilt from `_source` (see [`crate::storage::shard`]); the derivation is
 //! deterministic, so the same mapping always gives the same schema.
 //!
 //! Metadata fields: `_id` (exact, columnar), `_source` (stored bytes),
@@ -18,7 +18,7 @@ use tantivy::schema::{
     STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::analysis::prefix_tokenizer;
+use crate::mapping::analysis::prefix_tokenizer;
 use crate::mapping::{FieldDef, FieldType, Mapping, Numeric};
 
 /// Suffix of the edge-n-gram field kept beside a text field with
