@@ -2,6 +2,7 @@
 //! `_cat/aliases`.
 
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Path};
 use serde_json::{Map, Value, json};
 
@@ -43,7 +44,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 async fn update(node: NodeData, params: Params, body: Bytes) -> Result<HttpResponse, EsError> {
     let actions = parse_actions(&json_body(&body)?)?;
     blocking(move || node.update_aliases(&actions)).await?;
-    Ok(reply(200, &json!({"acknowledged": true, "errors": false}), &params))
+    Ok(reply(StatusCode::OK, &json!({"acknowledged": true, "errors": false}), &params))
 }
 
 async fn put(
@@ -101,7 +102,7 @@ async fn add(
     let definition = definition(map)?;
     let action = AliasAction::Add { indices, aliases, definition, must_exist: false };
     blocking(move || node.update_aliases(&[action])).await?;
-    Ok(reply(200, &json!({"acknowledged": true}), &params))
+    Ok(reply(StatusCode::OK, &json!({"acknowledged": true}), &params))
 }
 
 async fn delete(node: NodeData, path: Path<(String, String)>, params: Params) -> Result<HttpResponse, EsError> {
@@ -109,7 +110,7 @@ async fn delete(node: NodeData, path: Path<(String, String)>, params: Params) ->
     let aliases: Vec<String> = name.split(',').map(str::to_owned).collect();
     let action = AliasAction::Remove { indices: vec![index], aliases, must_exist: None };
     blocking(move || node.update_aliases(&[action])).await?;
-    Ok(reply(200, &json!({"acknowledged": true}), &params))
+    Ok(reply(StatusCode::OK, &json!({"acknowledged": true}), &params))
 }
 
 /// The GET answer: indexes with their matching aliases; a named alias that
@@ -134,9 +135,13 @@ fn answer(
         && !any
         && !names.contains('*')
     {
-        return Ok(reply(404, &json!({"error": format!("alias [{names}] missing"), "status": 404}), params));
+        return Ok(reply(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("alias [{names}] missing"), "status": 404}),
+            params,
+        ));
     }
-    Ok(reply(200, &Value::Object(body), params))
+    Ok(reply(StatusCode::OK, &Value::Object(body), params))
 }
 
 async fn get_all(node: NodeData, params: Params) -> Result<HttpResponse, EsError> {

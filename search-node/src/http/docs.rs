@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Path};
 use serde_json::{Map, Value, json};
 
@@ -248,7 +249,7 @@ async fn get_doc(node: NodeData, path: Path<(String, String)>, params: Params) -
             ),
         ));
     }
-    Ok(reply(if found { 200 } else { 404 }, &body, &params))
+    Ok(reply(if found { StatusCode::OK } else { StatusCode::NOT_FOUND }, &body, &params))
 }
 
 async fn doc_exists(node: NodeData, path: Path<(String, String)>, params: Params) -> HttpResponse {
@@ -273,7 +274,7 @@ async fn get_source(node: NodeData, path: Path<(String, String)>, params: Params
             body["_index"].as_str().unwrap_or("")
         )));
     }
-    Ok(reply(200, &body["_source"], &params))
+    Ok(reply(StatusCode::OK, &body["_source"], &params))
 }
 
 async fn mget(
@@ -322,7 +323,7 @@ async fn mget(
         Ok(out)
     })
     .await?;
-    Ok(reply(200, &json!({ "docs": docs }), &params))
+    Ok(reply(StatusCode::OK, &json!({ "docs": docs }), &params))
 }
 
 /// `?_source=`, `?_source_includes=`, `?_source_excludes=` of a bulk
@@ -368,19 +369,21 @@ async fn bulk(
         Ok((items, forced))
     })
     .await?;
-    let errors = items.iter().any(|i| i.status >= 300 && !(i.op == "delete" && i.status == 404));
+    // A delete of a missing document is not an error of the request.
+    let missing_delete = |i: &Item| i.op == OpType::Delete && i.status == StatusCode::NOT_FOUND;
+    let errors = items.iter().any(|i| !i.status.is_success() && !missing_delete(i));
     let items: Vec<Value> = items
         .into_iter()
         .map(|i| {
             let mut body = i.body;
-            body["status"] = json!(i.status);
+            body["status"] = json!(i.status.as_u16());
             let mut wrapped = Map::new();
-            wrapped.insert(i.op.to_owned(), body);
+            wrapped.insert(i.op.name().to_owned(), body);
             Value::Object(wrapped)
         })
         .collect();
     let took = started.elapsed().as_millis() as u64;
-    Ok(reply(200, &json!({"took": took, "errors": errors, "items": items}), &params))
+    Ok(reply(StatusCode::OK, &json!({"took": took, "errors": errors, "items": items}), &params))
 }
 
 async fn put_template(
@@ -392,7 +395,7 @@ async fn put_template(
     let body = json_body(&body)?;
     let create = flag(&params, "create");
     blocking(move || node.templates.put(&name, body, create)).await?;
-    Ok(reply(200, &json!({"acknowledged": true}), &params))
+    Ok(reply(StatusCode::OK, &json!({"acknowledged": true}), &params))
 }
 
 async fn get_template(node: NodeData, name: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
@@ -402,7 +405,7 @@ async fn get_template(node: NodeData, name: Option<Path<String>>, params: Params
         return Err(EsError::resource_not_found(format!("index template matching [{pattern}] not found")));
     }
     let list: Vec<Value> = found.into_iter().map(|(n, t)| json!({"name": n, "index_template": t})).collect();
-    Ok(reply(200, &json!({ "index_templates": list }), &params))
+    Ok(reply(StatusCode::OK, &json!({ "index_templates": list }), &params))
 }
 
 async fn template_exists(node: NodeData, name: Path<String>) -> HttpResponse {
@@ -411,5 +414,5 @@ async fn template_exists(node: NodeData, name: Path<String>) -> HttpResponse {
 
 async fn delete_template(node: NodeData, name: Path<String>, params: Params) -> Result<HttpResponse, EsError> {
     blocking(move || node.templates.delete(&name)).await?;
-    Ok(reply(200, &json!({"acknowledged": true}), &params))
+    Ok(reply(StatusCode::OK, &json!({"acknowledged": true}), &params))
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Path};
 use serde_json::{Value, json};
 
@@ -58,7 +59,7 @@ async fn info(params: Params) -> HttpResponse {
         },
         "tagline": "You Know, for Search"
     });
-    reply(200, &body, &params)
+    reply(StatusCode::OK, &body, &params)
 }
 
 /// Green when every shard is assigned; a single node never assigns
@@ -124,7 +125,7 @@ async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> 
             .collect();
         body["indices"] = Value::Object(indices);
     }
-    Ok(reply(200, &body, &params))
+    Ok(reply(StatusCode::OK, &body, &params))
 }
 
 fn human_bytes(bytes: u64) -> String {
@@ -199,7 +200,7 @@ pub(super) fn cat_table(rows: &[Value], default_columns: &[&str], params: &HashM
             .iter()
             .map(|r| Value::Object(columns.iter().map(|c| ((*c).to_owned(), r[*c].clone())).collect()))
             .collect();
-        return reply(200, &Value::Array(projected), params);
+        return reply(StatusCode::OK, &Value::Array(projected), params);
     }
     let columns = columns.as_slice();
     let cells: Vec<Vec<String>> =
@@ -280,7 +281,7 @@ async fn create_index(
     let body = json_body(&body)?;
     let name = index.into_inner();
     let created = blocking(move || node.create(&name, &body).map(|h| h.name())).await?;
-    Ok(reply(200, &json!({"acknowledged": true, "shards_acknowledged": true, "index": created}), &params))
+    Ok(reply(StatusCode::OK, &json!({"acknowledged": true, "shards_acknowledged": true, "index": created}), &params))
 }
 
 async fn index_exists(node: NodeData, index: Path<String>) -> HttpResponse {
@@ -302,7 +303,7 @@ async fn get_index(node: NodeData, index: Path<String>, params: Params) -> Resul
             (m.name, entry)
         })
         .collect();
-    Ok(reply(200, &Value::Object(body), &params))
+    Ok(reply(StatusCode::OK, &Value::Object(body), &params))
 }
 
 /// `settings` of the indexes named, optionally only those matching `name`.
@@ -343,7 +344,7 @@ fn flatten_settings(prefix: &str, value: &Value) -> Vec<(String, Value)> {
 
 async fn get_settings(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
     let index = index.map_or_else(|| "_all".to_owned(), Path::into_inner);
-    Ok(reply(200, &settings_body(&node, &index, None, &params)?, &params))
+    Ok(reply(StatusCode::OK, &settings_body(&node, &index, None, &params)?, &params))
 }
 
 async fn get_settings_named(
@@ -352,14 +353,14 @@ async fn get_settings_named(
     params: Params,
 ) -> Result<HttpResponse, EsError> {
     let (index, name) = path.into_inner();
-    Ok(reply(200, &settings_body(&node, &index, Some(&name), &params)?, &params))
+    Ok(reply(StatusCode::OK, &settings_body(&node, &index, Some(&name), &params)?, &params))
 }
 
 async fn delete_index(node: NodeData, index: Path<String>, params: Params) -> Result<HttpResponse, EsError> {
     let expression = index.into_inner();
     let ignore = flag(&params, "ignore_unavailable");
     blocking(move || node.delete(&expression, ignore)).await?;
-    Ok(reply(200, &json!({"acknowledged": true}), &params))
+    Ok(reply(StatusCode::OK, &json!({"acknowledged": true}), &params))
 }
 
 async fn get_mapping(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
@@ -375,7 +376,7 @@ async fn get_mapping(node: NodeData, index: Option<Path<String>>, params: Params
     }
     let body: serde_json::Map<String, Value> =
         metas.into_iter().map(|m| (m.name, json!({"mappings": m.mappings}))).collect();
-    Ok(reply(200, &Value::Object(body), &params))
+    Ok(reply(StatusCode::OK, &Value::Object(body), &params))
 }
 
 async fn put_mapping(
@@ -387,7 +388,7 @@ async fn put_mapping(
     let mapping = json_body(&body)?;
     let expression = index.into_inner();
     blocking(move || node.put_mapping(&expression, &mapping)).await?;
-    Ok(reply(200, &json!({"acknowledged": true}), &params))
+    Ok(reply(StatusCode::OK, &json!({"acknowledged": true}), &params))
 }
 
 async fn refresh(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
@@ -398,5 +399,5 @@ async fn refresh(node: NodeData, index: Option<Path<String>>, params: Params) ->
     let shards: u64 = handles.iter().map(|h| h.shards().len() as u64).sum();
     let total: u64 = handles.iter().map(|h| h.meta().shards() * (1 + h.meta().replicas())).sum();
     blocking(move || handles.iter().try_for_each(|h| h.refresh())).await?;
-    Ok(reply(200, &json!({"_shards": {"total": total, "successful": shards, "failed": 0}}), &params))
+    Ok(reply(StatusCode::OK, &json!({"_shards": {"total": total, "successful": shards, "failed": 0}}), &params))
 }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web::{self, Bytes, Query};
@@ -77,8 +78,7 @@ pub async fn negotiate(
 }
 
 /// A JSON answer, pretty-printed with `?pretty`.
-pub(crate) fn reply(status: u16, body: &Value, params: &HashMap<String, String>) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(status).expect("valid status");
+pub(crate) fn reply(status: StatusCode, body: &Value, params: &HashMap<String, String>) -> HttpResponse {
     let text =
         if params.contains_key("pretty") { serde_json::to_string_pretty(body) } else { serde_json::to_string(body) }
             .expect("JSON values serialise");
@@ -90,7 +90,8 @@ pub(crate) fn json_body(body: &Bytes) -> Result<Value, EsError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| EsError::parsing(format!("request body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| EsError::parsing(format!("request body is not valid JSON: {e}")).caused_by(e))
 }
 
 /// A boolean query parameter.
@@ -102,7 +103,7 @@ pub(crate) fn flag(params: &HashMap<String, String>, name: &str) -> bool {
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, EsError> + Send + 'static,
 ) -> Result<T, EsError> {
-    web::block(work).await.map_err(|e| EsError::internal(format!("worker pool: {e}")))?
+    web::block(work).await.map_err(|e| EsError::internal(format!("worker pool: {e}")).caused_by(e))?
 }
 
 pub(crate) fn unsupported_api(method: &str, path: &str) -> EsError {

@@ -9,6 +9,7 @@
 //! the `/{index}` patterns (`DELETE /_pit` is not deleting an index).
 
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Path};
 use serde_json::Value;
 
@@ -75,7 +76,7 @@ async fn scroll_next(
     let as_int = super::flag(&params, "rest_total_hits_as_int")
         || body.get("rest_total_hits_as_int") == Some(&Value::Bool(true));
     let response = blocking(move || scroll::next(&node.contexts, &id, keep, as_int)).await?;
-    Ok(reply(200, &response, &params))
+    Ok(reply(StatusCode::OK, &response, &params))
 }
 
 async fn scroll_clear(
@@ -112,7 +113,7 @@ async fn pit_open(node: NodeData, index: Path<String>, params: Params) -> Result
         pit::open(&node.contexts, &handles, keep)
     })
     .await?;
-    Ok(reply(200, &response, &params))
+    Ok(reply(StatusCode::OK, &response, &params))
 }
 
 async fn pit_close(node: NodeData, params: Params, body: Bytes) -> Result<HttpResponse, EsError> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Path};
 use serde_json::{Value, json};
 
@@ -84,7 +85,7 @@ async fn search(
         }
     })
     .await?;
-    Ok(reply(200, &response, &params))
+    Ok(reply(StatusCode::OK, &response, &params))
 }
 
 async fn count(
@@ -107,7 +108,7 @@ async fn count(
     })
     .await?;
     let body = json!({"count": total, "_shards": {"total": shards, "successful": shards, "skipped": 0, "failed": 0}});
-    Ok(reply(200, &body, &params))
+    Ok(reply(StatusCode::OK, &body, &params))
 }
 
 async fn msearch(
@@ -125,9 +126,9 @@ async fn msearch(
     let mut requests = Vec::new();
     for pair in lines.chunks(2) {
         let header: Value = serde_json::from_slice(pair[0])
-            .map_err(|e| EsError::parsing(format!("[msearch] header is not JSON: {e}")))?;
+            .map_err(|e| EsError::parsing(format!("[msearch] header is not JSON: {e}")).caused_by(e))?;
         let body: Value = serde_json::from_slice(pair[1])
-            .map_err(|e| EsError::parsing(format!("[msearch] body is not JSON: {e}")))?;
+            .map_err(|e| EsError::parsing(format!("[msearch] body is not JSON: {e}")).caused_by(e))?;
         let index = header.get("index").map(|v| match v {
             Value::Array(a) => a.iter().map(crate::util::plain).collect::<Vec<_>>().join(","),
             other => crate::util::plain(other),
@@ -157,7 +158,7 @@ async fn msearch(
             .collect::<Vec<_>>())
     })
     .await?;
-    Ok(reply(200, &json!({"took": started.elapsed().as_millis() as u64, "responses": responses}), &params))
+    Ok(reply(StatusCode::OK, &json!({"took": started.elapsed().as_millis() as u64, "responses": responses}), &params))
 }
 
 async fn delete_by_query(
@@ -194,8 +195,8 @@ async fn delete_by_query(
                 .collect();
             for item in crate::ops::execute(&node, actions) {
                 match item.status {
-                    200 => deleted += 1,
-                    409 => conflicts += 1,
+                    StatusCode::OK => deleted += 1,
+                    StatusCode::CONFLICT => conflicts += 1,
                     _ => {}
                 }
             }
@@ -220,5 +221,5 @@ async fn delete_by_query(
         "throttled_until_millis": 0,
         "failures": []
     });
-    Ok(reply(200, &body, &params))
+    Ok(reply(StatusCode::OK, &body, &params))
 }

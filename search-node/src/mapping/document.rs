@@ -385,7 +385,7 @@ mod tests {
             "votes": {"type": "long", "ignore_malformed": true}
         }}));
         let e = build("7", json!({"year": "abc"}).as_object().unwrap(), &m, &s, &a).unwrap_err();
-        assert_eq!(e.kind, "document_parsing_exception");
+        assert_eq!(e.es_type(), "document_parsing_exception");
         assert!(
             e.reason.starts_with("failed to parse field [year] of type [integer] in document with id '7'"),
             "{}",
@@ -410,7 +410,7 @@ mod tests {
         assert_eq!(update["properties"]["a"]["properties"]["c"]["type"], "long");
         assert!(dynamic_update(json!({"known": 2}).as_object().unwrap(), &m).unwrap().is_none());
         let e = dynamic_update(json!({"meta": {"x": 1}}).as_object().unwrap(), &m).unwrap_err();
-        assert_eq!(e.kind, "strict_dynamic_mapping_exception");
+        assert_eq!(e.es_type(), "strict_dynamic_mapping_exception");
         let e = dynamic_update(json!({"meta": 5}).as_object().unwrap(), &m).unwrap_err();
         assert!(e.reason.contains("found a concrete value"), "{}", e.reason);
     }

@@ -296,7 +296,7 @@ mod tests {
             assert_eq!(flat.len(), 2);
         }
         assert_eq!(
-            parse_settings(Some(&json!({"number_of_shards": 0}))).unwrap_err().kind,
+            parse_settings(Some(&json!({"number_of_shards": 0}))).unwrap_err().es_type(),
             "illegal_argument_exception"
         );
         assert!(
@@ -313,8 +313,11 @@ mod tests {
         let e = merge_mappings(&mut m, &json!({"properties": {"title": {"type": "keyword"}}})).unwrap_err();
         assert_eq!(e.reason, "mapper [title] cannot be changed from type [text] to [keyword]");
         let e = validate_mappings(&json!({"properties": {"x": {"type": "geo_shape"}}})).unwrap_err();
-        assert_eq!(e.kind, "mapper_parsing_exception");
-        assert_eq!(strip_type(json!({"_doc": {"properties": {}}})).unwrap_err().kind, "illegal_argument_exception");
+        assert_eq!(e.es_type(), "mapper_parsing_exception");
+        assert_eq!(
+            strip_type(json!({"_doc": {"properties": {}}})).unwrap_err().es_type(),
+            "illegal_argument_exception"
+        );
         assert_eq!(
             strip_type(json!({"properties": {"a.b": {"type": "long"}}})).unwrap(),
             json!({"properties": {"a": {"properties": {"b": {"type": "long"}}}}})

@@ -116,7 +116,7 @@ pub fn apply(
                 for index in resolve(&indices.join(","))? {
                     for alias in aliases {
                         crate::node::names::validate(alias)
-                            .map_err(|e| EsError::invalid_alias_name(alias, &e.reason))?;
+                            .map_err(|e| EsError::invalid_alias_name(alias, &e.reason).caused_by(e))?;
                         if state.contains_key(alias) {
                             return Err(EsError::invalid_alias_name(
                                 alias,

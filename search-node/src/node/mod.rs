@@ -336,7 +336,7 @@ mod tests {
             let node = Node::open(dir.path()).unwrap();
             node.create("movies", &json!({"settings": {"number_of_shards": 2}, "aliases": {"films": {}}})).unwrap();
             node.create("people", &json!({})).unwrap();
-            assert_eq!(node.create("movies", &json!({})).unwrap_err().kind, "resource_already_exists_exception");
+            assert_eq!(node.create("movies", &json!({})).unwrap_err().es_type(), "resource_already_exists_exception");
             node.put_mapping("movies", &json!({"properties": {"title": {"type": "text"}}})).unwrap();
             node.delete("people", false).unwrap();
         }
@@ -346,6 +346,6 @@ mod tests {
         assert_eq!(all[0].shards(), 2);
         assert_eq!(all[0].mappings["properties"]["title"]["type"], "text");
         assert_eq!(node.resolve("films", false).unwrap(), ["movies"]);
-        assert_eq!(node.resolve("people", false).unwrap_err().kind, "index_not_found_exception");
+        assert_eq!(node.resolve("people", false).unwrap_err().es_type(), "index_not_found_exception");
     }
 }

@@ -80,7 +80,7 @@ mod tests {
         assert!(validate("imdb-titles-drama").is_ok());
         for bad in ["", "Upper", "a b", "a*", "_x", "-x", "+x", ".", "..", "a:b", "a#b", &"x".repeat(256)] {
             let e = validate(bad).unwrap_err();
-            assert_eq!(e.kind, "invalid_index_name_exception", "{bad}");
+            assert_eq!(e.es_type(), "invalid_index_name_exception", "{bad}");
         }
     }
 
@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(r("bl,a1").unwrap(), ["a1", "b1"]);
         assert_eq!(r("b*").unwrap(), ["b1"]);
         assert_eq!(r("x*").unwrap(), Vec::<String>::new());
-        assert_eq!(r("a1,missing").unwrap_err().kind, "index_not_found_exception");
+        assert_eq!(r("a1,missing").unwrap_err().es_type(), "index_not_found_exception");
         assert_eq!(resolve("missing", &names, &aliases, true).unwrap(), Vec::<String>::new());
     }
 }

@@ -41,7 +41,7 @@ impl Templates {
         let path = dir.join(FILE);
         let by_name = if path.exists() {
             serde_json::from_slice(&fs::read(&path)?)
-                .map_err(|e| EsError::internal(format!("{}: {e}", path.display())))?
+                .map_err(|e| EsError::internal(format!("{}: {e}", path.display())).caused_by(e))?
         } else {
             BTreeMap::new()
         };
@@ -49,7 +49,7 @@ impl Templates {
     }
 
     fn save(&self, by_name: &BTreeMap<String, Value>) -> Result<(), EsError> {
-        let bytes = serde_json::to_vec_pretty(by_name).map_err(|e| EsError::internal(e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(by_name).map_err(|e| EsError::internal(e.to_string()).caused_by(e))?;
         Ok(crate::util::write_atomically(&self.dir, FILE, &bytes)?)
     }
 
@@ -185,7 +185,7 @@ mod tests {
         let again = Templates::open(dir.path()).unwrap();
         assert_eq!(again.get("*").len(), 2);
         again.delete("low").unwrap();
-        assert_eq!(again.delete("low").unwrap_err().status, 404);
+        assert_eq!(again.delete("low").unwrap_err().status().as_u16(), 404);
         let clash = again.put("same", json!({"index_patterns": ["imdb-titles-*"], "priority": 5}), false).unwrap_err();
         assert!(clash.reason.contains("same priority"), "{}", clash.reason);
     }

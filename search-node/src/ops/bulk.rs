@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::error::EsError;
 use crate::ops::{Action, OpType, conditions};
+use crate::storage::shard::Conditions;
 
 const PARAMS: [&str; 13] = [
     "op_type",
@@ -57,34 +58,7 @@ pub fn parse(body: &[u8], defaults: &Defaults) -> Result<Vec<Action>, EsError> {
         .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
     let mut actions = Vec::new();
     while let Some((n, line)) = lines.next() {
-        let value: Value =
-            serde_json::from_slice(line).map_err(|e| line_error(n, format!("expected START_OBJECT: {e}")))?;
-        let Value::Object(map) = value else { return Err(line_error(n, "expected START_OBJECT")) };
-        if map.is_empty() {
-            return Err(line_error(n, "expected FIELD_NAME but found [END_OBJECT]"));
-        }
-        if map.len() != 1 {
-            return Err(line_error(n, "expected END_OBJECT but found [FIELD_NAME]"));
-        }
-        let (name, meta) = map.into_iter().next().expect("one entry");
-        let op = match name.as_str() {
-            "index" => OpType::Index,
-            "create" => OpType::Create,
-            "update" => OpType::Update,
-            "delete" => OpType::Delete,
-            other => {
-                return Err(line_error(
-                    n,
-                    format!("expected field [create], [delete], [index] or [update] but found [{other}]"),
-                ));
-            }
-        };
-        let Value::Object(meta) = meta else { return Err(line_error(n, "expected START_OBJECT after the action")) };
-        if let Some(unknown) = meta.keys().find(|k| !PARAMS.contains(&k.as_str())) {
-            return Err(EsError::illegal_argument(format!(
-                "Action/metadata line [{n}] contains an unknown parameter [{unknown}]"
-            )));
-        }
+        let (op, meta) = action_line(n, line)?;
         let text = |key: &str| meta.get(key).map(crate::util::plain);
         let op = if op == OpType::Index && text("op_type").as_deref() == Some("create") { OpType::Create } else { op };
         let body = if op == OpType::Delete {
@@ -95,48 +69,88 @@ pub fn parse(body: &[u8], defaults: &Defaults) -> Result<Vec<Action>, EsError> {
                     "Validation Failed: 1: no requests added; source missing after line [{n}]"
                 ))
             })?;
-            match serde_json::from_slice::<Value>(source) {
-                Ok(Value::Object(map)) => Ok(map),
-                Ok(_) => {
-                    Err(EsError::document_parsing(format!("[{m}:1] failed to parse: source must be a JSON object")))
-                }
-                Err(e) => Err(EsError::document_parsing(format!("[{m}:{}] failed to parse: {e}", e.column()))),
-            }
+            source_line(m, source)
         };
-        // An update's `_source` may sit on its action line, or in the URL.
-        let body = match (op, body, meta.get("_source").or(defaults.source.as_ref())) {
-            (OpType::Update, Ok(mut b), Some(source)) => {
-                b.entry("_source").or_insert_with(|| source.clone());
-                Ok(b)
-            }
-            (_, body, _) => body,
-        };
-        let index = text("_index").or_else(|| defaults.index.clone());
-        let Some(index) = index else {
-            return Err(EsError::validation(format!("index is missing for line [{n}]")));
-        };
-        let conditions = conditions(
-            meta.get("if_seq_no"),
-            meta.get("if_primary_term"),
-            meta.get("version"),
-            text("version_type").as_deref(),
-        );
-        let (conditions, body) = match conditions {
-            Ok(c) => (c, body),
-            Err(e) => (Default::default(), Err(e)),
-        };
-        actions.push(Action {
-            op,
-            index,
-            id: text("_id"),
-            routing: text("routing").or_else(|| text("_routing")).or_else(|| defaults.routing.clone()),
-            body,
-            conditions,
-            retry_on_conflict: meta.get("retry_on_conflict").and_then(Value::as_u64).unwrap_or(0) as u32,
-            require_alias: meta.get("require_alias").and_then(Value::as_bool).unwrap_or(defaults.require_alias),
-        });
+        actions.push(action(n, op, &meta, body, defaults)?);
     }
     Ok(actions)
+}
+
+/// Reads an action line: the operation and its parameters.
+fn action_line(n: usize, line: &[u8]) -> Result<(OpType, Map<String, Value>), EsError> {
+    let value: Value =
+        serde_json::from_slice(line).map_err(|e| line_error(n, format!("expected START_OBJECT: {e}")).caused_by(e))?;
+    let Value::Object(map) = value else { return Err(line_error(n, "expected START_OBJECT")) };
+    if map.is_empty() {
+        return Err(line_error(n, "expected FIELD_NAME but found [END_OBJECT]"));
+    }
+    if map.len() != 1 {
+        return Err(line_error(n, "expected END_OBJECT but found [FIELD_NAME]"));
+    }
+    let (name, meta) = map.into_iter().next().expect("one entry");
+    let op = OpType::parse(&name).ok_or_else(|| {
+        line_error(n, format!("expected field [create], [delete], [index] or [update] but found [{name}]"))
+    })?;
+    let Value::Object(meta) = meta else { return Err(line_error(n, "expected START_OBJECT after the action")) };
+    if let Some(unknown) = meta.keys().find(|k| !PARAMS.contains(&k.as_str())) {
+        return Err(EsError::illegal_argument(format!(
+            "Action/metadata line [{n}] contains an unknown parameter [{unknown}]"
+        )));
+    }
+    Ok((op, meta))
+}
+
+/// Reads source line `m`; an error here fails only its item.
+fn source_line(m: usize, source: &[u8]) -> Result<Map<String, Value>, EsError> {
+    match serde_json::from_slice::<Value>(source) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(EsError::document_parsing(format!("[{m}:1] failed to parse: source must be a JSON object"))),
+        Err(e) => Err(EsError::document_parsing(format!("[{m}:{}] failed to parse: {e}", e.column())).caused_by(e)),
+    }
+}
+
+/// The action of line `n` from its parameters, its body and the URL's
+/// defaults.
+fn action(
+    n: usize,
+    op: OpType,
+    meta: &Map<String, Value>,
+    body: Result<Map<String, Value>, EsError>,
+    defaults: &Defaults,
+) -> Result<Action, EsError> {
+    let text = |key: &str| meta.get(key).map(crate::util::plain);
+    // An update's `_source` may sit on its action line, or in the URL.
+    let body = match (op, body, meta.get("_source").or(defaults.source.as_ref())) {
+        (OpType::Update, Ok(mut b), Some(source)) => {
+            b.entry("_source").or_insert_with(|| source.clone());
+            Ok(b)
+        }
+        (_, body, _) => body,
+    };
+    let index = text("_index").or_else(|| defaults.index.clone());
+    let Some(index) = index else {
+        return Err(EsError::validation(format!("index is missing for line [{n}]")));
+    };
+    let conditions = conditions(
+        meta.get("if_seq_no"),
+        meta.get("if_primary_term"),
+        meta.get("version"),
+        text("version_type").as_deref(),
+    );
+    let (conditions, body) = match conditions {
+        Ok(c) => (c, body),
+        Err(e) => (Conditions::default(), Err(e)),
+    };
+    Ok(Action {
+        op,
+        index,
+        id: text("_id"),
+        routing: text("routing").or_else(|| text("_routing")).or_else(|| defaults.routing.clone()),
+        body,
+        conditions,
+        retry_on_conflict: meta.get("retry_on_conflict").and_then(Value::as_u64).unwrap_or(0) as u32,
+        require_alias: meta.get("require_alias").and_then(Value::as_bool).unwrap_or(defaults.require_alias),
+    })
 }
 
 #[cfg(test)]
@@ -160,7 +174,7 @@ mod tests {
 
     #[test]
     fn malformed_lines_fail_the_request_bad_sources_only_their_item() {
-        assert_eq!(parse(b"{\"index\":{}}\n{}", &defaults()).unwrap_err().status, 400);
+        assert_eq!(parse(b"{\"index\":{}}\n{}", &defaults()).unwrap_err().status().as_u16(), 400);
         assert!(parse(b"not json\n", &defaults()).unwrap_err().reason.contains("line [1]"));
         assert!(parse(b"{\"frob\":{}}\n", &defaults()).unwrap_err().reason.contains("[frob]"));
         assert!(
@@ -171,10 +185,10 @@ mod tests {
         );
         assert!(parse(b"{\"index\":{}}\n", &defaults()).is_err());
         let actions = parse(b"{\"index\":{}}\n{\"a\":\n{\"index\":{}}\n{\"a\":1}\n", &defaults()).unwrap();
-        assert_eq!(actions[0].body.as_ref().unwrap_err().kind, "document_parsing_exception");
+        assert_eq!(actions[0].body.as_ref().unwrap_err().es_type(), "document_parsing_exception");
         assert!(actions[1].body.is_ok());
         assert_eq!(
-            parse(b"{\"index\":{}}\n{}\n", &Defaults::default()).unwrap_err().kind,
+            parse(b"{\"index\":{}}\n{}\n", &Defaults::default()).unwrap_err().es_type(),
             "action_request_validation_exception"
         );
     }

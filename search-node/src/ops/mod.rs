@@ -18,16 +18,19 @@ pub mod bulk;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::error::EsError;
+use crate::error::{ErrorKind, EsError};
 use crate::node::Node;
 use crate::search::source_filter::SourceFilter;
 use crate::storage::index::{DocWrite, IndexHandle};
-use crate::storage::shard::{Conditions, StoredDoc, Written};
+use crate::storage::shard::{Conditions, StoredDoc, WriteResult, Written};
 
-/// Which document operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which document operation; serialised as its name in bulk lines and
+/// items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OpType {
     /// Create or replace.
     Index,
@@ -40,6 +43,8 @@ pub enum OpType {
 }
 
 impl OpType {
+    const ALL: [OpType; 4] = [OpType::Index, OpType::Create, OpType::Update, OpType::Delete];
+
     /// The name used in bulk lines and items.
     pub fn name(self) -> &'static str {
         match self {
@@ -48,6 +53,11 @@ impl OpType {
             OpType::Update => "update",
             OpType::Delete => "delete",
         }
+    }
+
+    /// The operation of a bulk action line's name.
+    pub fn parse(name: &str) -> Option<OpType> {
+        OpType::ALL.into_iter().find(|op| op.name() == name)
     }
 }
 
@@ -76,10 +86,10 @@ pub struct Action {
 /// One item's outcome: HTTP status and the item body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
-    /// The operation name (`index`, ...).
-    pub op: &'static str,
+    /// The operation.
+    pub op: OpType,
     /// HTTP status of the item.
-    pub status: u16,
+    pub status: StatusCode,
     /// The item body, as Elasticsearch reports it.
     pub body: Value,
     /// The error of a failed item.
@@ -89,12 +99,12 @@ pub struct Item {
 }
 
 impl Item {
-    fn ok(op: &'static str, written: &Written, body: Value) -> Item {
-        Item { op, status: status_of(written), body, error: None, shard: Some(written.shard) }
+    fn ok(op: OpType, written: &Written, body: Value) -> Item {
+        Item { op, status: written.result.status(), body, error: None, shard: Some(written.shard) }
     }
 
-    fn failed(op: &'static str, index: &str, id: Option<&str>, e: EsError) -> Item {
-        Item { op, status: e.status, body: error_body(index, id, &e), error: Some(e), shard: None }
+    fn failed(op: OpType, index: &str, id: Option<&str>, e: EsError) -> Item {
+        Item { op, status: e.status(), body: error_body(index, id, &e), error: Some(e), shard: None }
     }
 }
 
@@ -168,7 +178,7 @@ fn shards_json(handle: &IndexHandle, successful: u64) -> Value {
 
 /// The item body of a successful write.
 pub fn written_body(handle: &IndexHandle, id: &str, w: &Written) -> Value {
-    let ok = w.result != "noop";
+    let ok = w.result != WriteResult::NoOp;
     json!({
         "_index": handle.name(),
         "_id": id,
@@ -183,19 +193,11 @@ pub fn written_body(handle: &IndexHandle, id: &str, w: &Written) -> Value {
 /// The item body of a failed action.
 pub fn error_body(index: &str, id: Option<&str>, e: &EsError) -> Value {
     let mut error =
-        json!({"type": e.kind, "reason": e.reason, "index": e.index.clone().unwrap_or_else(|| index.to_owned())});
-    if e.kind == "document_parsing_exception" || e.kind == "strict_dynamic_mapping_exception" {
+        json!({"type": e.es_type(), "reason": e.reason, "index": e.index.clone().unwrap_or_else(|| index.to_owned())});
+    if matches!(e.kind, ErrorKind::DocumentParsing | ErrorKind::StrictDynamicMapping) {
         error["caused_by"] = json!({"type": "illegal_argument_exception", "reason": e.reason});
     }
-    json!({"_index": index, "_id": id, "status": e.status, "error": error})
-}
-
-fn status_of(w: &Written) -> u16 {
-    match w.result {
-        "created" => 201,
-        "not_found" => 404,
-        _ => 200,
-    }
+    json!({"_index": index, "_id": id, "status": e.status().as_u16(), "error": error})
 }
 
 /// Merges `patch` into `target` the way a partial update does: objects
@@ -224,7 +226,7 @@ pub fn write_index(node: &Node, target: &str) -> Result<Arc<IndexHandle>, EsErro
     match node.create(target, &json!({})) {
         Ok(handle) => Ok(handle),
         // Created meanwhile by a concurrent request.
-        Err(e) if e.kind == "resource_already_exists_exception" => node.handle(target),
+        Err(e) if e.kind == ErrorKind::ResourceAlreadyExists => node.handle(target),
         Err(e) => Err(e),
     }
 }
@@ -247,10 +249,10 @@ pub fn execute(node: &Node, actions: Vec<Action>) -> Vec<Item> {
 
 fn write_run(node: &Node, run: Vec<(usize, Action)>, items: &mut [Option<Item>]) {
     // Per index: the handle, each write's (item position, op, id), the writes.
-    type Batch = (Arc<IndexHandle>, Vec<(usize, &'static str, String)>, Vec<DocWrite>);
+    type Batch = (Arc<IndexHandle>, Vec<(usize, OpType, String)>, Vec<DocWrite>);
     let mut by_index: BTreeMap<String, Batch> = BTreeMap::new();
     for (i, action) in run {
-        let op = action.op.name();
+        let op = action.op;
         if let Some(Err(e)) = action.id.as_deref().map(check_id) {
             items[i] = Some(Item::failed(op, &action.index, action.id.as_deref(), e));
             continue;
@@ -311,7 +313,7 @@ fn write_run(node: &Node, run: Vec<(usize, Action)>, items: &mut [Option<Item>])
 }
 
 fn update(node: &Node, action: Action) -> Item {
-    let op = "update";
+    let op = OpType::Update;
     let fail = |index: &str, e: EsError| Item::failed(op, index, action.id.as_deref(), e);
     let Some(id) = action.id.clone() else {
         return fail(&action.index, EsError::validation("id is missing"));
@@ -332,7 +334,9 @@ fn update(node: &Node, action: Action) -> Item {
     loop {
         match try_update(&handle, &id, &action, &request) {
             Err(e)
-                if e.status == 409 && attempt < action.retry_on_conflict && action.conditions.if_seq_no.is_none() =>
+                if e.kind == ErrorKind::VersionConflict
+                    && attempt < action.retry_on_conflict
+                    && action.conditions.if_seq_no.is_none() =>
             {
                 attempt += 1;
             }
@@ -363,7 +367,7 @@ fn try_update(handle: &IndexHandle, id: &str, action: &Action, request: &UpdateR
         };
         if !changed && request.detect_noop {
             let shard = handle.shard_of(id, action.routing.as_deref());
-            let w = Written { result: "noop", version: doc.version, seq_no: doc.seq_no, shard };
+            let w = Written { result: WriteResult::NoOp, version: doc.version, seq_no: doc.seq_no, shard };
             return Ok(update_item(handle, id, &w, Some(doc), request));
         }
         (source, Conditions { if_seq_no: Some((doc.seq_no, 1)), ..Conditions::default() })
@@ -398,7 +402,7 @@ fn update_item(handle: &IndexHandle, id: &str, w: &Written, doc: Option<&StoredD
         }
         body["get"] = get;
     }
-    Item::ok("update", w, body)
+    Item::ok(OpType::Update, w, body)
 }
 
 /// An `_update` body.
@@ -464,6 +468,33 @@ mod tests {
         assert!(merge(&mut target, json!({"o": {"y": 3}, "l": [3]}).as_object().unwrap()));
         assert_eq!(Value::Object(target.clone()), json!({"a": 1, "o": {"x": 1, "y": 3}, "l": [3]}));
         assert!(!merge(&mut target, json!({"a": 1}).as_object().unwrap()));
+    }
+
+    #[test]
+    fn op_types_and_results_go_on_the_wire_as_elasticsearch_names_them() {
+        for op in OpType::ALL {
+            assert_eq!(OpType::parse(op.name()), Some(op));
+            assert_eq!(json!(op), json!(op.name()));
+        }
+        assert_eq!(OpType::parse("upsert"), None);
+        let results = [
+            WriteResult::Created,
+            WriteResult::Updated,
+            WriteResult::Deleted,
+            WriteResult::NoOp,
+            WriteResult::NotFound,
+        ];
+        let wire: Vec<(Value, u16)> = results.iter().map(|r| (json!(r), r.status().as_u16())).collect();
+        assert_eq!(
+            wire,
+            [
+                (json!("created"), 201),
+                (json!("updated"), 200),
+                (json!("deleted"), 200),
+                (json!("noop"), 200),
+                (json!("not_found"), 404)
+            ]
+        );
     }
 
     #[test]

@@ -66,7 +66,7 @@ fn pattern_query(cx: Cx, field: &str, pattern: &str, boost: f32) -> Result<Compi
         )));
     }
     let query = RegexQuery::from_pattern(pattern, r.field)
-        .map_err(|e| EsError::illegal_argument(format!("invalid pattern for [{field}]: {e}")))?;
+        .map_err(|e| EsError::illegal_argument(format!("invalid pattern for [{field}]: {e}")).caused_by(e))?;
     Ok(Box::new(ConstScoreQuery::new(Box::new(query), boost)))
 }
 

@@ -110,7 +110,8 @@ impl RangeQuery {
                 let parsed;
                 let format = match &self.format {
                     Some(f) => {
-                        parsed = DateFormat::parse(Some(f)).map_err(|e| EsError::parsing(e.reason))?;
+                        parsed =
+                            DateFormat::parse(Some(f)).map_err(|e| EsError::parsing(e.reason.clone()).caused_by(e))?;
                         &parsed
                     }
                     None => format,

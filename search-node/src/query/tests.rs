@@ -226,7 +226,7 @@ fn sorting_paging_and_search_after() {
     let paged = f.ids(json!({"sort": [{"votes": "desc"}], "from": 2, "size": 2}));
     assert_eq!(paged, ["8", "1"]);
     assert!(f.error(json!({"sort": [{"title": "asc"}]})).reason.contains("Text fields are not optimised"));
-    assert_eq!(f.error(json!({"from": 9995, "size": 10})).kind, "illegal_argument_exception");
+    assert_eq!(f.error(json!({"from": 9995, "size": 10})).es_type(), "illegal_argument_exception");
 }
 
 #[test]
@@ -288,13 +288,13 @@ fn highlight_and_source_filtering() {
 fn bad_queries_name_what_is_wrong() {
     let f = Fixture::new();
     let e = f.error(json!({"query": {"matchh": {"title": "x"}}}));
-    assert_eq!((e.kind, e.reason.as_str()), ("parsing_exception", "unknown query [matchh]"));
+    assert_eq!((e.es_type(), e.reason.as_str()), ("parsing_exception", "unknown query [matchh]"));
     let e = f.error(json!({"query": {"match": {"title": {"query": "x", "operater": "and"}}}}));
     assert_eq!(e.reason, "[match] query does not support [operater]");
     let e = f.error(json!({"query": {"term": {"year": "nineteen"}}}));
-    assert_eq!(e.status, 400);
+    assert_eq!(e.status().as_u16(), 400);
     let e = f.error(json!({"query": {"bool": {"must": {"match_all": {}}, "should": "x"}}}));
-    assert_eq!(e.kind, "parsing_exception");
+    assert_eq!(e.es_type(), "parsing_exception");
     let mut deep = json!({"match_all": {}});
     for _ in 0..100 {
         deep = json!({"bool": {"must": deep}});
@@ -339,7 +339,7 @@ fn unrefreshed_writes_survive_a_reopen() {
                 action("c", OpType::Create),
             ],
         );
-        assert_eq!(items.iter().map(|i| i.status).collect::<Vec<_>>(), [201, 201, 200, 201]);
+        assert_eq!(items.iter().map(|i| i.status.as_u16()).collect::<Vec<_>>(), [201, 201, 200, 201]);
         assert_eq!(node.handle("m").unwrap().doc_count(), 0, "not refreshed");
         // Dropped without a refresh: only the translog has the writes.
     }
@@ -380,7 +380,7 @@ fn a_source_clashing_with_the_mapping_it_grows_is_refused_alone() {
             action("4", json!({"open": {"c": "x"}})),
         ],
     );
-    let statuses: Vec<u16> = items.iter().map(|i| i.status).collect();
+    let statuses: Vec<u16> = items.iter().map(|i| i.status.as_u16()).collect();
     assert_eq!(statuses, [201, 400, 400, 201]);
     assert!(items[1].body["error"]["reason"].as_str().unwrap().contains("[a]"), "{}", items[1].body);
     assert_eq!(items[2].body["error"]["type"], "strict_dynamic_mapping_exception");

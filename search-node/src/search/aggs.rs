@@ -163,8 +163,9 @@ pub fn translate(aggs: &Map<String, Value>, cx: Cx) -> Result<Aggregations, EsEr
             }
             _ => {
                 let body = adapt(&kind, body, &cx.index.mapping)?;
-                let agg: AggregationVariants = serde_json::from_value(json!({ kind.as_str(): body }))
-                    .map_err(|e| EsError::parsing(format!("[{name}] failed to parse [{kind}] aggregation: {e}")))?;
+                let agg: AggregationVariants = serde_json::from_value(json!({ kind.as_str(): body })).map_err(|e| {
+                    EsError::parsing(format!("[{name}] failed to parse [{kind}] aggregation: {e}")).caused_by(e)
+                })?;
                 out.insert(name.clone(), Aggregation { agg, sub_aggregation });
             }
         }

@@ -262,15 +262,15 @@ mod tests {
         assert_eq!(contexts.get(&p, Kind::PointInTime, None).unwrap().kind, Kind::PointInTime);
         assert_eq!(contexts.get(&s, Kind::Scroll, None).unwrap().kind, Kind::Scroll);
         let e = contexts.get(&p, Kind::Scroll, None).unwrap_err();
-        assert_eq!((e.kind, e.status), ("search_context_missing_exception", 404));
+        assert_eq!((e.es_type(), e.status().as_u16()), ("search_context_missing_exception", 404));
         assert_eq!(e.reason, format!("No search context found for id [{p}]"));
         let e = contexts.get("not an id", Kind::Scroll, None).unwrap_err();
         assert_eq!(
-            (e.kind, e.status, e.reason.as_str()),
+            (e.es_type(), e.status().as_u16(), e.reason.as_str()),
             ("illegal_argument_exception", 400, "Cannot parse scroll id")
         );
         let never = "A".repeat(ID_LEN);
-        assert_eq!(contexts.get(&never, Kind::Scroll, None).unwrap_err().status, 404);
+        assert_eq!(contexts.get(&never, Kind::Scroll, None).unwrap_err().status().as_u16(), 404);
     }
 
     #[test]
@@ -292,11 +292,14 @@ mod tests {
         assert_eq!(contexts.count(Kind::PointInTime), 1);
         assert_eq!(contexts.reap(), 1);
         assert_eq!(contexts.count(Kind::PointInTime), 0);
-        assert_eq!(contexts.get(&id, Kind::PointInTime, None).unwrap_err().kind, "search_context_missing_exception");
+        assert_eq!(
+            contexts.get(&id, Kind::PointInTime, None).unwrap_err().es_type(),
+            "search_context_missing_exception"
+        );
         // Expired but not reaped yet: missing as well.
         let id = contexts.open(scroll(), Duration::from_millis(10)).unwrap();
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(contexts.get(&id, Kind::Scroll, None).unwrap_err().status, 404);
+        assert_eq!(contexts.get(&id, Kind::Scroll, None).unwrap_err().status().as_u16(), 404);
     }
 
     #[test]
@@ -305,16 +308,16 @@ mod tests {
         let first = contexts.open(scroll(), MINUTE).unwrap();
         contexts.open(scroll(), MINUTE).unwrap();
         let e = contexts.open(scroll(), MINUTE).unwrap_err();
-        assert_eq!((e.kind, e.status), ("too_many_scroll_contexts_exception", 429));
+        assert_eq!((e.es_type(), e.status().as_u16()), ("too_many_scroll_contexts_exception", 429));
         assert!(e.reason.contains("[2]") && e.reason.contains("search.max_open_scroll_context"), "{}", e.reason);
         contexts.open(pit(), MINUTE).unwrap();
-        assert_eq!(contexts.open(pit(), MINUTE).unwrap_err().status, 429);
+        assert_eq!(contexts.open(pit(), MINUTE).unwrap_err().status().as_u16(), 429);
         // Closing one makes room; so does expiry.
         assert_eq!(contexts.close(std::slice::from_ref(&first), Kind::Scroll).unwrap(), 1);
         let brief = contexts.open(scroll(), Duration::from_millis(10)).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         contexts.open(scroll(), MINUTE).unwrap();
-        assert_eq!(contexts.get(&brief, Kind::Scroll, None).unwrap_err().status, 404);
+        assert_eq!(contexts.get(&brief, Kind::Scroll, None).unwrap_err().status().as_u16(), 404);
     }
 
     #[test]
@@ -325,7 +328,7 @@ mod tests {
         let p = contexts.open(pit(), MINUTE).unwrap();
         assert_eq!(contexts.close(&[a.clone(), p.clone()], Kind::Scroll).unwrap(), 1);
         assert_eq!(contexts.close(std::slice::from_ref(&a), Kind::Scroll).unwrap(), 0);
-        assert_eq!(contexts.close(&["bad".into()], Kind::Scroll).unwrap_err().status, 400);
+        assert_eq!(contexts.close(&["bad".into()], Kind::Scroll).unwrap_err().status().as_u16(), 400);
         contexts.open(scroll(), MINUTE).unwrap();
         assert_eq!(contexts.close_all(Kind::Scroll), 2);
         assert!(contexts.get(&b, Kind::Scroll, None).is_err());
@@ -336,14 +339,17 @@ mod tests {
     fn keep_alives_above_a_day_are_refused() {
         let contexts = Contexts::default();
         let e = contexts.open(pit(), Duration::from_secs(2 * 86_400)).unwrap_err();
-        assert_eq!(e.status, 400);
+        assert_eq!(e.status().as_u16(), 400);
         assert!(
             e.reason.starts_with("Keep alive for request (2d) is too large. It must be less than (1d)."),
             "{}",
             e.reason
         );
         let id = contexts.open(pit(), MINUTE).unwrap();
-        assert_eq!(contexts.get(&id, Kind::PointInTime, Some(Duration::from_secs(90_000))).unwrap_err().status, 400);
+        assert_eq!(
+            contexts.get(&id, Kind::PointInTime, Some(Duration::from_secs(90_000))).unwrap_err().status().as_u16(),
+            400
+        );
         assert_eq!(time_text(Duration::from_millis(1500)), "1500ms");
         assert_eq!(time_text(Duration::from_secs(90 * 60)), "90m");
     }

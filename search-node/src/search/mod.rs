@@ -404,7 +404,7 @@ fn aggregations(
 ) -> Result<Value, EsError> {
     let translated = first.aggs.clone().unwrap_or_default();
     let results = merged.unwrap_or_default().into_final_result(translated, limits())?;
-    let json = serde_json::to_value(results).map_err(|e| EsError::internal(e.to_string()))?;
+    let json = serde_json::to_value(results).map_err(|e| EsError::internal(e.to_string()).caused_by(e))?;
     Ok(aggs::finish(json, request, &first.ctx.mapping, typed_keys))
 }
 

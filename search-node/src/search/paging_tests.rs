@@ -49,7 +49,7 @@ impl Fixture {
                 require_alias: false,
             })
             .collect();
-        assert!(crate::ops::execute(&self.node, actions).iter().all(|i| i.status < 300));
+        assert!(crate::ops::execute(&self.node, actions).iter().all(|i| i.status.is_success()));
         self.node.handle("docs").unwrap().refresh().unwrap();
     }
 
@@ -95,11 +95,11 @@ fn scroll_all(f: &Fixture, body: Value) -> BTreeSet<String> {
     assert!(ids(&scroll::next(&f.node.contexts, &id, None, false).unwrap()).is_empty());
     assert_eq!(
         scroll::clear(&f.node.contexts, std::slice::from_ref(&id)).unwrap(),
-        (json!({"succeeded": true, "num_freed": 1}), 200)
+        (json!({"succeeded": true, "num_freed": 1}), actix_web::http::StatusCode::OK)
     );
     assert_eq!(scroll::clear(&f.node.contexts, std::slice::from_ref(&id)).unwrap().1, 404);
     let e = scroll::next(&f.node.contexts, &id, None, false).unwrap_err();
-    assert_eq!((e.kind, e.status), ("search_context_missing_exception", 404));
+    assert_eq!((e.es_type(), e.status().as_u16()), ("search_context_missing_exception", 404));
     seen
 }
 
@@ -130,12 +130,12 @@ fn a_scroll_refuses_what_elasticsearch_refuses() {
     ] {
         let e = scroll::start(&f.node.contexts, &handles, Fixture::request(body, &[("scroll", MINUTE)])).unwrap_err();
         assert_eq!(
-            (e.kind, e.reason),
+            (e.es_type(), e.reason),
             ("action_request_validation_exception", format!("Validation Failed: 1: {reason};"))
         );
     }
     let e = scroll::start(&f.node.contexts, &handles, Fixture::request(json!({}), &[("scroll", "2d")])).unwrap_err();
-    assert_eq!(e.status, 400);
+    assert_eq!(e.status().as_u16(), 400);
     assert_eq!(f.node.contexts.count(super::contexts::Kind::Scroll), 0);
     // Aggregations come with the first page only; the total is exact.
     let first = f.scroll_start(json!({"size": 4, "track_total_hits": 2, "aggs": {"g": {"terms": {"field": "group"}}}}));
@@ -191,11 +191,11 @@ fn a_point_in_time_pages_exactly_with_search_after_on_its_snapshot() {
     assert_eq!(now["hits"]["total"]["value"], 280);
     assert_eq!(
         pit::close(&f.node.contexts, std::slice::from_ref(&id)).unwrap(),
-        (json!({"succeeded": true, "num_freed": 1}), 200)
+        (json!({"succeeded": true, "num_freed": 1}), actix_web::http::StatusCode::OK)
     );
     assert_eq!(pit::close(&f.node.contexts, std::slice::from_ref(&id)).unwrap().1, 404);
     let e = pit::search(&f.node.contexts, &Fixture::request(json!({"pit": {"id": id}}), &[])).unwrap_err();
-    assert_eq!((e.kind, e.status), ("search_context_missing_exception", 404));
+    assert_eq!((e.es_type(), e.status().as_u16()), ("search_context_missing_exception", 404));
 }
 
 #[test]
@@ -207,8 +207,8 @@ fn contexts_end_with_their_index() {
     let scroll_id = f.scroll_start(json!({"size": 5}))["_scroll_id"].as_str().unwrap().to_owned();
     f.node.delete("docs", false).unwrap();
     let e = pit::search(&f.node.contexts, &Fixture::request(json!({"pit": {"id": pit_id}}), &[])).unwrap_err();
-    assert_eq!(e.status, 404);
-    assert_eq!(scroll::next(&f.node.contexts, &scroll_id, None, false).unwrap_err().status, 404);
+    assert_eq!(e.status().as_u16(), 404);
+    assert_eq!(scroll::next(&f.node.contexts, &scroll_id, None, false).unwrap_err().status().as_u16(), 404);
     assert_eq!(f.node.contexts.reap(), 0, "the failed uses dropped them already");
 }
 
@@ -220,5 +220,8 @@ fn expired_contexts_are_missing() {
     scroll::next(&f.node.contexts, id, Some(Duration::from_millis(20)), false).unwrap();
     std::thread::sleep(Duration::from_millis(60));
     assert_eq!(f.node.contexts.reap(), 1);
-    assert_eq!(scroll::next(&f.node.contexts, id, None, false).unwrap_err().kind, "search_context_missing_exception");
+    assert_eq!(
+        scroll::next(&f.node.contexts, id, None, false).unwrap_err().es_type(),
+        "search_context_missing_exception"
+    );
 }

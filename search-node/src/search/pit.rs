@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::contexts::{Contexts, Kind, ReaderContext};
@@ -48,7 +49,10 @@ pub fn search(contexts: &Contexts, req: &SearchRequest) -> Result<Value, EsError
 }
 
 /// Closes points in time; returns the body and status.
-pub fn close(contexts: &Contexts, ids: &[String]) -> Result<(Value, u16), EsError> {
+pub fn close(contexts: &Contexts, ids: &[String]) -> Result<(Value, StatusCode), EsError> {
     let freed = contexts.close(ids, Kind::PointInTime)?;
-    Ok((json!({"succeeded": true, "num_freed": freed}), if freed == 0 { 404 } else { 200 }))
+    Ok((
+        json!({"succeeded": true, "num_freed": freed}),
+        if freed == 0 { StatusCode::NOT_FOUND } else { StatusCode::OK },
+    ))
 }

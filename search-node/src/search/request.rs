@@ -492,7 +492,7 @@ mod tests {
         let params: HashMap<String, String> = [("scroll".to_owned(), "30s".to_owned())].into();
         assert_eq!(SearchRequest::parse(&json!({}), &params).unwrap().scroll, Some(std::time::Duration::from_secs(30)));
         let params: HashMap<String, String> = [("scroll".to_owned(), "soon".to_owned())].into();
-        assert_eq!(SearchRequest::parse(&json!({}), &params).unwrap_err().kind, "parse_exception");
+        assert_eq!(SearchRequest::parse(&json!({}), &params).unwrap_err().es_type(), "parse_exception");
         assert!(SearchRequest::parse(&json!({"pit": {"keep_alive": "1m"}}), &HashMap::new()).is_err());
         assert!(url_sort("year:desc,_score").unwrap()[0].desc);
     }

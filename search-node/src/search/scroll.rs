@@ -20,6 +20,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::collector::After;
@@ -97,11 +98,14 @@ pub fn next(contexts: &Contexts, id: &str, keep_alive: Option<Duration>, total_a
 }
 
 /// Clears scrolls (`_all`: every one); returns the body and status.
-pub fn clear(contexts: &Contexts, ids: &[String]) -> Result<(Value, u16), EsError> {
+pub fn clear(contexts: &Contexts, ids: &[String]) -> Result<(Value, StatusCode), EsError> {
     let freed = if ids.iter().any(|id| id == "_all") {
         contexts.close_all(Kind::Scroll)
     } else {
         contexts.close(ids, Kind::Scroll)?
     };
-    Ok((json!({"succeeded": true, "num_freed": freed}), if freed == 0 { 404 } else { 200 }))
+    Ok((
+        json!({"succeeded": true, "num_freed": freed}),
+        if freed == 0 { StatusCode::NOT_FOUND } else { StatusCode::OK },
+    ))
 }

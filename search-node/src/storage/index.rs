@@ -81,7 +81,7 @@ impl IndexHandle {
     pub fn open(dir: &Path) -> Result<IndexHandle, EsError> {
         let path = dir.join(META_FILE);
         let meta: IndexMeta = serde_json::from_slice(&fs::read(&path)?)
-            .map_err(|e| EsError::internal(format!("{}: {e}", path.display())))?;
+            .map_err(|e| EsError::internal(format!("{}: {e}", path.display())).caused_by(e))?;
         let context = IndexContext::new(&meta)?;
         IndexHandle::open_with(dir, meta, context)
     }
@@ -372,6 +372,6 @@ impl IndexHandle {
 }
 
 fn persist(dir: &Path, meta: &IndexMeta) -> Result<(), EsError> {
-    let bytes = serde_json::to_vec_pretty(meta).map_err(|e| EsError::internal(e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(meta).map_err(|e| EsError::internal(e.to_string()).caused_by(e))?;
     Ok(crate::util::write_atomically(dir, META_FILE, &bytes)?)
 }

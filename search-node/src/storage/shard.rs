@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use actix_web::http::StatusCode;
 use serde_json::Value;
 use tantivy::schema::IndexRecordOption;
 use tantivy::schema::document::Value as _;
@@ -90,11 +91,41 @@ pub enum Write {
     Delete { id: String, conditions: Conditions },
 }
 
+/// What a write did to its document, serialised as Elasticsearch's
+/// `result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteResult {
+    /// A new document.
+    Created,
+    /// A document replaced.
+    Updated,
+    /// A document deleted.
+    Deleted,
+    /// An update that changed nothing, so was not written.
+    #[serde(rename = "noop")]
+    NoOp,
+    /// A delete of a missing document (still a write: it takes a sequence
+    /// number and a version).
+    NotFound,
+}
+
+impl WriteResult {
+    /// The item status Elasticsearch gives a write with this result.
+    pub fn status(self) -> StatusCode {
+        match self {
+            WriteResult::Created => StatusCode::CREATED,
+            WriteResult::NotFound => StatusCode::NOT_FOUND,
+            WriteResult::Updated | WriteResult::Deleted | WriteResult::NoOp => StatusCode::OK,
+        }
+    }
+}
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Written {
-    /// `created`, `updated`, `deleted`, `not_found`.
-    pub result: &'static str,
+    /// What happened to the document.
+    pub result: WriteResult,
     /// The document's version after the write.
     pub version: u64,
     /// The write's sequence number.
@@ -424,7 +455,7 @@ impl Shard {
                     ops.push(Op::Index { id: id.clone(), seq_no, version: next_version, routing, source });
                     state.live.insert(id, Live { exists: true, version: next_version, seq_no, at: Instant::now() });
                     Written {
-                        result: if exists { "updated" } else { "created" },
+                        result: if exists { WriteResult::Updated } else { WriteResult::Created },
                         version: next_version,
                         seq_no,
                         shard: 0,
@@ -437,7 +468,7 @@ impl Shard {
                     ops.push(Op::Delete { id: id.clone(), seq_no, version: next_version });
                     state.live.insert(id, Live { exists: false, version: next_version, seq_no, at: Instant::now() });
                     Written {
-                        result: if exists { "deleted" } else { "not_found" },
+                        result: if exists { WriteResult::Deleted } else { WriteResult::NotFound },
                         version: next_version,
                         seq_no,
                         shard: 0,
