@@ -102,6 +102,35 @@ pub enum Mode {
     Replace,
 }
 
+impl Mode {
+    /// As `score_mode`: the functions' values (each already weighted)
+    /// combined; no function applies: 1.
+    fn combine(self, values: &[f64]) -> f64 {
+        let Some(&first) = values.first() else { return 1.0 };
+        match self {
+            Mode::Multiply => values.iter().product(),
+            Mode::Sum => values.iter().sum(),
+            Mode::Avg => values.iter().sum::<f64>() / values.len() as f64,
+            Mode::First | Mode::Replace => first,
+            Mode::Max => values.iter().copied().fold(f64::MIN, f64::max),
+            Mode::Min => values.iter().copied().fold(f64::MAX, f64::min),
+        }
+    }
+
+    /// As `boost_mode`: the query's score and the functions' combined value
+    /// merged.
+    fn merge(self, query_score: f64, combined: f64) -> f64 {
+        match self {
+            Mode::Multiply => query_score * combined,
+            Mode::Sum => query_score + combined,
+            Mode::Avg => (query_score + combined) / 2.0,
+            Mode::Max => query_score.max(combined),
+            Mode::Min => query_score.min(combined),
+            Mode::Replace | Mode::First => combined,
+        }
+    }
+}
+
 fn mode(name: &str, boost_mode: bool) -> Result<Mode, EsError> {
     Ok(match name {
         "multiply" => Mode::Multiply,
@@ -428,27 +457,8 @@ impl FunctionScorer {
             values.push(value.unwrap_or(1.0) * f.weight);
         }
         let q = &self.query;
-        let combined = if values.is_empty() {
-            1.0
-        } else {
-            match q.score_mode {
-                Mode::Multiply => values.iter().product(),
-                Mode::Sum => values.iter().sum(),
-                Mode::Avg => values.iter().sum::<f64>() / values.len() as f64,
-                Mode::First | Mode::Replace => values[0],
-                Mode::Max => values.iter().copied().fold(f64::MIN, f64::max),
-                Mode::Min => values.iter().copied().fold(f64::MAX, f64::min),
-            }
-        }
-        .min(q.max_boost);
-        let score = match q.boost_mode {
-            Mode::Multiply => query_score * combined,
-            Mode::Sum => query_score + combined,
-            Mode::Avg => (query_score + combined) / 2.0,
-            Mode::Max => query_score.max(combined),
-            Mode::Min => query_score.min(combined),
-            Mode::Replace | Mode::First => combined,
-        };
+        let combined = q.score_mode.combine(&values).min(q.max_boost);
+        let score = q.boost_mode.merge(query_score, combined);
         let score = (score * f64::from(q.boost)) as Score;
         if score.is_finite() { score } else { 0.0 }
     }
@@ -491,5 +501,48 @@ impl DocSet for FunctionScorer {
 impl Scorer for FunctionScorer {
     fn score(&mut self) -> Score {
         self.current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_modes_combine_the_weighted_function_values() {
+        let values = [2.0, 3.0, 0.5];
+        let combined = |mode: &str| mode_of(mode, false).combine(&values);
+        assert_eq!(combined("multiply"), 3.0);
+        assert_eq!(combined("sum"), 5.5);
+        assert!((combined("avg") - 5.5 / 3.0).abs() < 1e-12);
+        assert_eq!(combined("first"), 2.0);
+        assert_eq!(combined("max"), 3.0);
+        assert_eq!(combined("min"), 0.5);
+        // No function applies to the document: neutral for every mode.
+        for mode in ["multiply", "sum", "avg", "first", "max", "min"] {
+            assert_eq!(mode_of(mode, false).combine(&[]), 1.0, "{mode}");
+        }
+    }
+
+    #[test]
+    fn boost_modes_merge_the_query_score_with_the_functions() {
+        let merged = |mode: &str| mode_of(mode, true).merge(4.0, 0.5);
+        assert_eq!(merged("multiply"), 2.0);
+        assert_eq!(merged("sum"), 4.5);
+        assert_eq!(merged("avg"), 2.25);
+        assert_eq!(merged("max"), 4.0);
+        assert_eq!(merged("min"), 0.5);
+        assert_eq!(merged("replace"), 0.5);
+    }
+
+    #[test]
+    fn first_is_only_a_score_mode_and_replace_only_a_boost_mode() {
+        assert_eq!(mode("first", true).unwrap_err().reason, "Illegal boost_mode [first]");
+        assert_eq!(mode("replace", false).unwrap_err().reason, "Illegal score_mode [replace]");
+        assert_eq!(mode("median", false).unwrap_err().es_type(), "illegal_argument_exception");
+    }
+
+    fn mode_of(name: &str, boost_mode: bool) -> Mode {
+        mode(name, boost_mode).unwrap()
     }
 }

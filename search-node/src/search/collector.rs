@@ -506,3 +506,78 @@ pub fn criteria(specs: &[SortSpec], mapping: &crate::mapping::Mapping) -> Result
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(desc: bool, missing: Missing) -> Criterion {
+        let spec = SortSpec { field: "year".into(), desc, missing, mode: None, unmapped_type: None, format: None };
+        Criterion::Field { def: None, spec }
+    }
+
+    fn hit(key: Vec<Key>, origin: (usize, usize), segment: u32, doc: DocId) -> Hit {
+        Hit { key, score: f32::NAN, address: DocAddress::new(segment, doc), origin }
+    }
+
+    fn sorted(mut hits: Vec<Hit>, criteria: &[Criterion]) -> Vec<(usize, usize, u32, DocId)> {
+        hits.sort_by(|a, b| order(a, b, criteria));
+        hits.iter().map(|h| (h.origin.0, h.origin.1, h.address.segment_ord, h.address.doc_id)).collect()
+    }
+
+    #[test]
+    fn equal_keys_are_ordered_by_index_shard_segment_and_document() {
+        let score = [Criterion::Score { desc: true }];
+        let same = || vec![Key::Num(1.0)];
+        let hits = vec![
+            hit(same(), (1, 0), 0, 0),
+            hit(same(), (0, 1), 0, 0),
+            hit(same(), (0, 0), 1, 0),
+            hit(same(), (0, 0), 0, 7),
+            hit(vec![Key::Num(2.0)], (1, 1), 3, 9),
+        ];
+        assert_eq!(sorted(hits, &score), [(1, 1, 3, 9), (0, 0, 0, 7), (0, 0, 1, 0), (0, 1, 0, 0), (1, 0, 0, 0)]);
+    }
+
+    #[test]
+    fn missing_values_sort_last_in_both_directions_unless_asked_first() {
+        let keys = [Key::Missing, Key::Int(1990), Key::Num(2000.5), Key::Int(1950)];
+        let order_of = |criterion: Criterion| {
+            let hits: Vec<Hit> =
+                keys.iter().enumerate().map(|(i, k)| hit(vec![k.clone()], (0, 0), 0, i as DocId)).collect();
+            sorted(hits, &[criterion]).into_iter().map(|(.., doc)| doc).collect::<Vec<_>>()
+        };
+        assert_eq!(order_of(field(false, Missing::Last)), [3, 1, 2, 0]);
+        assert_eq!(order_of(field(true, Missing::Last)), [2, 1, 3, 0]);
+        assert_eq!(order_of(field(false, Missing::First)), [0, 3, 1, 2]);
+        assert_eq!(order_of(field(true, Missing::First)), [0, 2, 1, 3]);
+    }
+
+    #[test]
+    fn later_criteria_break_ties_of_earlier_ones() {
+        let criteria = [field(true, Missing::Last), Criterion::Score { desc: true }];
+        let a = [Key::Int(2000), Key::Num(0.5)];
+        let b = [Key::Int(2000), Key::Num(0.9)];
+        assert_eq!(compare(&b, &a, &criteria), Ordering::Less);
+        assert_eq!(compare(&[Key::Int(2001), Key::Num(0.1)], &b, &criteria), Ordering::Less);
+        assert_eq!(compare(&a, &a, &criteria), Ordering::Equal);
+    }
+
+    #[test]
+    fn a_scroll_resumes_strictly_after_its_last_hit() {
+        let criteria = [Criterion::Score { desc: true }];
+        let last = hit(vec![Key::Num(1.0)], (0, 1), 0, 5);
+        let after = After::hit(&last);
+        let at = |key: f64, origin, doc| (vec![Key::Num(key)], Position { origin, segment: 0, doc });
+        let admits = |(key, position): (Vec<Key>, Position)| after.admits(&key, position, &criteria);
+        assert!(!admits(at(1.0, (0, 1), 5)), "the last hit itself");
+        assert!(!admits(at(1.0, (0, 1), 4)), "an equal key before it");
+        assert!(admits(at(1.0, (0, 1), 6)), "an equal key after it");
+        assert!(admits(at(1.0, (1, 0), 0)), "an equal key in a later shard");
+        assert!(admits(at(0.5, (0, 0), 0)), "a lower score");
+        assert!(!admits(at(2.0, (9, 9), 9)), "a higher score");
+        // `search_after` has no position: equal keys are not repeated.
+        let search_after = After { key: vec![Key::Num(1.0)], tie: None };
+        assert!(!search_after.admits(&[Key::Num(1.0)], Position { origin: (9, 9), segment: 9, doc: 9 }, &criteria));
+    }
+}

@@ -375,3 +375,92 @@ fn persist(dir: &Path, meta: &IndexMeta) -> Result<(), EsError> {
     let bytes = serde_json::to_vec_pretty(meta).map_err(|e| EsError::internal(e.to_string()).caused_by(e))?;
     Ok(crate::util::write_atomically(dir, META_FILE, &bytes)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::storage::shard::WriteResult;
+
+    fn create(dir: &Path, shards: u64, mappings: Value) -> IndexHandle {
+        let meta = IndexMeta {
+            name: "movies".into(),
+            uuid: "uuid".into(),
+            creation_date: 0,
+            settings: meta::parse_settings(Some(&json!({ "number_of_shards": shards }))).unwrap(),
+            mappings,
+            aliases: BTreeMap::new(),
+        };
+        IndexHandle::create(&dir.join("movies"), meta).unwrap()
+    }
+
+    fn put(id: &str, source: Value) -> DocWrite {
+        DocWrite::Index {
+            id: id.into(),
+            source: source.as_object().unwrap().clone(),
+            routing: None,
+            conditions: Conditions::default(),
+        }
+    }
+
+    #[test]
+    fn results_come_back_in_input_order_from_the_routed_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = create(dir.path(), 3, json!({}));
+        let ids: Vec<String> = (0..12).map(|i| format!("tt{i:07}")).collect();
+        let mut writes: Vec<DocWrite> = ids.iter().map(|id| put(id, json!({"n": 1}))).collect();
+        // A create of a document written earlier in the same request fails
+        // alone, in its place.
+        writes.insert(
+            5,
+            DocWrite::Index {
+                id: ids[0].clone(),
+                source: Map::new(),
+                routing: None,
+                conditions: Conditions { create: true, ..Conditions::default() },
+            },
+        );
+        let results = index.write(writes);
+        assert_eq!(results.len(), 13);
+        assert_eq!(results[5].as_ref().unwrap_err().kind, ErrorKind::VersionConflict);
+        let written: Vec<&Written> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        for (id, w) in ids.iter().zip(&written) {
+            assert_eq!((w.result, w.shard), (WriteResult::Created, index.shard_of(id, None)), "{id}");
+        }
+        assert!(written.iter().map(|w| w.shard).collect::<std::collections::BTreeSet<_>>().len() > 1);
+        index.refresh().unwrap();
+        assert_eq!(index.doc_count(), 12);
+    }
+
+    #[test]
+    fn new_fields_grow_the_mapping_before_the_document_is_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = create(dir.path(), 2, json!({"properties": {"title": {"type": "text"}}}));
+        index.write(vec![put("1", json!({"title": "Alien"}))]).pop().unwrap().unwrap();
+        index.write(vec![put("2", json!({"title": "Heat", "year": 1995}))]).pop().unwrap().unwrap();
+        assert_eq!(index.meta().mappings["properties"]["year"]["type"], "long");
+        assert!(index.context().schema.fields.contains_key("year"), "the schema follows the mapping");
+        index.refresh().unwrap();
+        assert_eq!(index.doc_count(), 2, "documents written before the change survive the rebuild");
+        let strict = create(&dir.path().join("strict"), 1, json!({"dynamic": "strict", "properties": {}}));
+        let results = strict.write(vec![put("1", json!({})), put("2", json!({"year": 1995}))]);
+        assert!(results[0].is_ok());
+        assert_eq!(results[1].as_ref().unwrap_err().kind, ErrorKind::StrictDynamicMapping);
+    }
+
+    #[test]
+    fn a_reopened_index_has_its_metadata_and_every_acknowledged_write() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let index = create(dir.path(), 2, json!({}));
+            index.write(vec![put("1", json!({"title": "Alien", "year": 1979}))]).pop().unwrap().unwrap();
+        }
+        let index = IndexHandle::open(&dir.path().join("movies")).unwrap();
+        assert_eq!((index.name(), index.meta().shards()), ("movies".to_owned(), 2));
+        assert_eq!(index.meta().mappings["properties"]["year"]["type"], "long");
+        let doc = index.get("1", None).unwrap().expect("acknowledged, so durable");
+        assert_eq!(serde_json::from_str::<Value>(&doc.source).unwrap()["year"], 1979);
+    }
+}

@@ -627,3 +627,122 @@ impl Shard {
         walk(&self.dir)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::mapping::meta::{IndexMeta, parse_settings};
+
+    fn context() -> IndexContext {
+        let meta = IndexMeta {
+            name: "movies".into(),
+            uuid: "uuid".into(),
+            creation_date: 0,
+            settings: parse_settings(None).unwrap(),
+            mappings: json!({"properties": {"title": {"type": "text"}}}),
+            aliases: BTreeMap::new(),
+        };
+        IndexContext::new(&meta).unwrap()
+    }
+
+    fn index(ctx: &IndexContext, id: &str, title: &str, conditions: Conditions) -> Write {
+        let source = json!({ "title": title });
+        let map = source.as_object().unwrap();
+        let doc = crate::mapping::document::build(id, map, &ctx.mapping, &ctx.schema, &ctx.analyzers).unwrap().doc;
+        Write::Index { id: id.into(), source: source.to_string(), routing: None, doc, conditions }
+    }
+
+    /// Applies and syncs one write, as the index does before acknowledging.
+    fn acknowledged(shard: &Shard, ctx: &IndexContext, write: Write) -> Result<Written, EsError> {
+        let (mut results, position) = shard.apply(ctx, vec![write]).unwrap();
+        shard.sync(position).unwrap();
+        results.pop().unwrap()
+    }
+
+    fn title(doc: &StoredDoc) -> String {
+        serde_json::from_str::<Value>(&doc.source).unwrap()["title"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn an_acknowledged_write_survives_a_reopen_from_the_translog() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context();
+        {
+            let shard = Shard::open(dir.path(), &ctx).unwrap();
+            acknowledged(&shard, &ctx, index(&ctx, "1", "Alien", Conditions::default())).unwrap();
+            // Never refreshed: nothing committed to tantivy, only the translog holds it.
+        }
+        let shard = Shard::open(dir.path(), &ctx).unwrap();
+        let doc = shard.get(&ctx, "1").unwrap().expect("replayed from the translog");
+        assert_eq!((title(&doc), doc.version, doc.seq_no), ("Alien".to_owned(), 1, 0));
+        assert_eq!(shard.doc_count(), 1, "the replay is refreshed at open");
+        let next = acknowledged(&shard, &ctx, index(&ctx, "2", "Aliens", Conditions::default())).unwrap();
+        assert_eq!(next.seq_no, 1, "sequence numbers go on after the replayed ones");
+    }
+
+    #[test]
+    fn a_replay_skips_what_the_last_commit_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context();
+        {
+            let shard = Shard::open(dir.path(), &ctx).unwrap();
+            acknowledged(&shard, &ctx, index(&ctx, "1", "Alien", Conditions::default())).unwrap();
+            shard.refresh().unwrap();
+            acknowledged(&shard, &ctx, index(&ctx, "1", "Alien (1979)", Conditions::default())).unwrap();
+        }
+        let shard = Shard::open(dir.path(), &ctx).unwrap();
+        let doc = shard.get(&ctx, "1").unwrap().unwrap();
+        assert_eq!((title(&doc), doc.version, doc.seq_no), ("Alien (1979)".to_owned(), 2, 1));
+        assert_eq!(shard.doc_count(), 1);
+    }
+
+    #[test]
+    fn writes_are_searchable_after_a_refresh_and_gettable_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context();
+        let shard = Shard::open(dir.path(), &ctx).unwrap();
+        let before = shard.refresh_count();
+        acknowledged(&shard, &ctx, index(&ctx, "1", "Alien", Conditions::default())).unwrap();
+        assert!(shard.is_dirty());
+        assert_eq!(shard.doc_count(), 0, "not searchable before a refresh");
+        shard.refresh().unwrap();
+        assert_eq!(shard.doc_count(), 1);
+        assert!(!shard.is_dirty());
+        assert!(shard.wait_for_refresh(before, Duration::ZERO));
+        // A realtime get sees a write the searcher does not yet.
+        acknowledged(&shard, &ctx, index(&ctx, "2", "Aliens", Conditions::default())).unwrap();
+        assert_eq!(shard.searcher().num_docs(), 1);
+        assert_eq!(title(&shard.get(&ctx, "2").unwrap().unwrap()), "Aliens");
+    }
+
+    #[test]
+    fn versions_grow_and_conditions_are_checked_against_the_latest_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context();
+        let shard = Shard::open(dir.path(), &ctx).unwrap();
+        let write = |title: &str, conditions| acknowledged(&shard, &ctx, index(&ctx, "1", title, conditions));
+        let delete = || acknowledged(&shard, &ctx, Write::Delete { id: "1".into(), conditions: Conditions::default() });
+        let summary = |w: Written| (w.result, w.version, w.seq_no);
+        assert_eq!(summary(write("a", Conditions::default()).unwrap()), (WriteResult::Created, 1, 0));
+        assert_eq!(summary(write("b", Conditions::default()).unwrap()), (WriteResult::Updated, 2, 1));
+        let create = Conditions { create: true, ..Conditions::default() };
+        assert_eq!(write("c", create.clone()).unwrap_err().kind, crate::error::ErrorKind::VersionConflict);
+        let stale = Conditions { if_seq_no: Some((0, 1)), ..Conditions::default() };
+        assert_eq!(write("c", stale).unwrap_err().status().as_u16(), 409);
+        let current = Conditions { if_seq_no: Some((1, 1)), ..Conditions::default() };
+        assert_eq!(summary(write("c", current).unwrap()), (WriteResult::Updated, 3, 2));
+        assert_eq!(summary(delete().unwrap()), (WriteResult::Deleted, 4, 3));
+        // Deletes are remembered, so versions keep growing.
+        assert_eq!(summary(delete().unwrap()), (WriteResult::NotFound, 5, 4));
+        assert_eq!(shard.get(&ctx, "1").unwrap(), None);
+        assert_eq!(summary(write("d", create).unwrap()), (WriteResult::Created, 6, 5));
+        let external = Conditions { external: Some((6, false)), ..Conditions::default() };
+        assert_eq!(write("e", external).unwrap_err().kind, crate::error::ErrorKind::VersionConflict);
+        let external_gte = Conditions { external: Some((6, true)), ..Conditions::default() };
+        assert_eq!(summary(write("e", external_gte).unwrap()), (WriteResult::Updated, 6, 6));
+    }
+}
