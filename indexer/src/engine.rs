@@ -115,7 +115,7 @@ impl Engine {
                 Err(source) if last => return Err(unreachable(source)),
                 // Not reached (or no answer in time): the next node.
                 Err(source) => {
-                    tracing::debug!(node = %base, error = %crate::error::Chain(&source), "node unreachable; trying the next");
+                    tracing::debug!(node = %base, error = %imdb_telemetry::logging::ErrorChain(&source), "node unreachable; trying the next");
                     continue;
                 }
             };

@@ -4,8 +4,6 @@
 //! (node, request, operation) in its own fields; nothing decides on the
 //! text of an error.
 
-use std::fmt;
-
 use rdkafka::error::KafkaError;
 
 /// An indexer failure.
@@ -97,27 +95,17 @@ impl IndexerError {
     }
 }
 
+impl IndexerError {
+    /// True for errors the user fixes by changing a setting.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, IndexerError::BadSetting(_))
+    }
+}
+
 /// `map_err` for a Kafka operation: the client's error with what was being done.
 pub(crate) fn kafka(context: impl Into<String>) -> impl FnOnce(KafkaError) -> IndexerError {
     let context = context.into();
     move |source| IndexerError::Kafka { context, source }
-}
-
-/// An error and its sources, `: `-separated, for logs (`%Chain(&e)`):
-/// `Display` of an error alone leaves its source out.
-#[derive(Debug)]
-pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(e) = source {
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -147,6 +135,8 @@ mod tests {
         }
         assert!(unreachable().is_transient());
         assert!(!IndexerError::BadSetting("x".into()).is_transient());
+        assert!(IndexerError::BadSetting("x".into()).is_user_error());
+        assert!(!refused(400).is_user_error(), "the engine's refusal is not the command's fault");
     }
 
     #[test]
@@ -156,10 +146,10 @@ mod tests {
     }
 
     #[test]
-    fn the_chain_keeps_the_source() {
+    fn the_transport_error_is_kept_as_the_source() {
+        use std::error::Error as _;
         let e = unreachable();
-        let text = Chain(&e).to_string();
-        assert!(text.starts_with("search engine node http://127.0.0.1:"), "{text}");
-        assert!(text.len() > e.to_string().len(), "the transport error follows: {text}");
+        assert!(e.to_string().starts_with("search engine node http://127.0.0.1:"), "{e}");
+        assert!(e.source().is_some_and(<dyn std::error::Error>::is::<reqwest::Error>));
     }
 }

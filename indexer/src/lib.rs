@@ -22,4 +22,4 @@ pub mod route;
 pub mod settings;
 
 pub use error::IndexerError;
-pub use settings::Settings;
+pub use settings::{BulkSettings, EngineSettings, KafkaSettings, Settings};

@@ -117,19 +117,16 @@ impl<R: Read> LineChunker<R> {
     /// Drops bytes up to and including the next newline (the tail of an
     /// oversized record); true once it has been found.
     fn skip_rest_of_record(&mut self) -> bool {
-        match memchr::memchr(b'\n', &self.carry) {
-            Some(pos) => {
-                self.offset += pos as u64 + 1;
-                self.line += 1;
-                self.carry.drain(..=pos);
-                self.skipping = false;
-                true
-            }
-            None => {
-                self.offset += self.carry.len() as u64;
-                self.carry.clear();
-                false
-            }
+        if let Some(pos) = memchr::memchr(b'\n', &self.carry) {
+            self.offset += pos as u64 + 1;
+            self.line += 1;
+            self.carry.drain(..=pos);
+            self.skipping = false;
+            true
+        } else {
+            self.offset += self.carry.len() as u64;
+            self.carry.clear();
+            false
         }
     }
 

@@ -4,7 +4,7 @@
 //! A title chunk holds a range of `title.basics` rows and, cut by the master
 //! at the same ids, the rows of the other title-keyed files for that range.
 //! Everything a title document needs is in its chunk, except person names,
-//! which come from the [`NameTable`](crate::tables::NameTable) built by pass
+//! which come from the [`NameTable`] built by pass
 //! A. A secondary row whose title is not in the chunk's basics (the file is
 //! out of order, or the title does not exist) is still published raw and is
 //! counted as an orphan.
@@ -304,4 +304,131 @@ pub fn process_names(ctx: &Ctx<'_>, chunk: &Chunk) -> Result<(), IngestError> {
         publish(ctx.publish_doc(PEOPLE, MessageKind::Person, &doc.nconst, &doc, &mut buf), &mut sink_error)
     })?;
     sink_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::sink::MemorySink;
+    use crate::stats::Stats;
+    use crate::worker::RawSettings;
+
+    fn chunk(text: &str) -> Chunk {
+        Chunk { data: text.as_bytes().to_vec(), first_line: 2, first_byte: 0, positions: Vec::new() }
+    }
+
+    fn aka(ordering: u32, title: &str) -> AkaRow<'_> {
+        AkaRow {
+            id: ImdbId::parse(IdKind::Title, "tt0000001").unwrap(),
+            ordering,
+            title,
+            region: None,
+            language: None,
+            is_original: false,
+        }
+    }
+
+    #[test]
+    fn characters_are_read_as_imdb_writes_them_and_kept_otherwise() {
+        assert_eq!(characters(Some(r#"["Neo","Thomas Anderson"]"#)), ["Neo", "Thomas Anderson"]);
+        assert_eq!(characters(Some(r#"["Neo"#)), ["Neo"], "malformed: kept as one character");
+        assert!(characters(None).is_empty());
+    }
+
+    #[test]
+    fn akas_are_distinct_in_imdb_order_without_the_primary_title_and_capped() {
+        let rows = vec![aka(3, "C"), aka(1, "Primary"), aka(2, "B"), aka(4, "B")];
+        let titles: Vec<String> = akas("Primary", rows).into_iter().map(|a| a.title).collect();
+        assert_eq!(titles, ["B", "C"]);
+        let names: Vec<String> = (0..MAX_AKAS + 5).map(|i| format!("T{i}")).collect();
+        let many = names.iter().enumerate().map(|(i, t)| aka(u32::try_from(i).unwrap(), t)).collect();
+        assert_eq!(akas("Primary", many).len(), MAX_AKAS);
+    }
+
+    #[test]
+    fn votes_add_up_over_rated_titles_only() {
+        let k = |votes| KnownFor { tconst: "tt0000001".into(), num_votes: votes, ..KnownFor::default() };
+        assert_eq!(total_votes(&[k(Some(3)), k(None), k(Some(4))]), Some(7));
+        assert_eq!(total_votes(&[k(None)]), None, "none rated: unknown, not zero");
+        assert_eq!(total_votes(&[k(Some(u64::MAX)), k(Some(1))]), Some(u64::MAX));
+    }
+
+    #[test]
+    fn pass_a_keeps_ids_and_names_and_skips_the_rest() {
+        let mut table =
+            collect_names(&chunk("nm0000001\tAda\t1815\nnm0000002\t\\N\t1900\nbad\tNobody\nnm0000003\tGrace\t1906\n"))
+                .unwrap();
+        table.finish();
+        assert_eq!(table.get(1).map(|(n, ())| n), Some("Ada"));
+        assert_eq!(table.get(2), None, "no name");
+        assert_eq!(table.get(3).map(|(n, ())| n), Some("Grace"));
+        assert_eq!(table.len(), 2);
+    }
+
+    /// A chunk's title documents: everything from the chunk's rows, names
+    /// from pass A's table; a secondary row whose title is not in the chunk
+    /// is published raw and counted as an orphan.
+    #[test]
+    fn pass_b_joins_a_chunk_into_title_documents() {
+        let mut names = NameTable::default();
+        names.push(1, "Ada Director", ()).unwrap();
+        names.push(2, "Neo Actor", ()).unwrap();
+        let (sink, stats, titles, paths, logged) =
+            (MemorySink::default(), Stats::default(), TitleTable::default(), HashMap::new(), AtomicU64::new(0));
+        let ctx = Ctx {
+            sink: &sink,
+            stats: &stats,
+            names: &names,
+            titles: &titles,
+            paths: &paths,
+            raw: RawSettings { publish: true, max_rows: 100, max_bytes: 1 << 20 },
+            logged: &logged,
+        };
+        let work = TitleWork {
+            basics: Some(chunk("tt0000001\tmovie\tThe Film\tLe Film\t0\t1999\t\\N\t120\tDrama,Sci-Fi\n")),
+            others: vec![
+                (RawSource::TitleRatings, chunk("tt0000001\t7.5\t1000\ntt0000009\t5.0\t3\n")),
+                (RawSource::TitleCrew, chunk("tt0000001\tnm0000001,nm0000007\t\\N\n")),
+                (
+                    RawSource::TitlePrincipals,
+                    chunk(
+                        "tt0000001\t2\tnm0000002\tactor\t\\N\t[\"Neo\"]\ntt0000001\t1\tnm0000001\tdirector\t\\N\t\\N\n",
+                    ),
+                ),
+                (RawSource::TitleAkas, chunk("tt0000001\t1\tDer Film\tDE\tde\t\\N\t\\N\t0\n")),
+            ],
+        };
+        let table = process_titles(&ctx, &work).unwrap();
+        assert_eq!(table.len(), 1, "one title for the person documents");
+        let messages = sink.messages();
+        let docs: Vec<TitleDoc> = messages
+            .iter()
+            .filter(|m| m.kind == MessageKind::Title)
+            .map(|m| serde_json::from_slice(&m.payload).unwrap())
+            .collect();
+        assert_eq!(docs.len(), 1);
+        let doc = &docs[0];
+        assert_eq!(
+            (doc.tconst.as_str(), doc.primary_title.as_str(), doc.start_year),
+            ("tt0000001", "The Film", Some(1999))
+        );
+        assert_eq!((doc.average_rating, doc.num_votes), (Some(7.5), Some(1000)));
+        assert_eq!(doc.genres, normalise_genres(["Drama", "Sci-Fi"]));
+        let directors: Vec<_> = doc.directors.iter().map(|p| p.name.as_deref()).collect();
+        assert_eq!(directors, [Some("Ada Director"), None], "an unknown person keeps its id, no name");
+        assert_eq!(doc.cast.len(), 1, "only actors, actresses and self are cast");
+        assert_eq!(
+            (doc.cast[0].name.as_deref(), doc.cast[0].characters.as_slice()),
+            (Some("Neo Actor"), &["Neo".to_owned()][..])
+        );
+        assert_eq!(doc.akas.iter().map(|a| a.title.as_str()).collect::<Vec<_>>(), ["Der Film"]);
+        assert_eq!(stats.orphans.load(Relaxed), 1, "tt0000009's rating has no title in the chunk");
+        assert_eq!(stats.unresolved_names.load(Relaxed), 1);
+        let raw_ratings: u64 =
+            messages.iter().filter(|m| m.topic == RawSource::TitleRatings.topic().name).map(|m| m.records).sum();
+        assert_eq!(raw_ratings, 2, "the orphan is still published raw");
+    }
 }

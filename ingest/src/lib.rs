@@ -29,5 +29,5 @@ pub use imdb_model::units;
 pub mod worker;
 
 pub use error::IngestError;
-pub use pipeline::{LoadConfig, load};
+pub use pipeline::{LoadSettings, load};
 pub use stats::{Stats, Summary};

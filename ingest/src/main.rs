@@ -1,21 +1,31 @@
 //! `imdb-ingest`: load IMDb data into Kafka, generate synthetic datasets,
-//! and look into topics.
+//! and look into topics. Every flag is also an environment variable
+//! (tested below); sizes and durations are typed (`1MiB`, `5m`).
+//!
+//! Exit codes: 0 done; 1 the run failed (Kafka unreachable, messages the
+//! broker did not acknowledge, an I/O error); 2 the command cannot work as
+//! given (an input that does not exist or holds nothing ingest reads, a
+//! setting out of range, a replication factor the cluster cannot take;
+//! clap's own code for a flag it cannot parse). Bad records are not
+//! errors: they are dead-lettered and the load goes on.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::generate::{GenerateSettings, generate};
 use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
 use imdb_ingest::progress::Progress;
 use imdb_ingest::sink::{NullSink, Sink};
 use imdb_ingest::source::Format;
 use imdb_ingest::units::{parse_duration, parse_size};
 use imdb_ingest::worker::RawSettings;
-use imdb_ingest::{IngestError, LoadConfig, Stats, inspect, load};
+use imdb_ingest::{IngestError, LoadSettings, Stats, inspect, load};
 use imdb_model::topics::{LOCAL_BOOTSTRAP, Replication, all_topics};
+use imdb_telemetry::logging::{EXIT_FAILURE, EXIT_USAGE};
 use rdkafka::Message;
 
 /// Loads IMDb data files into Kafka topics: raw rows to one raw topic per
@@ -42,7 +52,7 @@ enum Cmd {
         brokers: String,
         /// Print JSON (every partition's offsets, leader, replicas and
         /// in-sync replicas) instead of the table.
-        #[arg(long)]
+        #[arg(long, env = "IMDB_INGEST_TOPICS_JSON")]
         json: bool,
     },
     /// Print messages of a topic (key, partition, offset, value).
@@ -51,10 +61,10 @@ enum Cmd {
         #[arg(long, env = "IMDB_BROKERS", default_value = LOCAL_BOOTSTRAP)]
         brokers: String,
         /// Topic to read.
-        #[arg(long)]
+        #[arg(long, env = "IMDB_READ_TOPIC")]
         topic: String,
         /// Stop after this many messages.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, env = "IMDB_READ_LIMIT", default_value_t = 10)]
         limit: u64,
     },
 }
@@ -119,29 +129,28 @@ struct LoadArgs {
 #[derive(Debug, clap::Args)]
 struct GenerateArgs {
     /// Number of titles (names: about 1.25 per title).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, env = "IMDB_GENERATE_TITLES", default_value_t = 10_000)]
     titles: u64,
     /// Seed: the same seed and size give byte-identical files.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, env = "IMDB_GENERATE_SEED", default_value_t = 42)]
     seed: u64,
     /// Output directory.
-    #[arg(long)]
+    #[arg(long, env = "IMDB_GENERATE_OUT")]
     out: PathBuf,
 }
 
-fn main() {
+fn main() -> ExitCode {
     imdb_telemetry::logging::init("info,rdkafka=warn");
-    let code = match run(Cli::parse()) {
-        Ok(()) => 0,
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             match error.downcast_ref::<IngestError>() {
-                Some(e) if e.is_user_error() => 2,
-                _ => 1,
+                Some(e) if e.is_user_error() => EXIT_USAGE.into(),
+                _ => EXIT_FAILURE.into(),
             }
         }
-    };
-    std::process::exit(code);
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -149,7 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Load(args) => run_load(args),
         Cmd::Generate(args) => {
             let start = Instant::now();
-            let summary = generate(&GenerateConfig { titles: args.titles, seed: args.seed, out: args.out.clone() })
+            let summary = generate(&GenerateSettings { titles: args.titles, seed: args.seed, out: args.out.clone() })
                 .with_context(|| format!("generating into {}", args.out.display()))?;
             for (file, rows) in &summary.files {
                 println!("{file:<28} {rows:>12} rows");
@@ -215,7 +224,7 @@ fn print_topics(topics: &[inspect::TopicInfo]) {
 
 fn run_load(args: LoadArgs) -> anyhow::Result<()> {
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    let config = LoadConfig {
+    let config = LoadSettings {
         input: args.input.clone(),
         format: args.format,
         workers,
@@ -243,11 +252,10 @@ fn run_load(args: LoadArgs) -> anyhow::Result<()> {
     let loaded = load(&config, sink.as_ref(), &stats);
     let finished = sink.finish(&stats);
     progress.finish();
-    if let Err(e) = &loaded
-        && e.is_user_error()
-    {
-        return Err(loaded.unwrap_err().into());
-    }
+    let loaded = match loaded {
+        Err(e) if e.is_user_error() => return Err(e.into()),
+        other => other,
+    };
     let summary = stats.summary(start.elapsed());
     eprintln!("{summary}");
     if let Some(path) = &args.summary_json {
@@ -262,6 +270,24 @@ fn run_load(args: LoadArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_flag_has_an_environment_variable_and_help() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        for command in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                let name = command.get_name();
+                assert!(arg.get_env().is_some(), "{name} --{id} has no environment variable");
+                assert!(arg.get_help().is_some(), "{name} --{id} has no help");
+            }
+        }
+    }
 
     #[test]
     fn the_producer_defaults_are_the_librarys() {

@@ -45,7 +45,7 @@ const FOLLOWERS: [RawSource; 5] = [
 
 /// What to load and how.
 #[derive(Debug, Clone)]
-pub struct LoadConfig {
+pub struct LoadSettings {
     /// A directory of IMDb files, one IMDb file, or a JSON / NDJSON file.
     pub input: PathBuf,
     /// How to read it.
@@ -72,7 +72,7 @@ enum Output {
 }
 
 /// Loads everything `config` names into `sink`.
-pub fn load(config: &LoadConfig, sink: &dyn Sink, stats: &Stats) -> Result<(), IngestError> {
+pub fn load(config: &LoadSettings, sink: &dyn Sink, stats: &Stats) -> Result<(), IngestError> {
     if config.workers == 0 || config.chunk_bytes == 0 {
         return Err(IngestError::BadSetting("--workers and --chunk-size must be positive".into()));
     }
@@ -136,7 +136,7 @@ pub fn load(config: &LoadConfig, sink: &dyn Sink, stats: &Stats) -> Result<(), I
 }
 
 /// Pass A.
-fn build_names(ctx: &Ctx<'_>, config: &LoadConfig, file: &InputFile) -> Result<NameTable, IngestError> {
+fn build_names(ctx: &Ctx<'_>, config: &LoadSettings, file: &InputFile) -> Result<NameTable, IngestError> {
     let outputs = run_pass(ctx, config.workers, |tx| {
         let rx = spawn_reader(file, ctx.stats, config.chunk_bytes, false)?;
         // Bad rows are reported in pass C, which reads the file again.
@@ -153,7 +153,7 @@ fn build_names(ctx: &Ctx<'_>, config: &LoadConfig, file: &InputFile) -> Result<N
 }
 
 /// Pass B.
-fn join_titles(ctx: &Ctx<'_>, config: &LoadConfig, inputs: &Inputs) -> Result<TitleTable, IngestError> {
+fn join_titles(ctx: &Ctx<'_>, config: &LoadSettings, inputs: &Inputs) -> Result<TitleTable, IngestError> {
     let outputs = run_pass(ctx, config.workers, |tx| {
         let reader = |source| -> Result<Option<Receiver<ChunkItem>>, IngestError> {
             inputs.imdb_file(source).map(|f| spawn_reader(f, ctx.stats, config.chunk_bytes, false)).transpose()

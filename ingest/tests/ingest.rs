@@ -3,6 +3,8 @@
 //! an in-memory sink, and the command line's contract (exit codes, help).
 //! The Kafka side is tested against a real broker in integration-tests/.
 
+#![allow(clippy::unwrap_used, reason = "test code: a failed unwrap is a failed test, with its line")]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,7 +12,7 @@ use imdb_ingest::sink::{MemorySink, OwnedMessage};
 use imdb_ingest::source::Format;
 use imdb_ingest::stats::MessageKind;
 use imdb_ingest::worker::RawSettings;
-use imdb_ingest::{LoadConfig, Stats, load};
+use imdb_ingest::{LoadSettings, Stats, load};
 use imdb_model::{PersonDoc, TitleDoc};
 
 fn shared_data() -> Option<PathBuf> {
@@ -34,7 +36,7 @@ fn imdb_dir(shared: &Path, files: &[(&str, &str)]) -> tempfile::TempDir {
 
 fn run(input: &Path, chunk_bytes: usize) -> (Vec<OwnedMessage>, imdb_ingest::Summary) {
     let (sink, stats) = (MemorySink::default(), Stats::default());
-    let config = LoadConfig {
+    let config = LoadSettings {
         input: input.to_path_buf(),
         format: Format::Auto,
         workers: 2,

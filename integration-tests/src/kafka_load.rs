@@ -10,13 +10,13 @@ use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
 use imdb_ingest::sink::Sink;
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
-use imdb_ingest::{LoadConfig, Stats, Summary, load};
+use imdb_ingest::{LoadSettings, Stats, Summary, load};
 use imdb_model::topics::all_topics;
 
 /// How the tests load `input`: two workers, 1 MiB chunks, raw rows
 /// published only when `raw` (most tests are shorter without).
-pub fn test_config(input: &Path, raw: bool) -> LoadConfig {
-    LoadConfig {
+pub fn test_config(input: &Path, raw: bool) -> LoadSettings {
+    LoadSettings {
         input: input.to_path_buf(),
         format: Format::Auto,
         workers: 2,
@@ -28,7 +28,7 @@ pub fn test_config(input: &Path, raw: bool) -> LoadConfig {
 /// Creates the topics (one replica) and loads `config` into the brokers,
 /// panicking if ingest fails; returns ingest's summary. The producer waits
 /// long enough to ride out a broker restart in the middle.
-pub fn load_into_kafka(brokers: String, config: &LoadConfig) -> Summary {
+pub fn load_into_kafka(brokers: String, config: &LoadSettings) -> Summary {
     let stats = Arc::new(Stats::default());
     ensure_topics(&brokers, &all_topics(), None, Duration::from_secs(30)).expect("creating the topics");
     let settings = ProducerSettings {

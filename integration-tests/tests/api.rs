@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use imdb_ingest::Summary;
-use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::generate::{GenerateSettings, generate};
 use imdb_integration_tests::engine::TestEngine;
 use imdb_integration_tests::kafka_load::{load_into_kafka, test_config};
 use imdb_integration_tests::search_node::free_port;
@@ -93,7 +93,7 @@ fn the_api_over_the_real_stack_finds_what_users_mean() {
     let Some(node) = TestEngine::start() else { return };
     let brokers = broker.bootstrap_servers();
     let generated = tempfile::tempdir().unwrap();
-    generate(&GenerateConfig { titles: 20_000, seed: 5, out: generated.path().to_path_buf() }).unwrap();
+    generate(&GenerateSettings { titles: 20_000, seed: 5, out: generated.path().to_path_buf() }).unwrap();
     let loads = [load(&brokers, generated.path()), load(&brokers, &movies), load(&brokers, popular.path())];
     let titles_total: u64 = loads.iter().map(|s| s.titles_published).sum();
     let people_total: u64 = loads.iter().map(|s| s.people_published).sum();

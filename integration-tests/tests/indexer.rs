@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::generate::{GenerateSettings, generate};
 use imdb_ingest::inspect;
 use imdb_ingest::kafka::ensure_topics;
 use imdb_integration_tests::engine::TestEngine;
@@ -46,7 +46,7 @@ fn load_dataset(broker: &Cluster, titles: u64, seed: u64) {
 /// The same, with the raw topics published too when `raw`.
 fn load_with_raw(broker: &Cluster, titles: u64, seed: u64, raw: bool) {
     let dir = tempfile::tempdir().unwrap();
-    generate(&GenerateConfig { titles, seed, out: dir.path().to_path_buf() }).unwrap();
+    generate(&GenerateSettings { titles, seed, out: dir.path().to_path_buf() }).unwrap();
     // Raw topics only for the raw route's test: the rest is shorter without.
     load_into_kafka(broker.bootstrap_servers(), &test_config(dir.path(), raw));
 }

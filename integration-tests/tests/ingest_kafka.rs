@@ -14,11 +14,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use flate2::read::MultiGzDecoder;
-use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::generate::{GenerateSettings, generate};
 use imdb_ingest::kafka::ensure_topics;
 use imdb_ingest::source::Format;
 use imdb_ingest::worker::RawSettings;
-use imdb_ingest::{LoadConfig, Summary, inspect};
+use imdb_ingest::{LoadSettings, Summary, inspect};
 use imdb_integration_tests::kafka_load::load_into_kafka;
 use imdb_local_kafka::{Cluster, start_for_test};
 use imdb_model::topics::{INGEST_DEAD_LETTER, PEOPLE, TITLES, all_topics};
@@ -34,7 +34,7 @@ fn run_load(broker: &Cluster, input: &Path, format: Format) -> Summary {
 /// Loads `input` with small chunks and small raw batches (many chunks, many
 /// batches, several workers racing), checking that the run succeeded.
 fn load_into(brokers: String, input: std::path::PathBuf, format: Format, chunk_bytes: usize) -> Summary {
-    let config = LoadConfig {
+    let config = LoadSettings {
         input,
         format,
         workers: 3,
@@ -72,7 +72,7 @@ fn opt(v: &str) -> Option<&str> {
 fn generated_dataset_goes_through_exactly() {
     let Some(broker) = start_for_test(1) else { return };
     let dir = tempfile::tempdir().unwrap();
-    generate(&GenerateConfig { titles: 2_000, seed: 7, out: dir.path().to_path_buf() }).unwrap();
+    generate(&GenerateSettings { titles: 2_000, seed: 7, out: dir.path().to_path_buf() }).unwrap();
     let summary = run_load(&broker, dir.path(), Format::Auto);
     assert_eq!(summary.records_rejected, 0);
     assert_eq!(summary.messages_failed + summary.messages_unconfirmed, 0);
@@ -258,7 +258,7 @@ fn bad_input_is_dead_lettered_and_the_rest_goes_through() {
 fn a_broker_killed_mid_load_loses_and_duplicates_nothing() {
     let Some(mut broker) = start_for_test(1) else { return };
     let dir = tempfile::tempdir().unwrap();
-    generate(&GenerateConfig { titles: 20_000, seed: 11, out: dir.path().to_path_buf() }).unwrap();
+    generate(&GenerateSettings { titles: 20_000, seed: 11, out: dir.path().to_path_buf() }).unwrap();
     let (brokers, input) = (broker.bootstrap_servers(), dir.path().to_path_buf());
     let loader = std::thread::spawn(move || load_into(brokers, input, Format::Auto, 64 * 1024));
     // Kill it while the title documents are flowing, then bring it back.

@@ -29,7 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
-use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::generate::{GenerateSettings, generate};
 use imdb_ingest::inspect;
 use imdb_integration_tests::bins::workspace_bin;
 use imdb_integration_tests::exact::{check_exact, expected_indexes, topic_keys, totals};
@@ -101,7 +101,7 @@ fn a_broker_killed_mid_ingest_loses_and_duplicates_nothing() {
     let Some(mut cluster) = start_for_test(3) else { return };
     let brokers = cluster.bootstrap_servers();
     let dir = tempfile::tempdir().unwrap();
-    generate(&GenerateConfig { titles: 100_000, seed: 21, out: dir.path().to_path_buf() }).unwrap();
+    generate(&GenerateSettings { titles: 100_000, seed: 21, out: dir.path().to_path_buf() }).unwrap();
     let node = SearchNode::start().unwrap();
     let indexer = Indexer::start(&brokers, &node.url(), "faults", &[]);
 
@@ -169,7 +169,7 @@ fn a_killed_indexer_s_partitions_move_to_the_survivor() {
     let Some(cluster) = start_for_test(3) else { return };
     let brokers = cluster.bootstrap_servers();
     let dir = tempfile::tempdir().unwrap();
-    generate(&GenerateConfig { titles: 20_000, seed: 22, out: dir.path().to_path_buf() }).unwrap();
+    generate(&GenerateSettings { titles: 20_000, seed: 22, out: dir.path().to_path_buf() }).unwrap();
     let status = Command::new(workspace_bin("imdb-ingest"))
         .args(["load", "--quiet", "--no-raw", "--input"])
         .arg(dir.path())

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use imdb_ingest::generate::{GenerateConfig, generate};
+use imdb_ingest::generate::{GenerateSettings, generate};
 use imdb_integration_tests::exact::{check_exact, expected_indexes, totals};
 use imdb_integration_tests::kafka_load::{load_into_kafka, test_config};
 use imdb_integration_tests::services::{ApiNode, Indexer, index_count, wait_for_counts};
@@ -122,7 +122,7 @@ fn a_node_killed_mid_indexing_loses_and_duplicates_nothing() {
     let Some(kafka) = imdb_local_kafka::start_for_test(1) else { return };
     let Some(mut cluster) = imdb_local_opensearch::start_for_test(3) else { return };
     let dir = tempfile::tempdir().unwrap();
-    generate(&GenerateConfig { titles: 100_000, seed: 31, out: dir.path().to_path_buf() }).unwrap();
+    generate(&GenerateSettings { titles: 100_000, seed: 31, out: dir.path().to_path_buf() }).unwrap();
     load_into_kafka(kafka.bootstrap_servers(), &test_config(dir.path(), false));
     let expected = expected_indexes(&kafka.bootstrap_servers());
     let (titles, people) = totals(&expected);

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use imdb_ingest::generate::{GenerateConfig, generate};
-use imdb_ingest::{LoadConfig, inspect};
+use imdb_ingest::generate::{GenerateSettings, generate};
+use imdb_ingest::{LoadSettings, inspect};
 use imdb_integration_tests::exact::{check_exact, expected_indexes, topic_keys, totals};
 use imdb_integration_tests::kafka_load::{load_into_kafka, test_config};
 use imdb_integration_tests::search_node::SearchNode;
@@ -24,8 +24,8 @@ fn ingest_and_the_indexer_run_exactly_on_zookeeper_mode() {
     assert!(cluster.zookeeper_pid().is_some(), "a ZooKeeper node runs");
     let brokers = cluster.bootstrap_servers();
     let dir = tempfile::tempdir().unwrap();
-    generate(&GenerateConfig { titles: 5_000, seed: 31, out: dir.path().to_path_buf() }).unwrap();
-    let config = LoadConfig { chunk_bytes: 64 * 1024, ..test_config(dir.path(), true) };
+    generate(&GenerateSettings { titles: 5_000, seed: 31, out: dir.path().to_path_buf() }).unwrap();
+    let config = LoadSettings { chunk_bytes: 64 * 1024, ..test_config(dir.path(), true) };
     let summary = load_into_kafka(brokers.clone(), &config);
     assert_eq!(summary.records_rejected, 0);
     assert_eq!(summary.titles_published, 5_000);

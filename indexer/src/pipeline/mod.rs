@@ -1,10 +1,10 @@
 //! The indexing pipeline: one consumer thread and `workers` bulk threads
 //! joined by bounded channels.
 //!
-//! Modules, by concern: [`consume`] (the consumer loop: routing, pause,
-//! commits), [`context`] (rdkafka's statistics and rebalance events),
-//! [`state`] (what the threads share: offsets, ownership, documents in
-//! flight), [`batch`] (batches cut on size or time), [`send`] (a bulk
+//! Modules, by concern: `consume` (the consumer loop: routing, pause,
+//! commits), `context` (rdkafka's statistics and rebalance events),
+//! `state` (what the threads share: offsets, ownership, documents in
+//! flight), `batch` (batches cut on size or time), `send` (a bulk
 //! worker: sending, retries, genre moves, dead letters); the backoff is
 //! [`crate::retry`].
 //!
@@ -48,12 +48,13 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::dlq::DeadLetters;
 use crate::engine::Engine;
-use crate::error::{Chain, IndexerError, kafka};
+use crate::error::{IndexerError, kafka};
 use crate::metrics::Metrics;
 use crate::offsets::PartitionId;
 use crate::retry::Backoff;
 use crate::route::Routed;
 use crate::settings::Settings;
+use imdb_telemetry::logging::ErrorChain;
 
 mod batch;
 mod consume;
@@ -97,12 +98,12 @@ fn commit(consumer: &BaseConsumer<Context>, positions: &[(PartitionId, i64)], mo
 /// committed, static membership when set.
 fn consumer(settings: &Settings, state: &Arc<State>) -> Result<BaseConsumer<Context>, IndexerError> {
     let mut config = ClientConfig::new();
-    if let Some(instance) = &settings.instance_id {
+    if let Some(instance) = &settings.kafka.instance_id {
         config.set("group.instance.id", instance);
     }
     let consumer: BaseConsumer<Context> = config
-        .set("bootstrap.servers", &settings.brokers)
-        .set("group.id", &settings.group)
+        .set("bootstrap.servers", &settings.kafka.brokers)
+        .set("group.id", &settings.kafka.group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range")
@@ -113,27 +114,31 @@ fn consumer(settings: &Settings, state: &Arc<State>) -> Result<BaseConsumer<Cont
         .set("statistics.interval.ms", "5000")
         .create_with_context(Context { state: state.clone() })
         .map_err(kafka("creating the consumer"))?;
-    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    let subscriptions = settings.kafka.subscriptions();
+    let topics: Vec<&str> = subscriptions.iter().map(String::as_str).collect();
     consumer.subscribe(&topics).map_err(kafka(format!("subscribing to {topics:?}")))?;
     Ok(consumer)
 }
 
 /// Runs the indexer until `stop` is set.
 pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> Result<Summary, IndexerError> {
-    let names = IndexNames::new(&settings.index_prefix).ok_or_else(|| {
-        IndexerError::BadSetting(format!("index prefix [{}] is not a legal index name", settings.index_prefix))
+    let names = IndexNames::new(&settings.engine.index_prefix).ok_or_else(|| {
+        IndexerError::BadSetting(format!("index prefix [{}] is not a legal index name", settings.engine.index_prefix))
     })?;
-    let engine = Engine::new(&settings.es_url, settings.request_timeout)?;
+    let engine = Engine::new(&settings.engine.es_url, settings.engine.request_timeout)?;
     install_templates(&engine, &names, settings, &stop)?;
-    let dead_letters =
-        Arc::new(DeadLetters::new(&settings.brokers, &settings.dead_letter_topic, settings.replication_factor)?);
-    let state = Arc::new(State::new(metrics.clone(), settings.drain_timeout));
+    let dead_letters = Arc::new(DeadLetters::new(
+        &settings.kafka.brokers,
+        &settings.kafka.dead_letter_topic,
+        settings.kafka.replication_factor,
+    )?);
+    let state = Arc::new(State::new(metrics.clone(), settings.bulk.drain_timeout));
     let consumer = consumer(settings, &state)?;
 
     let mut senders = Vec::new();
     let mut handles = Vec::new();
-    for n in 0..settings.workers.max(1) {
-        let (tx, rx) = bounded::<Routed>(settings.batch_docs.max(1) * 2);
+    for n in 0..settings.bulk.workers.max(1) {
+        let (tx, rx) = bounded::<Routed>(settings.bulk.batch_docs.max(1) * 2);
         senders.push(tx);
         let worker = send::Worker {
             rx,
@@ -141,7 +146,7 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
             engine: engine.clone(),
             dead_letters: dead_letters.clone(),
             state: state.clone(),
-            settings: settings.clone(),
+            settings: settings.bulk.clone(),
             stop: stop.clone(),
         };
         handles
@@ -153,7 +158,7 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
         senders: &senders,
         dead_letters: &dead_letters,
         state: &state,
-        commit_interval: settings.commit_interval,
+        commit_interval: settings.kafka.commit_interval,
     }
     .run(&stop);
     drop(senders);
@@ -174,7 +179,7 @@ pub fn run(settings: &Settings, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) ->
 /// Replicas per shard: the setting, else one copy more wherever a second
 /// data node can hold it (a node's loss then loses no shard), else none.
 fn replicas(engine: &Engine, settings: &Settings) -> Result<u32, IndexerError> {
-    match settings.replicas {
+    match settings.engine.replicas {
         Some(replicas) => Ok(replicas),
         None => Ok(u32::from(engine.data_nodes()? > 1)),
     }
@@ -188,14 +193,14 @@ fn install_templates(
     settings: &Settings,
     stop: &AtomicBool,
 ) -> Result<(), IndexerError> {
-    let prefix = &settings.index_prefix;
-    let mut backoff = Backoff::new(settings.backoff_max);
+    let prefix = &settings.engine.index_prefix;
+    let mut backoff = Backoff::new(settings.bulk.backoff_max);
     loop {
         let result = replicas(engine, settings).map(|replicas| {
-            tracing::info!(shards = settings.shards, replicas, "installing the index templates");
+            tracing::info!(shards = settings.engine.shards, replicas, "installing the index templates");
             let (pattern, alias) = (names.titles_pattern(), names.titles_alias());
-            let titles = crate::engine::titles_template(&pattern, &alias, settings.shards, replicas);
-            let people = crate::engine::people_template(&names.people_index(), settings.shards, replicas);
+            let titles = crate::engine::titles_template(&pattern, &alias, settings.engine.shards, replicas);
+            let people = crate::engine::people_template(&names.people_index(), settings.engine.shards, replicas);
             (titles, people)
         });
         let result = result.and_then(|(titles, people)| {
@@ -208,7 +213,7 @@ fn install_templates(
         match result {
             Ok(()) => return Ok(()),
             Err(e) if e.is_transient() && !stop.load(Ordering::Relaxed) => {
-                tracing::warn!(error = %Chain(&e), "search engine not ready for the templates; retrying");
+                tracing::warn!(error = %ErrorChain(&e), "search engine not ready for the templates; retrying");
                 backoff.sleep();
             }
             Err(e) => return Err(e),

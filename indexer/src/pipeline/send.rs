@@ -25,10 +25,11 @@ use super::batch::Batcher;
 use super::state::State;
 use crate::dlq::DeadLetters;
 use crate::engine::{Engine, Outcome};
-use crate::error::{Chain, IndexerError};
+use crate::error::IndexerError;
 use crate::retry::Backoff;
 use crate::route::{Rejected, Routed};
-use crate::settings::Settings;
+use crate::settings::BulkSettings;
+use imdb_telemetry::logging::ErrorChain;
 
 /// One bulk thread.
 pub(crate) struct Worker {
@@ -37,7 +38,7 @@ pub(crate) struct Worker {
     pub(crate) engine: Engine,
     pub(crate) dead_letters: Arc<DeadLetters>,
     pub(crate) state: Arc<State>,
-    pub(crate) settings: Settings,
+    pub(crate) settings: BulkSettings,
     pub(crate) stop: Arc<AtomicBool>,
 }
 
@@ -166,7 +167,7 @@ impl Worker {
     fn attempt(&self, pending: Vec<Routed>) -> Result<Vec<Routed>, Vec<Routed>> {
         let metrics = &self.state.metrics;
         if let Err(e) = self.remove_moved(&pending) {
-            tracing::warn!(error = %Chain(&e), "could not look for titles that changed genre; retrying");
+            tracing::warn!(error = %ErrorChain(&e), "could not look for titles that changed genre; retrying");
             return Err(pending);
         }
         let refs: Vec<&Routed> = pending.iter().collect();
@@ -178,7 +179,7 @@ impl Worker {
         let outcomes = match result {
             Ok(outcomes) => outcomes,
             Err(e) => {
-                tracing::warn!(error = %Chain(&e), documents = pending.len(), "bulk failed; retrying");
+                tracing::warn!(error = %ErrorChain(&e), documents = pending.len(), "bulk failed; retrying");
                 metrics.retried.add(pending.len() as u64);
                 return Err(pending);
             }
@@ -242,7 +243,7 @@ impl Worker {
             }
             Err(e) => {
                 // Not acknowledged by Kafka: try the documents again.
-                tracing::warn!(error = %Chain(&e), "dead-letter topic unavailable; retrying the documents");
+                tracing::warn!(error = %ErrorChain(&e), "dead-letter topic unavailable; retrying the documents");
                 retry.extend(rejected.into_iter().map(|(d, _)| d));
             }
         }

@@ -42,9 +42,12 @@ use flate2::write::GzEncoder;
 
 /// How to generate.
 #[derive(Debug, Clone)]
-pub struct GenerateConfig {
+pub struct GenerateSettings {
+    /// Titles to generate.
     pub titles: u64,
+    /// The same seed and size give byte-identical files.
     pub seed: u64,
+    /// Output directory.
     pub out: PathBuf,
 }
 
@@ -63,7 +66,7 @@ pub fn names_for(titles: u64) -> u64 {
 
 /// Writes the seven gzipped files into `config.out` (created if missing). Summary files come in the
 /// order basics, akas, crew, episode, principals, ratings, names.
-pub fn generate(config: &GenerateConfig) -> io::Result<GenerateSummary> {
+pub fn generate(config: &GenerateSettings) -> io::Result<GenerateSummary> {
     generate_padded(config, ID_WIDTH)
 }
 
@@ -72,7 +75,7 @@ const ID_WIDTH: u32 = 7;
 
 /// [`generate`] with ids padded to `width` digits; tests use small widths to reach the ids past the
 /// padding (where text order stops being numeric order) without writing ten million titles.
-fn generate_padded(config: &GenerateConfig, width: u32) -> io::Result<GenerateSummary> {
+fn generate_padded(config: &GenerateSettings, width: u32) -> io::Result<GenerateSummary> {
     if config.titles == 0 {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "titles must be at least 1"));
     }

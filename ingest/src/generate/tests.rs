@@ -9,7 +9,7 @@ use std::io::Read;
 const ALL: [Spec; 7] = [BASICS, AKAS, CREW, EPISODES, PRINCIPALS, RATINGS, NAMES];
 
 fn run(dir: &Path, titles: u64, seed: u64) -> io::Result<GenerateSummary> {
-    generate(&GenerateConfig { titles, seed, out: dir.to_path_buf() })
+    generate(&GenerateSettings { titles, seed, out: dir.to_path_buf() })
 }
 
 /// `n` zero-padded to `width` digits: the digits are `.0[.1..]`.
@@ -129,7 +129,7 @@ fn files_are_consistent_past_the_padding() {
 
 fn check_consistent(width: u32, n: u64, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let config = GenerateConfig { titles: n, seed, out: dir.path().to_path_buf() };
+    let config = GenerateSettings { titles: n, seed, out: dir.path().to_path_buf() };
     let summary = generate_padded(&config, width).unwrap();
     let all = ALL.map(|spec| rows(dir.path(), width as usize, spec));
     let counts = ALL.iter().zip(&all).map(|(s, r)| (s.0.to_owned(), r.len() as u64));
