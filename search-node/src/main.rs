@@ -1,4 +1,11 @@
 //! `imdb-search-node`: a single-node Elasticsearch-compatible search server.
+//! SIGTERM or SIGINT stops it: in-flight requests finish, every shard is
+//! committed (nothing left to replay), and it exits 0.
+//!
+//! Exit codes: 0 stopped by a signal; 1 the node failed (its data folder
+//! cannot be opened, the address cannot be bound); 2 a flag clap cannot
+//! parse or settings that cannot work together (a public address without
+//! authentication).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,16 +14,17 @@ use std::sync::Arc;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use clap::Parser;
+use clap::{Args, Parser};
 use imdb_search_node::search::contexts::Limits;
 use imdb_search_node::{Node, http};
+use imdb_telemetry::logging::{EXIT_FAILURE, EXIT_USAGE};
 
 /// A single-node server speaking the subset of the Elasticsearch 8.x REST
 /// API that imdb-search uses. Every flag can also be set through the
 /// environment variable named in its help.
 #[derive(Debug, Parser)]
 #[command(name = "imdb-search-node", version)]
-struct Cli {
+struct Settings {
     /// Address to listen on. Loopback by default: nothing else can reach it.
     #[arg(long, env = "IMDB_SEARCH_NODE_LISTEN", default_value = "127.0.0.1:9200")]
     listen: SocketAddr,
@@ -26,6 +34,17 @@ struct Cli {
     /// HTTP worker threads (default: the core count).
     #[arg(long, env = "IMDB_SEARCH_NODE_WORKERS")]
     workers: Option<usize>,
+    /// Who may call it.
+    #[command(flatten)]
+    auth: AuthSettings,
+    /// Scroll and point-in-time limits.
+    #[command(flatten)]
+    contexts: ContextSettings,
+}
+
+/// Authentication of HTTP clients.
+#[derive(Debug, Args)]
+struct AuthSettings {
     /// Require HTTP basic authentication with these credentials (`user:password`).
     #[arg(long, env = "IMDB_SEARCH_NODE_BASIC_AUTH", value_name = "USER:PASSWORD", hide_env_values = true)]
     basic_auth: Option<String>,
@@ -36,6 +55,11 @@ struct Cli {
     /// default: anyone who can reach the port could read and delete every index.
     #[arg(long, env = "IMDB_SEARCH_NODE_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
+}
+
+/// Limits of the open search contexts.
+#[derive(Debug, Args)]
+struct ContextSettings {
     /// Open scrolls at most (Elasticsearch's `search.max_open_scroll_context`);
     /// one more is refused with a 429. Each holds its indexes' segments.
     #[arg(long, env = "IMDB_SEARCH_NODE_MAX_OPEN_SCROLL_CONTEXTS", default_value_t = Limits::default().max_scrolls)]
@@ -45,21 +69,35 @@ struct Cli {
     max_open_pit_contexts: usize,
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     imdb_telemetry::logging::init("info");
-    let cli = Cli::parse();
-    let auth = http::auth::Auth::new(cli.basic_auth.as_deref(), cli.api_key.as_deref());
-    if !cli.listen.ip().is_loopback() && !auth.is_enabled() && !cli.allow_unauthenticated {
-        anyhow::bail!(
-            "refusing to listen on {} without authentication: set --basic-auth or --api-key (or --allow-unauthenticated)",
-            cli.listen
+    let settings = Settings::parse();
+    let auth = http::auth::Auth::new(settings.auth.basic_auth.as_deref(), settings.auth.api_key.as_deref());
+    if !settings.listen.ip().is_loopback() && !auth.is_enabled() && !settings.auth.allow_unauthenticated {
+        tracing::error!(
+            listen = %settings.listen,
+            "refusing to listen without authentication: set --basic-auth or --api-key (or --allow-unauthenticated)"
         );
+        return EXIT_USAGE.into();
     }
+    match actix_web::rt::System::new().block_on(serve(&settings, auth)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "search node failed");
+            EXIT_FAILURE.into()
+        }
+    }
+}
+
+/// Serves until a stop signal, then commits every shard.
+async fn serve(settings: &Settings, auth: http::auth::Auth) -> anyhow::Result<()> {
     let auth = web::Data::new(auth);
-    let limits =
-        Limits { max_scrolls: cli.max_open_scroll_contexts, max_pits: cli.max_open_pit_contexts, ..Limits::default() };
-    let node = Node::open(&cli.data).with_context(|| format!("opening {}", cli.data.display()))?;
+    let limits = Limits {
+        max_scrolls: settings.contexts.max_open_scroll_contexts,
+        max_pits: settings.contexts.max_open_pit_contexts,
+        ..Limits::default()
+    };
+    let node = Node::open(&settings.data).with_context(|| format!("opening {}", settings.data.display()))?;
     let node = Arc::new(node.with_context_limits(limits));
     node.start_refresher();
     let data = web::Data::new(node.clone());
@@ -73,11 +111,11 @@ async fn main() -> anyhow::Result<()> {
             .wrap(http::product_header())
             .configure(http::configure)
     });
-    if let Some(workers) = cli.workers {
+    if let Some(workers) = settings.workers {
         server = server.workers(workers);
     }
-    let server = server.bind(cli.listen).with_context(|| format!("binding {}", cli.listen))?;
-    tracing::info!(listen = %cli.listen, data = %cli.data.display(), "search node listening");
+    let server = server.bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+    tracing::info!(listen = %settings.listen, data = %settings.data.display(), "search node listening");
     server.run().await.context("server failed")?;
     // SIGTERM or SIGINT: actix has drained requests; leave nothing to replay.
     node.shutdown();
