@@ -104,13 +104,15 @@ pub enum Mode {
 
 impl Mode {
     /// As `score_mode`: the functions' values (each already weighted)
-    /// combined; no function applies: 1.
-    fn combine(self, values: &[f64]) -> f64 {
+    /// combined; no function applies: 1. `avg` is Elasticsearch's weighted
+    /// average: the weighted values' sum over `weights`, the sum of the
+    /// weights of the functions that applied.
+    fn combine(self, values: &[f64], weights: f64) -> f64 {
         let Some(&first) = values.first() else { return 1.0 };
         match self {
             Mode::Multiply => values.iter().product(),
             Mode::Sum => values.iter().sum(),
-            Mode::Avg => values.iter().sum::<f64>() / values.len() as f64,
+            Mode::Avg => values.iter().sum::<f64>() / weights,
             Mode::First | Mode::Replace => first,
             Mode::Max => values.iter().copied().fold(f64::MIN, f64::max),
             Mode::Min => values.iter().copied().fold(f64::MAX, f64::min),
@@ -438,6 +440,7 @@ impl FunctionScorer {
         let doc = self.inner.doc();
         let query_score = f64::from(self.inner.score());
         let mut values = Vec::new();
+        let mut weights = 0.0;
         for f in &mut self.functions {
             if let Some(filter) = &mut f.filter {
                 if filter.doc() < doc {
@@ -455,9 +458,10 @@ impl FunctionScorer {
             // A document without the field and no `missing` counts as 1,
             // never as an error in the middle of a search.
             values.push(value.unwrap_or(1.0) * f.weight);
+            weights += f.weight;
         }
         let q = &self.query;
-        let combined = q.score_mode.combine(&values).min(q.max_boost);
+        let combined = q.score_mode.combine(&values, weights).min(q.max_boost);
         let score = q.boost_mode.merge(query_score, combined);
         let score = (score * f64::from(q.boost)) as Score;
         if score.is_finite() { score } else { 0.0 }
@@ -511,16 +515,19 @@ mod tests {
     #[test]
     fn score_modes_combine_the_weighted_function_values() {
         let values = [2.0, 3.0, 0.5];
-        let combined = |mode: &str| mode_of(mode, false).combine(&values);
+        let combined = |mode: &str| mode_of(mode, false).combine(&values, 3.0);
         assert_eq!(combined("multiply"), 3.0);
         assert_eq!(combined("sum"), 5.5);
         assert!((combined("avg") - 5.5 / 3.0).abs() < 1e-12);
+        // Weighted: 2 x 1.0 and 4 x 0.5 average to (2 + 2) / (2 + 4), as in
+        // Elasticsearch, not to the mean of the weighted values.
+        assert!((mode_of("avg", false).combine(&[2.0, 2.0], 6.0) - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(combined("first"), 2.0);
         assert_eq!(combined("max"), 3.0);
         assert_eq!(combined("min"), 0.5);
         // No function applies to the document: neutral for every mode.
         for mode in ["multiply", "sum", "avg", "first", "max", "min"] {
-            assert_eq!(mode_of(mode, false).combine(&[]), 1.0, "{mode}");
+            assert_eq!(mode_of(mode, false).combine(&[], 0.0), 1.0, "{mode}");
         }
     }
 
