@@ -57,7 +57,7 @@ fn for_each_row<'c>(
             .and_then(|()| tsv::split_row(line.data, source, &mut fields))
             .and_then(|()| {
                 row.clear();
-                if ctx.raw.publish {
+                if ctx.raw.publish() {
                     tsv::write_raw_json(&mut row, source.columns(), &fields);
                 }
                 check_size(row.len(), MAX_MESSAGE_BYTES, "row as JSON")
@@ -65,7 +65,7 @@ fn for_each_row<'c>(
             .and_then(|()| keep(&fields, line));
         match checked {
             Err(reason) => ctx.reject(source, line.position(), &reason, line.data)?,
-            Ok(()) if ctx.raw.publish => raw.add(fields[0], &row)?,
+            Ok(()) if ctx.raw.publish() => raw.add(fields[0], &row)?,
             Ok(()) => {}
         }
     }
@@ -384,7 +384,7 @@ mod tests {
             names: &names,
             titles: &titles,
             paths: &paths,
-            raw: RawSettings { publish: true, max_rows: 100, max_bytes: 1 << 20 },
+            raw: RawSettings { no_raw: false, max_rows: 100, max_bytes: 1 << 20 },
             logged: &logged,
         };
         let work = TitleWork {

@@ -292,7 +292,7 @@ pub fn process_json(ctx: &Ctx<'_>, chunk: &Chunk) -> Result<(), IngestError> {
             Err(reason) => Err(reason),
         };
         match published {
-            Ok(doc) if ctx.raw.publish => raw.add(&doc.tconst, &row)?,
+            Ok(doc) if ctx.raw.publish() => raw.add(&doc.tconst, &row)?,
             Ok(_) => {}
             Err(reason) => ctx.reject(RawSource::Json, line.position(), &reason, line.data)?,
         }

@@ -20,9 +20,6 @@ use imdb_ingest::generate::{GenerateSettings, generate};
 use imdb_ingest::kafka::{KafkaSink, ProducerSettings, ensure_topics};
 use imdb_ingest::progress::Progress;
 use imdb_ingest::sink::{NullSink, Sink};
-use imdb_ingest::source::Format;
-use imdb_ingest::units::{parse_duration, parse_size};
-use imdb_ingest::worker::RawSettings;
 use imdb_ingest::{IngestError, LoadSettings, Stats, inspect, load};
 use imdb_model::topics::{LOCAL_BOOTSTRAP, Replication, all_topics};
 use imdb_telemetry::logging::{EXIT_FAILURE, EXIT_USAGE};
@@ -69,52 +66,21 @@ enum Cmd {
     },
 }
 
+/// `load`: what to read, where to publish it, and how to report.
 #[derive(Debug, clap::Args)]
 struct LoadArgs {
-    /// A directory of IMDb TSV files (`title.basics.tsv[.gz]`, ...), one
-    /// such file, a JSON array file or an NDJSON file.
-    #[arg(long, env = "IMDB_INGEST_INPUT")]
-    input: PathBuf,
-    /// Kafka bootstrap servers (`host:port[,host:port]`).
-    #[arg(long, env = "IMDB_BROKERS", default_value = LOCAL_BOOTSTRAP)]
-    brokers: String,
-    /// Input format; `auto` decides from the file name and first byte.
-    #[arg(long, env = "IMDB_INGEST_FORMAT", value_enum, default_value_t = Format::Auto)]
-    format: Format,
-    /// Worker threads that parse, join and publish (default: the core count).
-    #[arg(long, env = "IMDB_INGEST_WORKERS")]
-    workers: Option<usize>,
-    /// Target size of the chunks the master hands to workers (decompressed).
-    #[arg(long, env = "IMDB_INGEST_CHUNK_SIZE", default_value = "1MiB", value_parser = parse_size)]
-    chunk_size: usize,
-    /// Rows per raw Kafka message at most.
-    #[arg(long, env = "IMDB_INGEST_RAW_BATCH_ROWS", default_value_t = 500)]
-    raw_batch_rows: u64,
-    /// Bytes per raw Kafka message, about, at most.
-    #[arg(long, env = "IMDB_INGEST_RAW_BATCH_BYTES", default_value = "512KiB", value_parser = parse_size)]
-    raw_batch_bytes: usize,
-    /// Do not publish raw rows, only enriched documents and dead letters.
-    #[arg(long, env = "IMDB_INGEST_NO_RAW")]
-    no_raw: bool,
+    /// What to load.
+    #[command(flatten)]
+    load: LoadSettings,
+    /// The Kafka producer.
+    #[command(flatten)]
+    producer: ProducerSettings,
     /// Replication factor of topics this run creates, with
     /// `min.insync.replicas` one less (at least 1, at most 2). Default: the
     /// cluster's `default.replication.factor` and `min.insync.replicas`
     /// (the local cluster's: 3 and 2 on three brokers).
     #[arg(long, env = "IMDB_INGEST_REPLICATION_FACTOR", value_parser = clap::value_parser!(i32).range(1..))]
     replication_factor: Option<i32>,
-    /// How long the producer retries a message before it counts as failed;
-    /// long enough to ride out a broker restart.
-    #[arg(long, env = "IMDB_INGEST_MESSAGE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
-    message_timeout: Duration,
-    /// How long to wait at the end for the last acknowledgements.
-    #[arg(long, env = "IMDB_INGEST_FLUSH_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
-    flush_timeout: Duration,
-    /// How long a partition's batch waits to fill (`linger.ms`). Ingest
-    /// spreads ~40k messages/s over 66 partitions: at 20 ms a batch held ~10
-    /// of them and a 3-broker cluster spent its CPU on requests; at 100 ms
-    /// 1M titles load in 54 s instead of 64 s (bench/RESULTS.md).
-    #[arg(long, env = "IMDB_INGEST_LINGER", default_value = "100ms", value_parser = parse_duration)]
-    linger: Duration,
     /// Read, parse and join, but publish nothing (measures the parsing cost).
     #[arg(long, env = "IMDB_INGEST_DRY_RUN")]
     dry_run: bool,
@@ -223,33 +189,26 @@ fn print_topics(topics: &[inspect::TopicInfo]) {
 }
 
 fn run_load(args: LoadArgs) -> anyhow::Result<()> {
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    let config = LoadSettings {
-        input: args.input.clone(),
-        format: args.format,
-        workers,
-        chunk_bytes: args.chunk_size,
-        raw: RawSettings { publish: !args.no_raw, max_rows: args.raw_batch_rows, max_bytes: args.raw_batch_bytes },
-    };
     let stats = Arc::new(Stats::default());
+    let producer = &args.producer;
     let sink: Box<dyn Sink> = if args.dry_run {
         Box::new(NullSink)
     } else {
-        let admin_timeout = args.message_timeout.min(Duration::from_secs(30));
+        let admin_timeout = producer.message_timeout.min(Duration::from_secs(30));
         let replication = args.replication_factor.map(Replication::with_factor);
-        ensure_topics(&args.brokers, &all_topics(), replication, admin_timeout)?;
-        let settings = ProducerSettings {
-            brokers: args.brokers.clone(),
-            message_timeout: args.message_timeout,
-            flush_timeout: args.flush_timeout,
-            linger: args.linger,
-        };
-        Box::new(KafkaSink::new(&settings, stats.clone())?)
+        ensure_topics(&producer.brokers, &all_topics(), replication, admin_timeout)?;
+        Box::new(KafkaSink::new(producer, stats.clone())?)
     };
-    tracing::info!(input = %args.input.display(), brokers = %args.brokers, workers, dry_run = args.dry_run, "load starting");
+    tracing::info!(
+        input = %args.load.input.display(),
+        brokers = %producer.brokers,
+        workers = args.load.workers,
+        dry_run = args.dry_run,
+        "load starting"
+    );
     let start = Instant::now();
     let progress = Progress::start(stats.clone(), args.quiet);
-    let loaded = load(&config, sink.as_ref(), &stats);
+    let loaded = load(&args.load, sink.as_ref(), &stats);
     let finished = sink.finish(&stats);
     progress.finish();
     let loaded = match loaded {
@@ -292,10 +251,11 @@ mod tests {
     #[test]
     fn the_producer_defaults_are_the_librarys() {
         let Cmd::Load(args) = Cli::parse_from(["imdb-ingest", "load", "--input", "x"]).command else { unreachable!() };
-        let library = ProducerSettings::new(args.brokers.clone());
-        assert_eq!(
-            (args.message_timeout, args.flush_timeout, args.linger),
-            (library.message_timeout, library.flush_timeout, library.linger)
-        );
+        assert_eq!(args.producer, ProducerSettings::new(args.producer.brokers.clone()));
+        assert!(args.load.raw.publish(), "raw rows are published unless --no-raw");
+        let Cmd::Load(args) = Cli::parse_from(["imdb-ingest", "load", "--input", "x", "--no-raw"]).command else {
+            unreachable!()
+        };
+        assert!(!args.load.raw.publish());
     }
 }

@@ -43,19 +43,31 @@ const FOLLOWERS: [RawSource; 5] = [
     RawSource::TitleEpisode,
 ];
 
-/// What to load and how.
-#[derive(Debug, Clone)]
+/// What to load and how (`imdb-ingest load`'s flags).
+#[derive(Debug, Clone, clap::Args)]
 pub struct LoadSettings {
-    /// A directory of IMDb files, one IMDb file, or a JSON / NDJSON file.
+    /// A directory of IMDb TSV files (`title.basics.tsv[.gz]`, ...), one
+    /// such file, a JSON array file or an NDJSON file.
+    #[arg(long, env = "IMDB_INGEST_INPUT")]
     pub input: PathBuf,
-    /// How to read it.
+    /// Input format; `auto` decides from the file name and first byte.
+    #[arg(long, env = "IMDB_INGEST_FORMAT", value_enum, default_value_t = Format::Auto)]
     pub format: Format,
-    /// Worker threads.
+    /// Worker threads that parse, join and publish (default: the core count).
+    #[arg(long, env = "IMDB_INGEST_WORKERS", default_value_t = default_workers())]
     pub workers: usize,
-    /// Target chunk size in bytes (decompressed).
+    /// Target size of the chunks the master hands to workers (decompressed).
+    #[arg(long = "chunk-size", value_name = "SIZE", env = "IMDB_INGEST_CHUNK_SIZE", default_value = "1MiB",
+          value_parser = crate::units::parse_size)]
     pub chunk_bytes: usize,
-    /// Raw-row batching.
+    /// Raw-row publishing.
+    #[command(flatten)]
     pub raw: RawSettings,
+}
+
+/// One worker per core.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 enum Work {

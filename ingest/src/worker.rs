@@ -20,15 +20,26 @@ const DEAD_LETTER_RECORD_BYTES: usize = 16 * 1024;
 /// How many rejects are logged one by one before only counting.
 const LOGGED_REJECTS: u64 = 50;
 
-/// How raw rows are batched.
-#[derive(Debug, Clone, Copy)]
+/// Whether and how raw rows are published (`imdb-ingest load`'s flags).
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub struct RawSettings {
-    /// Publish raw rows at all.
-    pub publish: bool,
-    /// Rows per raw message at most.
+    /// Do not publish raw rows, only enriched documents and dead letters.
+    #[arg(long, env = "IMDB_INGEST_NO_RAW")]
+    pub no_raw: bool,
+    /// Rows per raw Kafka message at most.
+    #[arg(long = "raw-batch-rows", value_name = "ROWS", env = "IMDB_INGEST_RAW_BATCH_ROWS", default_value_t = 500)]
     pub max_rows: u64,
-    /// Bytes per raw message at most (about).
+    /// Bytes per raw Kafka message, about, at most.
+    #[arg(long = "raw-batch-bytes", value_name = "SIZE", env = "IMDB_INGEST_RAW_BATCH_BYTES", default_value = "512KiB",
+          value_parser = crate::units::parse_size)]
     pub max_bytes: usize,
+}
+
+impl RawSettings {
+    /// Raw rows are published.
+    pub fn publish(&self) -> bool {
+        !self.no_raw
+    }
 }
 
 /// The context of every worker.

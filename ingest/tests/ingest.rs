@@ -41,7 +41,7 @@ fn run(input: &Path, chunk_bytes: usize) -> (Vec<OwnedMessage>, imdb_ingest::Sum
         format: Format::Auto,
         workers: 2,
         chunk_bytes,
-        raw: RawSettings { publish: true, max_rows: 7, max_bytes: 512 * 1024 },
+        raw: RawSettings { no_raw: false, max_rows: 7, max_bytes: 512 * 1024 },
     };
     load(&config, &sink, &stats).unwrap();
     (sink.messages(), stats.summary(std::time::Duration::from_secs(1)))

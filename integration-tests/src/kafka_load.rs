@@ -21,7 +21,7 @@ pub fn test_config(input: &Path, raw: bool) -> LoadSettings {
         format: Format::Auto,
         workers: 2,
         chunk_bytes: 1 << 20,
-        raw: RawSettings { publish: raw, max_rows: 500, max_bytes: 512 * 1024 },
+        raw: RawSettings { no_raw: !raw, max_rows: 500, max_bytes: 512 * 1024 },
     }
 }
 

@@ -39,7 +39,7 @@ fn load_into(brokers: String, input: std::path::PathBuf, format: Format, chunk_b
         format,
         workers: 3,
         chunk_bytes,
-        raw: RawSettings { publish: true, max_rows: 50, max_bytes: 64 * 1024 },
+        raw: RawSettings { no_raw: false, max_rows: 50, max_bytes: 64 * 1024 },
     };
     load_into_kafka(brokers, &config)
 }
