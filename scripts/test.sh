@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: sets up what is missing, then runs every test
+# The project's test command: sets up what is missing, runs the gates
+# (scripts/lint.sh: formatting, clippy, rustdoc, cargo-deny), then every test
 # of the workspace (unit tests, property tests, and the integration tests
 # against real Apache Kafka clusters, 1 or 3 nodes, and ZooKeeper mode, and
 # a real 3-node OpenSearch cluster).
@@ -11,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/lint.sh
 export IMDB_REQUIRE_KAFKA=1
 export IMDB_REQUIRE_OPENSEARCH=1
 # The official Python client is installed by setup.sh: its test must run.
