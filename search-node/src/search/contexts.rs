@@ -23,9 +23,23 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::scroll::Cursor;
+use serde_json::Value;
+
+use super::collector::After;
+use super::request::SearchRequest;
 use super::snapshot::Snapshot;
 use crate::error::EsError;
+
+/// A scroll's search and where its next page starts.
+#[derive(Debug, Default)]
+pub struct Cursor {
+    /// The search, as the first request gave it.
+    pub request: SearchRequest,
+    /// The last hit served (none yet: the first page again, which was empty).
+    pub after: Option<After>,
+    /// `hits.total` of the first page, repeated on every page.
+    pub total: Option<Value>,
+}
 
 /// What a context is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,23 +24,12 @@ use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::collector::After;
-use super::contexts::{Contexts, Kind, ReaderContext};
+use super::contexts::{Contexts, Cursor, Kind, ReaderContext};
 use super::request::{SearchRequest, TrackTotal};
 use super::snapshot::Snapshot;
 use super::{Paging, run};
 use crate::error::EsError;
 use crate::storage::index::IndexHandle;
-
-/// A scroll's search and where its next page starts.
-#[derive(Debug, Default)]
-pub struct Cursor {
-    /// The search, as the first request gave it.
-    pub request: SearchRequest,
-    /// The last hit served (none yet: the first page again, which was empty).
-    pub after: Option<After>,
-    /// `hits.total` of the first page, repeated on every page.
-    pub total: Option<Value>,
-}
 
 fn validate(req: &SearchRequest) -> Result<(), EsError> {
     let refusal = if req.from > 0 {
