@@ -77,13 +77,14 @@ impl UpstreamError {
     }
 
     /// Another attempt, on another node or a moment later, may well
-    /// succeed: a 5xx (a node lost mid-search, a shard relocating) or a
-    /// partial answer. 429 is the cluster asking for less load, a 4xx or an
-    /// unreadable answer would fail again.
+    /// succeed: a 5xx (a node lost mid-search, a shard relocating; 503 is
+    /// also a search whose every shard copy failed) or shards that failed.
+    /// 429 is the cluster asking for less load, a cluster-side timeout a
+    /// slow cluster, a 4xx or an unreadable answer would fail again.
     pub fn is_transient(&self) -> bool {
         match self {
             UpstreamError::Status { status, .. } => matches!(status, 500 | 502 | 503 | 504),
-            UpstreamError::Partial { .. } => true,
+            UpstreamError::Partial { timed_out, .. } => !timed_out,
             UpstreamError::Decode { .. } | UpstreamError::Read { .. } | UpstreamError::Answers { .. } => false,
         }
     }
@@ -242,13 +243,31 @@ pub struct Hits<T> {
     pub hits: Vec<Hit<T>>,
 }
 
-/// A hit count.
+/// A hit count: `{"value", "relation"}`, or a bare number (exact) as
+/// `rest_total_hits_as_int` and Elasticsearch 6 answer it.
 #[derive(Debug, Deserialize)]
+#[serde(from = "TotalForm")]
 pub struct Total {
     /// The count.
     pub value: u64,
     /// Exact or a lower bound.
     pub relation: Relation,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TotalForm {
+    Object { value: u64, relation: Relation },
+    Number(u64),
+}
+
+impl From<TotalForm> for Total {
+    fn from(form: TotalForm) -> Total {
+        match form {
+            TotalForm::Object { value, relation } => Total { value, relation },
+            TotalForm::Number(value) => Total { value, relation: Relation::Eq },
+        }
+    }
 }
 
 /// Whether a hit count is exact.
@@ -411,6 +430,12 @@ mod tests {
     }
 
     #[test]
+    fn a_total_may_be_a_bare_number() {
+        let answer: SearchAnswer<TitleDoc> = serde_json::from_value(json!({"hits": {"total": 4, "hits": []}})).unwrap();
+        assert_eq!(answer.total(), (4, true));
+    }
+
+    #[test]
     fn failed_shards_or_a_timeout_make_a_partial_answer() {
         let partial = json!({"timed_out": false, "_shards": {"total": 3, "failed": 1}, "hits": {"hits": []}});
         let answer: SearchAnswer<TitleDoc> = serde_json::from_value(partial).unwrap();
@@ -419,7 +444,8 @@ mod tests {
         assert!(e.is_transient());
         let late = json!({"timed_out": true, "hits": {"hits": []}});
         let answer: SearchAnswer<TitleDoc> = serde_json::from_value(late).unwrap();
-        assert!(answer.complete("search").is_err());
+        let e = answer.complete("search").unwrap_err();
+        assert!(!e.is_transient(), "a slow cluster is not asked again");
     }
 
     #[test]

@@ -18,11 +18,14 @@
 //! Retries: every call here is a read, so repeating one is safe. An answer
 //! that a moment later or another node may well give right (a 5xx: a node
 //! lost mid-search; a partial answer: a shard failed) is asked again, at
-//! most [`RETRIES`] times, after [`BACKOFF`], and only while the call's
-//! first deadline (start plus the request timeout) has not passed; the
-//! rotation sends each attempt to the next node. Not retried: 429 (the
+//! most [`RETRIES`] times, after [`BACKOFF`], each attempt within what is
+//! left of the call's timeout (so a call still fails with 504 at the
+//! timeout, retries included); the rotation sends each attempt to the next
+//! node. A 503 is retried too: it is how a cluster answers a search whose
+//! every shard copy failed, which a moment later may have moved. Not retried: 429 (the
 //! cluster asks for less load), 4xx and unreadable answers (they would fail
-//! again), timeouts (the cluster is slow: asking again doubles the load).
+//! again), timeouts, ours or the cluster's (`timed_out`: the cluster is slow,
+//! asking again doubles the load).
 //! The decision is [`retry_pause`], a function of the error alone.
 //!
 //! Answers are read into the types of [`crate::cluster`]; an error status
@@ -130,12 +133,12 @@ impl Upstream {
         A: DeserializeOwned + Default,
     {
         let indexes = [index];
-        self.call("search", |client| {
+        self.call("search", |client, timeout| {
             let mut request = client.search(SearchParts::Index(&indexes)).body(body.clone());
             if dfs {
                 request = request.search_type(SearchType::DfsQueryThenFetch);
             }
-            request.request_timeout(self.settings.timeout).send()
+            request.request_timeout(timeout).send()
         })
         .await
     }
@@ -152,10 +155,10 @@ impl Upstream {
             lines.push(body);
         }
         let answer: MsearchAnswer = self
-            .call("msearch", |client| {
+            .call("msearch", |client, timeout| {
                 let lines: Vec<elasticsearch::http::request::JsonBody<Value>> =
                     lines.iter().cloned().map(Into::into).collect();
-                client.msearch(MsearchParts::None).body(lines).request_timeout(self.settings.timeout).send()
+                client.msearch(MsearchParts::None).body(lines).request_timeout(timeout).send()
             })
             .await?;
         if answer.responses.len() != count {
@@ -171,9 +174,7 @@ impl Upstream {
     /// `GET /{index}/_doc/{id}`: the source, or `None` if there is none.
     pub async fn get<T: DeserializeOwned>(&self, index: &str, id: &str) -> Result<Option<T>, ApiError> {
         let answer: GetAnswer<T> = self
-            .call("get", |client| {
-                client.get(GetParts::IndexId(index, id)).request_timeout(self.settings.timeout).send()
-            })
+            .call("get", |client, timeout| client.get(GetParts::IndexId(index, id)).request_timeout(timeout).send())
             .await?;
         Ok(answer.source.filter(|_| answer.found))
     }
@@ -182,8 +183,8 @@ impl Upstream {
     pub async fn count(&self, index: &str, query: Option<Value>) -> Result<u64, ApiError> {
         let indexes = [index];
         let answer: CountAnswer = self
-            .call("count", |client| {
-                let request = client.count(CountParts::Index(&indexes)).request_timeout(self.settings.timeout);
+            .call("count", |client, timeout| {
+                let request = client.count(CountParts::Index(&indexes)).request_timeout(timeout);
                 let query = query.clone();
                 async move {
                     match query {
@@ -199,15 +200,8 @@ impl Upstream {
     /// `GET /_cluster/health`: the status (`green`, `yellow`, `red`).
     pub async fn health(&self) -> Result<String, ApiError> {
         let answer: HealthAnswer = self
-            .call("health", |client| {
-                client.send::<(), ()>(
-                    Method::Get,
-                    "/_cluster/health",
-                    HeaderMap::new(),
-                    None,
-                    None,
-                    Some(self.settings.timeout),
-                )
+            .call("health", |client, timeout| {
+                client.send::<(), ()>(Method::Get, "/_cluster/health", HeaderMap::new(), None, None, Some(timeout))
             })
             .await?;
         Ok(answer.status)
@@ -227,14 +221,17 @@ impl Upstream {
     async fn call<'a, T, F, Fut>(&'a self, what: &'static str, send: F) -> Result<T, ApiError>
     where
         T: DeserializeOwned + Complete,
-        F: Fn(&'a Elasticsearch) -> Fut,
+        F: Fn(&'a Elasticsearch, Duration) -> Fut,
         Fut: Future<Output = Result<Response, elasticsearch::Error>>,
     {
         let _permit = self.permit().await?;
         let deadline = Instant::now() + self.settings.timeout;
         let mut attempt = 0;
         loop {
-            let error = match self.attempt(what, &send).await {
+            // Each attempt gets what is left of the call's timeout: a retry
+            // never stretches the call past it.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let error = match self.attempt(what, &send, left).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
@@ -251,13 +248,13 @@ impl Upstream {
     }
 
     /// One attempt: send to the nodes in turn, read, check completeness.
-    async fn attempt<'a, T, F, Fut>(&'a self, what: &'static str, send: &F) -> Result<T, ApiError>
+    async fn attempt<'a, T, F, Fut>(&'a self, what: &'static str, send: &F, timeout: Duration) -> Result<T, ApiError>
     where
         T: DeserializeOwned + Complete,
-        F: Fn(&'a Elasticsearch) -> Fut,
+        F: Fn(&'a Elasticsearch, Duration) -> Fut,
         Fut: Future<Output = Result<Response, elasticsearch::Error>>,
     {
-        let response = self.send_any(what, send).await?;
+        let response = self.send_any(what, |client| send(client, timeout)).await?;
         let answer: T = read(what, response, self.settings.timeout).await?;
         answer.complete(what)?;
         Ok(answer)
@@ -275,7 +272,7 @@ impl Upstream {
 
     /// Sends the request to one node after the other until one answers
     /// (any status); records the call.
-    async fn send_any<'a, F, Fut>(&'a self, what: &'static str, send: &F) -> Result<Response, ApiError>
+    async fn send_any<'a, F, Fut>(&'a self, what: &'static str, send: F) -> Result<Response, ApiError>
     where
         F: Fn(&'a Elasticsearch) -> Fut,
         Fut: Future<Output = Result<Response, elasticsearch::Error>>,

@@ -6,15 +6,19 @@
 //! a person to the people index. The document id is the IMDb id, so a
 //! replay overwrites instead of duplicating (the pipeline keeps each
 //! partition's messages in order, so a newer version is never overwritten by
-//! an older one). The source is sent as it
-//! came: the search engine's mapping is the judge of its fields, and what it
-//! rejects goes to the dead-letter topic. A message that is not a JSON
-//! object with an id is rejected here, with its reason.
+//! an older one). The source is sent as it came, once it reads as the
+//! model's document ([`TitleDoc`], [`PersonDoc`]): what the API reads back
+//! is that type, so a document of other types (a `null` list, a year as
+//! text, a float vote count) would fail every search that finds it; it is
+//! rejected here instead, with serde's reason. Beyond types, the search
+//! engine's mapping is the judge of the fields, and what it rejects goes to
+//! the dead-letter topic. A message that is not a JSON object with an id is
+//! rejected here, with its reason.
 
-use imdb_model::RawSource;
 use imdb_model::fields;
 use imdb_model::index::IndexNames;
 use imdb_model::topics::{PEOPLE, TITLES};
+use imdb_model::{PersonDoc, RawSource, TitleDoc};
 use serde_json::Value;
 
 use crate::offsets::PartitionId;
@@ -87,12 +91,24 @@ pub fn route(
     let routed = parse(text).and_then(|doc| match partition.topic.as_str() {
         t if t == TITLES.name => {
             let genre = doc[fields::title::GENRES].as_array().and_then(|g| g.first()).and_then(Value::as_str);
-            one(&names.title_index(genre), &[fields::title::TCONST], &doc, text, partition, offset)
+            let routed = one(&names.title_index(genre), &[fields::title::TCONST], &doc, text, partition, offset)?;
+            conforms::<TitleDoc>(text, "title").map(|()| routed)
         }
-        t if t == PEOPLE.name => one(&names.people_index(), &[fields::person::NCONST], &doc, text, partition, offset),
+        t if t == PEOPLE.name => {
+            let routed = one(&names.people_index(), &[fields::person::NCONST], &doc, text, partition, offset)?;
+            conforms::<PersonDoc>(text, "person").map(|()| routed)
+        }
         other => Err(format!("no route for topic {other}")),
     });
     vec![routed.map_err(|why| reject(why, Some(payload)))]
+}
+
+/// Whether `text` reads as a `T` (the API reads it back as one).
+fn conforms<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<(), String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize::<_, T>(&mut de)
+        .map(drop)
+        .map_err(|e| format!("not a {what} document of the model: [{}]: {}", e.path(), e.inner()))
 }
 
 fn parse(text: &str) -> Result<Value, String> {
@@ -127,6 +143,30 @@ fn one(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_of_other_types_than_the_model_are_rejected_with_the_reason() {
+        assert!(titles(1, r#"{"tconst":"tt1","primary_title":"A","genres":["drama"],"start_year":1999}"#).is_ok());
+        for bad in [
+            r#"{"tconst":"tt1","primary_title":"A","genres":null}"#,
+            r#"{"tconst":"tt1","primary_title":"A","start_year":"1999"}"#,
+            r#"{"tconst":"tt1","primary_title":"A","cast":[{"nconst":"nm1","ordering":-1}]}"#,
+            r#"{"tconst":"tt1","primary_title":"A","num_votes":1500.5}"#,
+            r#"{"tconst":"tt1","primary_title":"A","genres":"drama"}"#,
+        ] {
+            let e = titles(1, bad).unwrap_err();
+            assert!(e.reason.starts_with("not a title document of the model: ["), "{bad}: {}", e.reason);
+        }
+    }
+
+    #[test]
+    fn the_reason_names_the_field() {
+        let e = titles(1, r#"{"tconst":"tt1","primary_title":"A","start_year":"1999"}"#).unwrap_err();
+        assert!(e.reason.contains("[start_year]"), "{}", e.reason);
+        let e =
+            titles(1, r#"{"tconst":"tt1","primary_title":"A","cast":[{"nconst":"nm1","ordering":-1}]}"#).unwrap_err();
+        assert!(e.reason.contains("[cast[0].ordering]"), "{}", e.reason);
+    }
 
     fn titles(offset: i64, payload: &str) -> Result<Routed, Rejected> {
         route(&IndexNames::default(), &PartitionId::new(TITLES.name, 2), offset, Some(b"k"), Some(payload.as_bytes()))
