@@ -169,7 +169,10 @@ fn a_killed_indexer_s_partitions_move_to_the_survivor() {
     let Some(cluster) = start_for_test(3) else { return };
     let brokers = cluster.bootstrap_servers();
     let dir = tempfile::tempdir().unwrap();
-    generate(&GenerateSettings { titles: 20_000, seed: 22, out: dir.path().to_path_buf() }).unwrap();
+    // Enough work that a member still has 1,000 documents to go once both
+    // have indexed 500, even when a loaded CI machine lets one start late
+    // (20k titles were not, once, in CI).
+    generate(&GenerateSettings { titles: 50_000, seed: 22, out: dir.path().to_path_buf() }).unwrap();
     let status = Command::new(workspace_bin("imdb-ingest"))
         .args(["load", "--quiet", "--no-raw", "--input"])
         .arg(dir.path())
@@ -193,7 +196,12 @@ fn a_killed_indexer_s_partitions_move_to_the_survivor() {
     let deadline = Instant::now() + WAIT;
     let mut doomed_lag = 0.0;
     while indexed(&doomed) < 500.0 || indexed(&survivor) < 500.0 || doomed_lag < 1_000.0 {
-        assert!(Instant::now() < deadline, "both members never worked with work left: use more titles");
+        assert!(
+            Instant::now() < deadline,
+            "both members never worked with work left: use more titles (indexed {} and {}, doomed lag {doomed_lag})",
+            indexed(&doomed),
+            indexed(&survivor)
+        );
         thread::sleep(Duration::from_millis(100));
         doomed_lag = doomed.metric("imdb_indexer_consumer_lag").unwrap_or(0.0);
     }
