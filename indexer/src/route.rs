@@ -88,27 +88,56 @@ pub fn route(
             })
             .collect();
     }
-    let routed = parse(text).and_then(|doc| match partition.topic.as_str() {
-        t if t == TITLES.name => {
-            let genre = doc[fields::title::GENRES].as_array().and_then(|g| g.first()).and_then(Value::as_str);
-            let routed = one(&names.title_index(genre), &[fields::title::TCONST], &doc, text, partition, offset)?;
-            conforms::<TitleDoc>(text, "title").map(|()| routed)
-        }
-        t if t == PEOPLE.name => {
-            let routed = one(&names.people_index(), &[fields::person::NCONST], &doc, text, partition, offset)?;
-            conforms::<PersonDoc>(text, "person").map(|()| routed)
-        }
+    // Enrichment documents are read once, as the model's type: the index
+    // and the id come from it, and the check that the API can read it back
+    // costs no second parse.
+    let routed = match partition.topic.as_str() {
+        t if t == TITLES.name => document::<TitleDoc>(text, "title").and_then(|doc| {
+            let index = names.title_index(doc.genres.first().map(String::as_str));
+            routed(index, &doc.tconst, fields::title::TCONST, text, partition, offset)
+        }),
+        t if t == PEOPLE.name => document::<PersonDoc>(text, "person")
+            .and_then(|doc| routed(names.people_index(), &doc.nconst, fields::person::NCONST, text, partition, offset)),
         other => Err(format!("no route for topic {other}")),
-    });
+    };
     vec![routed.map_err(|why| reject(why, Some(payload)))]
 }
 
-/// Whether `text` reads as a `T` (the API reads it back as one).
-fn conforms<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<(), String> {
+/// `text` as a `T` (the API reads it back as one). On failure, what is
+/// wrong with the message as a whole first (not JSON, not an object),
+/// else the field serde stopped at.
+fn document<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, String> {
     let mut de = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize::<_, T>(&mut de)
-        .map(drop)
-        .map_err(|e| format!("not a {what} document of the model: [{}]: {}", e.path(), e.inner()))
+    let why = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        // Trailing characters: the whole-message parse below names them.
+        Ok(doc) if de.end().is_ok() => return Ok(doc),
+        Ok(_) => String::new(),
+        Err(e) => format!("not a {what} document of the model: [{}]: {}", e.path(), e.inner()),
+    };
+    Err(match parse(text) {
+        Err(not_json) => not_json,
+        Ok(v) if !v.is_object() => "payload is not a JSON object".into(),
+        Ok(_) => why,
+    })
+}
+
+/// A document of `index` with the IMDb id `id` (from `column`); the source
+/// is sent as the text it came in.
+fn routed(
+    index: String,
+    id: &str,
+    column: &str,
+    text: &str,
+    partition: &PartitionId,
+    offset: i64,
+) -> Result<Routed, String> {
+    if id.is_empty() {
+        return Err(format!("document has no [{column}] string"));
+    }
+    if id.len() > 512 {
+        return Err("document id over 512 bytes".into());
+    }
+    Ok(Routed { index, id: id.to_owned(), source: text.to_owned(), partition: partition.clone(), offset })
 }
 
 fn parse(text: &str) -> Result<Value, String> {
