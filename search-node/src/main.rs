@@ -16,7 +16,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use clap::{Args, Parser};
 use imdb_search_node::search::contexts::Limits;
-use imdb_search_node::{Node, http};
+use imdb_search_node::{Node, http, search};
 use imdb_telemetry::logging::{EXIT_FAILURE, EXIT_USAGE};
 
 /// A single-node server speaking the subset of the Elasticsearch 8.x REST
@@ -34,6 +34,9 @@ struct Settings {
     /// HTTP worker threads (default: the core count).
     #[arg(long, env = "IMDB_SEARCH_NODE_WORKERS")]
     workers: Option<usize>,
+    /// Search threads, shared by every request's shard searches (0: the core count).
+    #[arg(long, env = "IMDB_SEARCH_NODE_SEARCH_THREADS", default_value_t = 0)]
+    search_threads: usize,
     /// Who may call it.
     #[command(flatten)]
     auth: AuthSettings,
@@ -92,6 +95,7 @@ fn main() -> std::process::ExitCode {
 /// Serves until a stop signal, then commits every shard.
 async fn serve(settings: &Settings, auth: http::auth::Auth) -> anyhow::Result<()> {
     let auth = web::Data::new(auth);
+    search::pool::configure(settings.search_threads)?;
     let limits = Limits {
         max_scrolls: settings.contexts.max_open_scroll_contexts,
         max_pits: settings.contexts.max_open_pit_contexts,
@@ -115,7 +119,12 @@ async fn serve(settings: &Settings, auth: http::auth::Auth) -> anyhow::Result<()
         server = server.workers(workers);
     }
     let server = server.bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
-    tracing::info!(listen = %settings.listen, data = %settings.data.display(), "search node listening");
+    tracing::info!(
+        listen = %settings.listen,
+        data = %settings.data.display(),
+        search_threads = search::pool::threads(),
+        "search node listening"
+    );
     server.run().await.context("server failed")?;
     // SIGTERM or SIGINT: actix has drained requests; leave nothing to replay.
     node.shutdown();

@@ -1,6 +1,6 @@
 //! Cluster, cat and index-management APIs: `GET /`, `_cluster/health`,
 //! `_cat/indices`, create / delete / get / exists index, mappings,
-//! `_refresh`.
+//! `_refresh`, `_forcemerge`.
 
 use std::collections::HashMap;
 
@@ -25,7 +25,8 @@ pub(super) fn configure_cluster(cfg: &mut web::ServiceConfig) {
         .route("/_settings", web::get().to(get_settings))
         .route("/_refresh", web::post().to(refresh))
         .route("/_refresh", web::get().to(refresh))
-        .route("/_flush", web::post().to(refresh));
+        .route("/_flush", web::post().to(refresh))
+        .route("/_forcemerge", web::post().to(force_merge));
 }
 
 /// Index-level routes.
@@ -41,7 +42,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/{index}/_settings/{name}", web::get().to(get_settings_named))
         .route("/{index}/_refresh", web::post().to(refresh))
         .route("/{index}/_refresh", web::get().to(refresh))
-        .route("/{index}/_flush", web::post().to(refresh));
+        .route("/{index}/_flush", web::post().to(refresh))
+        .route("/{index}/_forcemerge", web::post().to(force_merge));
 }
 
 async fn info(params: Params) -> HttpResponse {
@@ -69,7 +71,7 @@ async fn health(node: NodeData, index: Option<Path<String>>, params: Params) -> 
         Some(expr) => node.get(&expr, false)?,
         None => node.all(),
     };
-    let primaries: u64 = metas.iter().map(crate::mapping::meta::IndexMeta::shards).sum();
+    let primaries: u64 = metas.iter().map(|m| m.shards()).sum();
     let unassigned: u64 = metas.iter().map(|m| m.shards() * m.replicas()).sum();
     let status = if unassigned > 0 { "yellow" } else { "green" };
     let total = primaries + unassigned;
@@ -300,7 +302,7 @@ async fn get_index(node: NodeData, index: Path<String>, params: Params) -> Resul
         .into_iter()
         .map(|m| {
             let entry = json!({"aliases": m.aliases, "mappings": m.mappings, "settings": m.settings_json()});
-            (m.name, entry)
+            (m.name.clone(), entry)
         })
         .collect();
     Ok(reply(StatusCode::OK, &Value::Object(body), &params))
@@ -325,7 +327,7 @@ fn settings_body(
         } else if flag(params, "flat_settings") {
             settings = Value::Object(flatten_settings("", &settings).into_iter().collect());
         }
-        body.insert(m.name, json!({ "settings": settings }));
+        body.insert(m.name.clone(), json!({ "settings": settings }));
     }
     Ok(Value::Object(body))
 }
@@ -375,7 +377,7 @@ async fn get_mapping(node: NodeData, index: Option<Path<String>>, params: Params
         return Err(EsError::index_not_found(expr));
     }
     let body: serde_json::Map<String, Value> =
-        metas.into_iter().map(|m| (m.name, json!({"mappings": m.mappings}))).collect();
+        metas.into_iter().map(|m| (m.name.clone(), json!({"mappings": m.mappings}))).collect();
     Ok(reply(StatusCode::OK, &Value::Object(body), &params))
 }
 
@@ -389,6 +391,26 @@ async fn put_mapping(
     let expression = index.into_inner();
     blocking(move || node.put_mapping(&expression, &mapping)).await?;
     Ok(reply(StatusCode::OK, &json!({"acknowledged": true}), &params))
+}
+
+/// `_forcemerge`: each shard's segments merged into `max_num_segments`
+/// (1 when not given: a search then opens one segment per shard, which is
+/// what a user asks for after a bulk load). Answers once merged.
+async fn force_merge(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
+    let max_segments = match params.get("max_num_segments") {
+        None => 1,
+        Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            EsError::illegal_argument(format!("[max_num_segments] must be a whole number of at least 1, not [{v}]"))
+        })?,
+    };
+    let handles = match index {
+        Some(expr) => node.handles(&expr, flag(&params, "ignore_unavailable"))?,
+        None => node.all_handles(),
+    };
+    let shards: u64 = handles.iter().map(|h| h.shards().len() as u64).sum();
+    let total: u64 = handles.iter().map(|h| h.meta().shards() * (1 + h.meta().replicas())).sum();
+    blocking(move || handles.iter().try_for_each(|h| h.force_merge(max_segments))).await?;
+    Ok(reply(StatusCode::OK, &json!({"_shards": {"total": total, "successful": shards, "failed": 0}}), &params))
 }
 
 async fn refresh(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {

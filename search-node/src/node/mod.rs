@@ -129,7 +129,7 @@ impl Node {
     /// Resolves an index expression to existing index names.
     pub fn resolve(&self, expression: &str, ignore_unavailable: bool) -> Result<Vec<String>, EsError> {
         let indices = self.indices.read().expect("not poisoned");
-        let metas: Vec<IndexMeta> = indices.values().map(|h| h.meta()).collect();
+        let metas: Vec<Arc<IndexMeta>> = indices.values().map(|h| h.meta()).collect();
         let names: Vec<&str> = metas.iter().map(|m| m.name.as_str()).collect();
         let aliases: Vec<(&str, &str)> =
             metas.iter().flat_map(|m| m.aliases.keys().map(move |a| (a.as_str(), m.name.as_str()))).collect();
@@ -160,7 +160,7 @@ impl Node {
         if let Some(handle) = indices.get(target) {
             return Ok(Some(handle.clone()));
         }
-        let members: Vec<(&Arc<IndexHandle>, IndexMeta)> =
+        let members: Vec<(&Arc<IndexHandle>, Arc<IndexMeta>)> =
             indices.values().map(|h| (h, h.meta())).filter(|(_, m)| m.aliases.contains_key(target)).collect();
         match members.len() {
             0 => Ok(None),
@@ -256,7 +256,7 @@ impl Node {
     }
 
     /// The metadata of the indexes an expression names.
-    pub fn get(&self, expression: &str, ignore_unavailable: bool) -> Result<Vec<IndexMeta>, EsError> {
+    pub fn get(&self, expression: &str, ignore_unavailable: bool) -> Result<Vec<Arc<IndexMeta>>, EsError> {
         Ok(self.handles(expression, ignore_unavailable)?.iter().map(|h| h.meta()).collect())
     }
 
@@ -269,7 +269,7 @@ impl Node {
         let handles = self.handles(expression, false)?;
         // All or nothing where it can be checked up front.
         for handle in &handles {
-            let mut merged = handle.meta().mappings;
+            let mut merged = handle.meta().mappings.clone();
             meta::merge_mappings(&mut merged, &mapping)?;
             crate::mapping::Mapping::parse(&merged)?;
         }
@@ -282,7 +282,7 @@ impl Node {
     /// Applies alias actions atomically: all are checked (see
     /// [`aliases::apply`]) before any index metadata is written.
     pub fn update_aliases(&self, actions: &[AliasAction]) -> Result<(), EsError> {
-        let mut state: AliasState = self.all().into_iter().map(|m| (m.name.clone(), m.aliases)).collect();
+        let mut state: AliasState = self.all().into_iter().map(|m| (m.name.clone(), m.aliases.clone())).collect();
         let removed_indices = aliases::apply(&mut state, actions, |expression| self.resolve(expression, false))?;
         for index in &removed_indices {
             self.delete(index, true)?;
@@ -311,16 +311,17 @@ impl Node {
         for meta in self.get(indices, false)? {
             let aliases: BTreeMap<String, Value> = meta
                 .aliases
-                .into_iter()
+                .iter()
                 .filter(|(a, _)| names.is_none_or(|n| n.split(',').any(|p| aliases::matches_alias(p, a))))
+                .map(|(a, v)| (a.clone(), v.clone()))
                 .collect();
-            out.insert(meta.name, aliases);
+            out.insert(meta.name.clone(), aliases);
         }
         Ok(out)
     }
 
     /// Every index's metadata.
-    pub fn all(&self) -> Vec<IndexMeta> {
+    pub fn all(&self) -> Vec<Arc<IndexMeta>> {
         self.all_handles().iter().map(|h| h.meta()).collect()
     }
 }

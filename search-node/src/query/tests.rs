@@ -384,7 +384,7 @@ fn a_source_clashing_with_the_mapping_it_grows_is_refused_alone() {
     assert_eq!(statuses, [201, 400, 400, 201]);
     assert!(items[1].body["error"]["reason"].as_str().unwrap().contains("[a]"), "{}", items[1].body);
     assert_eq!(items[2].body["error"]["type"], "strict_dynamic_mapping_exception");
-    let mapping = node.handle("m").unwrap().meta().mappings;
+    let mapping = node.handle("m").unwrap().meta().mappings.clone();
     assert_eq!(mapping["properties"]["open"]["properties"]["a"]["type"], "long");
     assert_eq!(mapping["properties"]["open"]["properties"]["c"]["type"], "text");
 }

@@ -401,6 +401,30 @@ fn pick(values: Vec<ColumnValue>, spec: &SortSpec) -> Key {
     Key::Str(if mode == "max" { strings.pop().unwrap_or_default() } else { strings.swap_remove(0) })
 }
 
+impl TopSegment {
+    /// The document's key under criterion `i`.
+    fn key_at(&self, i: usize, doc: DocId, score: Score) -> Key {
+        match &self.criteria[i] {
+            Criterion::Score { .. } => Key::Num(f64::from(score)),
+            Criterion::Doc { .. } => Key::Int(i64::from(self.base + doc)),
+            Criterion::ShardDoc { .. } => Key::Int((self.shard_doc_high | u64::from(self.base + doc)) as i64),
+            Criterion::Field { spec, .. } => match &self.columns[i] {
+                // Keywords compare by ordinal unless a `search_after`
+                // string must be compared with them.
+                Some(FieldColumn::Str(c))
+                    if self.after.is_none() && spec.mode.as_deref().is_none_or(|m| m == "min" || m == "max") =>
+                {
+                    let mut ords = c.term_ords(doc);
+                    let picked =
+                        if spec.desc || spec.mode.as_deref() == Some("max") { ords.last() } else { ords.next() };
+                    picked.map_or_else(|| pick(Vec::new(), spec), Key::Ord)
+                }
+                column => pick(column.as_ref().map(|col| col.values(doc)).unwrap_or_default(), spec),
+            },
+        }
+    }
+}
+
 impl SegmentCollector for TopSegment {
     type Fruit = Collected;
 
@@ -422,29 +446,24 @@ impl SegmentCollector for TopSegment {
         if self.k == 0 {
             return;
         }
-        let key: Vec<Key> = self
-            .criteria
-            .iter()
-            .zip(&self.columns)
-            .map(|(c, column)| match c {
-                Criterion::Score { .. } => Key::Num(f64::from(score)),
-                Criterion::Doc { .. } => Key::Int(i64::from(self.base + doc)),
-                Criterion::ShardDoc { .. } => Key::Int((self.shard_doc_high | u64::from(self.base + doc)) as i64),
-                Criterion::Field { spec, .. } => match column {
-                    // Keywords compare by ordinal unless a `search_after`
-                    // string must be compared with them.
-                    Some(FieldColumn::Str(c))
-                        if self.after.is_none() && spec.mode.as_deref().is_none_or(|m| m == "min" || m == "max") =>
-                    {
-                        let mut ords = c.term_ords(doc);
-                        let picked =
-                            if spec.desc || spec.mode.as_deref() == Some("max") { ords.last() } else { ords.next() };
-                        picked.map_or_else(|| pick(Vec::new(), spec), Key::Ord)
-                    }
-                    _ => pick(column.as_ref().map(|col| col.values(doc)).unwrap_or_default(), spec),
-                },
-            })
-            .collect();
+        // With the heap full, a document is kept only if it ranks before the
+        // worst kept hit. Most lose on the first criterion (the score), so
+        // the later keys (column reads) are read only while the comparison
+        // is still tied.
+        let worst = if self.heap.len() == self.k { self.heap.peek().map(|w| &w.hit.key) } else { None };
+        let mut key = Vec::with_capacity(self.criteria.len());
+        let mut ahead = worst.is_none();
+        for (i, c) in self.criteria.iter().enumerate() {
+            let k = self.key_at(i, doc, score);
+            if !ahead && let Some(worst) = worst {
+                match compare_one(&k, &worst[i], c) {
+                    Ordering::Greater => return,
+                    Ordering::Less => ahead = true,
+                    Ordering::Equal => {}
+                }
+            }
+            key.push(k);
+        }
         if let Some(after) = &self.after
             && !after.admits(&key, Position { origin: self.origin, segment: self.segment, doc }, &self.criteria)
         {
@@ -463,24 +482,36 @@ impl SegmentCollector for TopSegment {
     }
 
     fn harvest(self) -> Collected {
-        let columns = self.columns;
-        let hits = self
-            .heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|r| {
-                let mut hit = r.hit;
-                for (key, column) in hit.key.iter_mut().zip(&columns) {
-                    if let (Key::Ord(ord), Some(FieldColumn::Str(c))) = (&*key, column) {
-                        let mut text = String::new();
-                        let found = c.ord_to_str(*ord, &mut text).unwrap_or(false);
-                        *key = if found { Key::Str(text) } else { Key::Missing };
-                    }
-                }
-                hit
-            })
-            .collect();
+        let mut hits: Vec<Hit> = self.heap.into_sorted_vec().into_iter().map(|r| r.hit).collect();
+        for (i, column) in self.columns.iter().enumerate() {
+            if let Some(FieldColumn::Str(c)) = column {
+                resolve_ords(&mut hits, i, c);
+            }
+        }
         Collected { hits, total: self.total }
+    }
+}
+
+/// Turns the segment's keyword ordinals at key `i` into the keywords (the
+/// shards' hits are merged by value). In one pass over the dictionary, in
+/// ordinal order: looked up one by one, each would open and decode its
+/// dictionary block again.
+fn resolve_ords(hits: &mut [Hit], i: usize, column: &tantivy::columnar::StrColumn) {
+    let mut wanted: Vec<(u64, usize)> = hits
+        .iter()
+        .enumerate()
+        .filter_map(|(n, h)| if let Key::Ord(ord) = h.key[i] { Some((ord, n)) } else { None })
+        .collect();
+    wanted.sort_unstable();
+    let ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
+    let mut terms = Vec::with_capacity(ords.len());
+    // On a read error the ordinals left without a term sort as missing.
+    let _complete = column
+        .dictionary()
+        .sorted_ords_to_term_cb(&ords, |bytes| terms.push(String::from_utf8_lossy(bytes).into_owned()));
+    let mut terms = terms.into_iter();
+    for (_, hit) in &wanted {
+        hits[*hit].key[i] = terms.next().map_or(Key::Missing, Key::Str);
     }
 }
 

@@ -1,7 +1,8 @@
 //! Search: query then fetch over every shard of the target indexes.
 //!
 //! Each shard collects its best `from + size` hits (under the request's
-//! sort) and its match count, in parallel; the hits are merged, the page
+//! sort) and its match count, in parallel on the node's search pool
+//! (`pool`); the hits are merged, the page
 //! is cut, and only the page's documents are loaded. Aggregations run on
 //! the same pass (on `query`, before `post_filter`) and merge through
 //! tantivy's intermediate results. A search sees the last refresh, or the
@@ -16,6 +17,7 @@ pub mod highlight;
 #[cfg(test)]
 mod paging_tests;
 pub mod pit;
+pub mod pool;
 pub mod request;
 pub mod scroll;
 pub mod snapshot;
@@ -317,8 +319,8 @@ fn start_after(req: &SearchRequest, paging: &Paging, targets: &[Target]) -> Resu
     }
 }
 
-/// Searches every shard of every target on its own thread; the top `k` of
-/// each, in shard order.
+/// Searches every shard of every target on the node's search pool; the
+/// top `k` of each, in shard order.
 fn search_shards(
     snapshot: &Snapshot,
     targets: &[Target],
@@ -336,27 +338,11 @@ fn search_shards(
     let stats_cache = dfs::StatsCache::default();
     let all_shards: Vec<&Searcher> =
         if req.dfs { targets.iter().flat_map(|t| t.searchers.iter()).collect() } else { Vec::new() };
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .map(|&at| {
-                let (i, s) = at.origin;
-                let after = after.clone();
-                let (all_shards, stats_cache) = (&all_shards, &stats_cache);
-                scope.spawn(move || {
-                    let stats = req.dfs.then(|| GlobalStats {
-                        own: &targets[i].searchers[s],
-                        shards: all_shards,
-                        cache: stats_cache,
-                    });
-                    run_shard(&targets[i], at, req, k, after, clock, stats.as_ref())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(EsError::internal("a shard search panicked"))))
-            .collect()
+    pool::map(&jobs, |&at| {
+        let (i, s) = at.origin;
+        let stats =
+            req.dfs.then(|| GlobalStats { own: &targets[i].searchers[s], shards: &all_shards, cache: &stats_cache });
+        run_shard(&targets[i], at, req, k, after.clone(), clock, stats.as_ref())
     })
 }
 

@@ -59,7 +59,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct IndexHandle {
     dir: PathBuf,
-    meta: RwLock<IndexMeta>,
+    /// Shared, so that a search reads it without copying the mapping.
+    meta: RwLock<Arc<IndexMeta>>,
     context: RwLock<Arc<IndexContext>>,
     gate: RwLock<()>,
     shards: Vec<Shard>,
@@ -91,7 +92,7 @@ impl IndexHandle {
             (0..meta.shards()).map(|n| Shard::open(&dir.join(n.to_string()), &context)).collect::<Result<_, _>>()?;
         Ok(IndexHandle {
             dir: dir.to_path_buf(),
-            meta: RwLock::new(meta),
+            meta: RwLock::new(Arc::new(meta)),
             context: RwLock::new(Arc::new(context)),
             gate: RwLock::new(()),
             shards,
@@ -105,8 +106,8 @@ impl IndexHandle {
         self.meta.read().expect("not poisoned").name.clone()
     }
 
-    /// A copy of the metadata.
-    pub fn meta(&self) -> IndexMeta {
+    /// The metadata as of now (a later change replaces it, never edits it).
+    pub fn meta(&self) -> Arc<IndexMeta> {
         self.meta.read().expect("not poisoned").clone()
     }
 
@@ -123,10 +124,10 @@ impl IndexHandle {
     /// Changes the metadata (aliases, settings) and persists it.
     pub fn update_meta(&self, change: impl FnOnce(&mut IndexMeta) -> Result<(), EsError>) -> Result<(), EsError> {
         let mut meta = self.meta.write().expect("not poisoned");
-        let mut updated = meta.clone();
+        let mut updated = IndexMeta::clone(&meta);
         change(&mut updated)?;
         persist(&self.dir, &updated)?;
-        *meta = updated;
+        *meta = Arc::new(updated);
         Ok(())
     }
 
@@ -143,7 +144,7 @@ impl IndexHandle {
     }
 
     fn apply_mapping(&self, update: &Value) -> Result<(), EsError> {
-        let mut meta = self.meta();
+        let mut meta = IndexMeta::clone(&self.meta());
         meta::merge_mappings(&mut meta.mappings, update)?;
         let context = IndexContext::new(&meta)?;
         let changed = context.schema.schema != self.context().schema.schema;
@@ -153,7 +154,7 @@ impl IndexHandle {
             }
         }
         persist(&self.dir, &meta)?;
-        *self.meta.write().expect("not poisoned") = meta;
+        *self.meta.write().expect("not poisoned") = Arc::new(meta);
         *self.context.write().expect("not poisoned") = Arc::new(context);
         Ok(())
     }
@@ -209,7 +210,7 @@ impl IndexHandle {
                     continue;
                 }
             };
-            let mut json = grown.as_ref().map_or_else(|| self.meta().mappings, |(j, _)| j.clone());
+            let mut json = grown.as_ref().map_or_else(|| self.meta().mappings.clone(), |(j, _)| j.clone());
             match meta::merge_mappings(&mut json, &update) {
                 Ok(()) => {
                     let parsed = Mapping::parse(&json)?;
@@ -302,6 +303,15 @@ impl IndexHandle {
             shard.refresh()?;
         }
         *self.last_refresh.lock().expect("not poisoned") = Instant::now();
+        Ok(())
+    }
+
+    /// Merges each shard down to `max_segments` segments (`_forcemerge`).
+    pub fn force_merge(&self, max_segments: usize) -> Result<(), EsError> {
+        let _shared = self.gate.read().expect("not poisoned");
+        for shard in &self.shards {
+            shard.force_merge(max_segments)?;
+        }
         Ok(())
     }
 

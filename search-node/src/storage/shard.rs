@@ -536,6 +536,34 @@ impl Shard {
         Ok(())
     }
 
+    /// Merges the shard's segments into at most `max_segments` (at least
+    /// one), smallest first, as `_forcemerge` asks; then makes the result
+    /// searchable. Writes go on meanwhile: the lock is held to start the
+    /// merge, not during it. A merge the writer's own policy already runs
+    /// on those segments makes this one fail; the caller may ask again.
+    pub fn force_merge(&self, max_segments: usize) -> Result<(), EsError> {
+        self.refresh()?;
+        let merge = {
+            let mut state = self.state.lock().expect("not poisoned");
+            let metas = state.index.searchable_segment_metas()?;
+            let excess = metas.len().saturating_sub(max_segments.max(1));
+            let Some(writer) = state.writer.as_mut() else { return Ok(()) };
+            if excess == 0 {
+                return Ok(());
+            }
+            let mut by_size: Vec<_> = metas.iter().map(|m| (m.num_docs(), m.id())).collect();
+            by_size.sort_unstable_by_key(|(docs, _)| *docs);
+            // Merging n + 1 segments into one leaves n fewer.
+            let ids: Vec<_> = by_size.iter().take(excess + 1).map(|(_, id)| *id).collect();
+            writer.merge(&ids)
+        };
+        merge.wait()?;
+        let state = self.state.lock().expect("not poisoned");
+        state.reader.reload()?;
+        *self.searcher.write().expect("not poisoned") = state.reader.searcher();
+        Ok(())
+    }
+
     /// The number of refreshes so far, for [`Shard::wait_for_refresh`].
     pub fn refresh_count(&self) -> u64 {
         *self.refreshes.lock().expect("not poisoned")
@@ -717,6 +745,26 @@ mod tests {
         acknowledged(&shard, &ctx, index(&ctx, "2", "Aliens", Conditions::default())).unwrap();
         assert_eq!(shard.searcher().num_docs(), 1);
         assert_eq!(title(&shard.get(&ctx, "2").unwrap().unwrap()), "Aliens");
+    }
+
+    #[test]
+    fn a_force_merge_leaves_at_most_the_segments_asked_for_and_every_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context();
+        let shard = Shard::open(dir.path(), &ctx).unwrap();
+        for n in 0..5 {
+            acknowledged(&shard, &ctx, index(&ctx, &n.to_string(), "Alien", Conditions::default())).unwrap();
+            shard.refresh().unwrap();
+        }
+        let segments = |shard: &Shard| shard.searcher().segment_readers().len();
+        assert!(segments(&shard) > 2, "a segment per refresh");
+        shard.force_merge(2).unwrap();
+        assert_eq!((segments(&shard), shard.doc_count()), (2, 5));
+        shard.force_merge(1).unwrap();
+        assert_eq!((segments(&shard), shard.doc_count()), (1, 5));
+        drop(shard);
+        let reopened = Shard::open(dir.path(), &ctx).unwrap();
+        assert_eq!((segments(&reopened), reopened.doc_count()), (1, 5), "the merge is committed");
     }
 
     #[test]
