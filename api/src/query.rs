@@ -2,20 +2,30 @@
 //! (relevance, filters, sorts, facets, highlight), suggestions and the
 //! people search.
 //!
-//! How a title search ranks, for text `q`:
+//! How a title search ranks, for text `q`. A score is counted in decades
+//! of votes: popularity adds `log10(1 + votes)` (0 to about 6.5), and each
+//! text step adds a fixed amount, so a better text match is worth so many
+//! times the votes, never everything:
 //! - A title must match `q` in one of: its titles (primary, original,
 //!   alternative; accents folded; in the fuzzy pass, primary and original
 //!   titles with words of 5+ letters one edit away, two from 8 letters, the
-//!   first letter exact), as you type
-//!   (every word as the start of a title word, on the edge-n-gram field:
-//!   prefixes of up to 20 letters), or the names of its directors, writers
-//!   and top cast (all words).
-//! - Among matches, an exact title (whole title equal, folded) scores far
-//!   above a phrase match, which scores above scattered words; the weights
-//!   are set so each step outweighs the next.
-//! - Popularity (`log10(1 + votes)`) is added last: small beside the text
-//!   steps, it orders titles whose text matches equally ("godfather" ->
-//!   The Godfather, then Part II, then Part III).
+//!   first letter exact), as you type (every word as the start of a title
+//!   word, on the edge-n-gram field: prefixes of up to 20 letters), or the
+//!   names of its directors, writers and top cast (all words).
+//! - `q` is one of its titles, whole (folded): + [`EXACT`] (30x the votes).
+//!   Primary, original or alternative title alike, counted once: a famous
+//!   film known abroad by `q` is an exact match too.
+//! - `q`'s words stand together in one of its titles: + [`PHRASE`] (10x).
+//! - The text score itself (BM25: rarer words, shorter titles) is scaled to
+//!   a fraction of a decade ([`TEXT_WEIGHT`]): it orders titles of about
+//!   equal popularity and equal steps, and never outweighs a step.
+//!
+//! So equally good text matches come out by popularity ("godfather" -> The
+//! Godfather, Part II, Part III), an exact title beats a partial one of up
+//! to ~30x its votes, and a famous film beats an unknown exact title
+//! ("amelie" -> the 2001 film, not a short with 6 votes). The steps are
+//! constant scores: BM25 noise between fields and indexes cannot reorder
+//! titles that match equally.
 //!
 //! Typo tolerance costs: a fuzzy word is an automaton run over the terms of
 //! every index (per-genre indexes: ~30 of them), 5-10x the exact query. So
@@ -349,11 +359,15 @@ const HIT_FIELDS: [&str; 13] = [
     tf::CAST,
 ];
 
-/// Score weights: each step must outweigh everything below it (a BM25
-/// score on a short title field is a few units).
-const EXACT_BOOST: f64 = 50.0;
-const PHRASE_BOOST: f64 = 8.0;
-const ORIGINAL_PHRASE_BOOST: f64 = 4.0;
+/// Score steps, in decades of votes (see the module docs).
+const EXACT: f64 = 1.5;
+const PHRASE: f64 = 1.0;
+/// BM25 of the text clauses times this: a few tenths for typical titles.
+const TEXT_WEIGHT: f64 = 0.01;
+
+/// The title fields an exact or phrase match is looked for in.
+const TITLE_TEXTS: [&str; 3] = [tf::PRIMARY_TITLE, tf::ORIGINAL_TITLE, tf::AKAS_TITLE];
+const TITLE_KEYWORDS: [&str; 3] = [tf::PRIMARY_TITLE_KEYWORD, tf::ORIGINAL_TITLE_KEYWORD, tf::AKAS_TITLE_KEYWORD];
 
 /// The relevance query for `text`, restricted by `filters`; with `fuzzy`,
 /// title words may have typos.
@@ -371,7 +385,7 @@ fn text_query(text: &str, filters: Vec<Value>, fuzzy: bool) -> Value {
         m["prefix_length"] = json!(1);
         m["max_expansions"] = json!(20);
     }
-    let must = json!({"bool": {"minimum_should_match": 1, "should": [
+    let must = json!({"bool": {"minimum_should_match": 1, "boost": TEXT_WEIGHT, "should": [
         // Every word across the title fields.
         words,
         // As you type: each word a prefix of a title word (`lord of the ri`).
@@ -382,15 +396,20 @@ fn text_query(text: &str, filters: Vec<Value>, fuzzy: bool) -> Value {
     ]}});
     let query = json!({"bool": {
         "must": [must],
-        "should": [
-            {"match": {tf::PRIMARY_TITLE_KEYWORD: {"query": text, "boost": EXACT_BOOST}}},
-            {"match": {tf::ORIGINAL_TITLE_KEYWORD: {"query": text, "boost": EXACT_BOOST / 2.0}}},
-            {"match_phrase": {tf::PRIMARY_TITLE: {"query": text, "boost": PHRASE_BOOST}}},
-            {"match_phrase": {tf::ORIGINAL_TITLE: {"query": text, "boost": ORIGINAL_PHRASE_BOOST}}}
-        ],
+        "should": steps(text, &TITLE_KEYWORDS, &TITLE_TEXTS),
         "filter": filters
     }});
     with_popularity(query, tf::NUM_VOTES)
+}
+
+/// The exact and phrase steps: `text` as a whole keyword in any of
+/// `keywords`, its words together in any of `texts`; each a constant,
+/// counted once however many fields match.
+fn steps(text: &str, keywords: &[&str], texts: &[&str]) -> [Value; 2] {
+    let any_of = |clauses: Vec<Value>, boost: f64| json!({"constant_score": {"filter": {"bool": {"should": clauses, "minimum_should_match": 1}}, "boost": boost}});
+    let exact = keywords.iter().map(|f| json!({"match": {*f: {"query": text}}})).collect();
+    let phrase = texts.iter().map(|f| json!({"match_phrase": {*f: {"query": text}}})).collect();
+    [any_of(exact, EXACT), any_of(phrase, PHRASE)]
 }
 
 /// The name field of the people in `credits` (`directors.name`).
@@ -398,8 +417,7 @@ fn name_of(credits: &str) -> String {
     format!("{credits}.{}", person_ref::NAME)
 }
 
-/// `query`'s text score plus popularity, `log10(1 + field)`: small beside
-/// the text boosts, so it orders what the text matches equally.
+/// `query`'s text score plus popularity, `log10(1 + field)`.
 fn with_popularity(query: Value, field: &str) -> Value {
     json!({"function_score": {
         "query": query,
@@ -447,21 +465,19 @@ pub fn suggest_people(prefix: &str, size: u32) -> Value {
 }
 
 /// A people search by name (fuzzy, folded; the last word may be a prefix),
-/// optionally only people with `profession`.
+/// optionally only people with `profession`; ranked as titles are (see the
+/// module docs), popularity being the votes of what they are known for.
 pub fn people_search(text: &str, profession: Option<&str>, from: u32, size: u32) -> Value {
     let mut filter = Vec::new();
     if let Some(p) = profession {
         filter.push(json!({"term": {pf::PROFESSIONS: p}}));
     }
     let query = json!({"bool": {
-        "must": {"bool": {"minimum_should_match": 1, "should": [
+        "must": {"bool": {"minimum_should_match": 1, "boost": TEXT_WEIGHT, "should": [
             {"match": {pf::PRIMARY_NAME: {"query": text, "operator": "and", "fuzziness": "AUTO:5,8", "prefix_length": 1}}},
             {"match": {pf::PRIMARY_NAME_AUTOCOMPLETE: {"query": text, "operator": "and", "boost": 0.5}}}
         ]}},
-        "should": [
-            {"match": {pf::PRIMARY_NAME_KEYWORD: {"query": text, "boost": EXACT_BOOST}}},
-            {"match_phrase": {pf::PRIMARY_NAME: {"query": text, "boost": PHRASE_BOOST}}}
-        ],
+        "should": steps(text, &[pf::PRIMARY_NAME_KEYWORD], &[pf::PRIMARY_NAME]),
         "filter": filter
     }});
     json!({

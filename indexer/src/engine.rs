@@ -226,14 +226,15 @@ fn truncate(text: &str) -> &str {
     &text[..end]
 }
 
-/// The title analysis: folding (lower-case, accents off) for matching,
-/// edge n-grams of the folded words for as-you-type search.
+/// The title analysis: folding (lower-case, elided French articles off:
+/// `d'Amélie` is found by `amelie` on every engine; accents off) for
+/// matching, edge n-grams of the folded words for as-you-type search.
 fn title_analysis() -> Value {
     json!({
         "filter": {"autocomplete_grams": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20}},
         "analyzer": {
-            "folding": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
-            "autocomplete": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding", "autocomplete_grams"]}
+            "folding": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "elision", "asciifolding"]},
+            "autocomplete": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "elision", "asciifolding", "autocomplete_grams"]}
         },
         "normalizer": {"folding": {"type": "custom", "filter": ["lowercase", "asciifolding"]}}
     })
@@ -285,7 +286,11 @@ pub fn titles_template(pattern: &str, alias: &str, shards: u32, replicas: u32) -
             "ordering": {"type": "short"}
         }},
         title::AKAS: {"properties": {
-            sub_field(title::AKAS_TITLE): {"type": "text", "analyzer": "folding"},
+            sub_field(title::AKAS_TITLE): {
+                "type": "text",
+                "analyzer": "folding",
+                "fields": {sub_field(title::AKAS_TITLE_KEYWORD): {"type": "keyword", "normalizer": "folding", "ignore_above": 512}}
+            },
             "region": {"type": "keyword"},
             "language": {"type": "keyword"},
             "is_original": {"type": "boolean"}
@@ -389,6 +394,7 @@ mod tests {
             title::PRIMARY_TITLE_ENGLISH,
             title::PRIMARY_TITLE_AUTOCOMPLETE,
             title::ORIGINAL_TITLE_KEYWORD,
+            title::AKAS_TITLE_KEYWORD,
         ] {
             assert!(mapped.iter().any(|m| m == sub), "title sub-field {sub} is not mapped");
         }

@@ -84,6 +84,22 @@ fn shared_popular(dir: &Path) -> Option<()> {
     Some(())
 }
 
+/// A famous film known in English by another title, and an unknown short
+/// whose own title is that English title: the relevance case of
+/// alternative titles.
+fn known_abroad(dir: &Path) {
+    let basics = "tconst\ttitleType\tprimaryTitle\toriginalTitle\tisAdult\tstartYear\tendYear\truntimeMinutes\tgenres\n\
+                  tt9900001\tmovie\tKaze no Tani\tKaze no Tani\t0\t1984\t\\N\t117\tAnimation,Fantasy\n\
+                  tt9900002\tshort\tValley of the Wind\tValley of the Wind\t0\t2019\t\\N\t9\tShort\n";
+    let ratings = "tconst\taverageRating\tnumVotes\ntt9900001\t8.1\t640000\ntt9900002\t7.1\t12\n";
+    let akas = "titleId\tordering\ttitle\tregion\tlanguage\ttypes\tattributes\tisOriginalTitle\n\
+                tt9900001\t1\tKaze no Tani\t\\N\t\\N\toriginal\t\\N\t1\n\
+                tt9900001\t2\tValley of the Wind\tUS\t\\N\timdbDisplay\t\\N\t0\n";
+    for (name, text) in [("title.basics.tsv", basics), ("title.ratings.tsv", ratings), ("title.akas.tsv", akas)] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
 #[test]
 fn the_api_over_the_real_stack_finds_what_users_mean() {
     let Some(movies) = movies_json() else { return };
@@ -94,7 +110,14 @@ fn the_api_over_the_real_stack_finds_what_users_mean() {
     let brokers = broker.bootstrap_servers();
     let generated = tempfile::tempdir().unwrap();
     generate(&GenerateSettings { titles: 20_000, seed: 5, out: generated.path().to_path_buf() }).unwrap();
-    let loads = [load(&brokers, generated.path()), load(&brokers, &movies), load(&brokers, popular.path())];
+    let abroad = tempfile::tempdir().unwrap();
+    known_abroad(abroad.path());
+    let loads = [
+        load(&brokers, generated.path()),
+        load(&brokers, &movies),
+        load(&brokers, popular.path()),
+        load(&brokers, abroad.path()),
+    ];
     let titles_total: u64 = loads.iter().map(|s| s.titles_published).sum();
     let people_total: u64 = loads.iter().map(|s| s.people_published).sum();
     let indexer = Indexer::start(&brokers, &node.urls(), "api-test", &[]);
@@ -141,8 +164,27 @@ fn relevance(api: &ApiNode) {
 
     let leon = ok(api, "/api/v1/search?q=leon&facets=false");
     assert!(titles(&leon).iter().any(|t| t == "Léon"), "accents folded: {:?}", titles(&leon));
-    let amelie = titles(&ok(api, "/api/v1/search?q=amelie&facets=false"));
-    assert_eq!(amelie[0], "Amélie", "the popular Amélie first: {amelie:?}");
+    // Equally good matches by popularity: the 2001 film among the exact
+    // "Amélie"s of the generated crowd; a famous film that only has the
+    // word (vega's French title) above the unknown exact ones.
+    let amelie = ok(api, "/api/v1/search?q=amelie&facets=false&size=50");
+    let hits = amelie["hits"].as_array().unwrap();
+    let top: Vec<(&Value, &Value)> = hits.iter().take(5).map(|h| (&h["id"], &h["votes"])).collect();
+    assert_eq!(hits[0]["id"], "tt0211915", "the popular Amélie first: {top:?}");
+    let famous = titles(&amelie).iter().position(|t| t.starts_with("Le Fabuleux destin"));
+    let famous = famous.unwrap_or_else(|| panic!("the famous film on the first page: {:?}", titles(&amelie)));
+    let unknown_exact = hits.iter().position(|h| h["title"] == "Amélie" && h["votes"].as_u64().unwrap_or(0) < 1000);
+    assert!(unknown_exact.is_none_or(|u| famous < u), "famous partial above unknown exact: {:?}", titles(&amelie));
+    let votes: Vec<u64> = hits
+        .iter()
+        .filter(|h| h["title"] == "Amélie" && h["id"] != "tt0211915")
+        .map(|h| h["votes"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(votes.is_sorted_by(|a, b| a >= b), "exact titles by votes: {votes:?}");
+    // The query is a famous film's alternative title and an unknown short's own.
+    let valley = ok(api, "/api/v1/search?q=valley+of+the+wind&facets=false");
+    let ids: Vec<&str> = valley["hits"].as_array().unwrap().iter().filter_map(|h| h["id"].as_str()).collect();
+    assert_eq!(&ids[..2], ["tt9900001", "tt9900002"], "known abroad by the query, then the exact short: {ids:?}");
     let accented = titles(&ok(api, "/api/v1/search?q=l%C3%A9on&facets=false"));
     assert!(accented.iter().any(|t| t == "Léon"), "both ways: {accented:?}");
 

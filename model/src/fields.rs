@@ -65,6 +65,8 @@ pub mod title {
     pub const ORIGINAL_TITLE_KEYWORD: &str = "original_title.keyword";
     /// An alternative title's text.
     pub const AKAS_TITLE: &str = "akas.title";
+    /// An alternative title, folded, as one keyword: exact match.
+    pub const AKAS_TITLE_KEYWORD: &str = "akas.title.keyword";
 
     /// Every leaf of a fully populated title document, nested ones dotted.
     pub const ALL: [&str; 30] = [
@@ -292,6 +294,7 @@ mod tests {
             (title::PRIMARY_TITLE_ENGLISH, title::PRIMARY_TITLE),
             (title::PRIMARY_TITLE_AUTOCOMPLETE, title::PRIMARY_TITLE),
             (title::ORIGINAL_TITLE_KEYWORD, title::ORIGINAL_TITLE),
+            (title::AKAS_TITLE_KEYWORD, title::AKAS_TITLE),
             (person::PRIMARY_NAME_KEYWORD, person::PRIMARY_NAME),
             (person::PRIMARY_NAME_AUTOCOMPLETE, person::PRIMARY_NAME),
         ];

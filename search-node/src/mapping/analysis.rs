@@ -5,12 +5,14 @@
 //! Supported: tokenizers `standard`, `letter`, `lowercase`, `whitespace`,
 //! `keyword`, `edge_ngram`, `ngram`; token filters `lowercase`,
 //! `asciifolding`, `stop`, `stemmer` / `porter_stem` / `snowball`,
-//! `edge_ngram`, `length`, `trim`; built-in analyzers `standard`, `simple`,
+//! `edge_ngram`, `length`, `trim`, `elision`; built-in analyzers `standard`, `simple`,
 //! `whitespace`, `keyword`, `stop`, `english` and the other stemming
 //! languages tantivy knows. Anything else is refused when the index is
 //! created, by name. The `standard` tokenizer splits on every character
 //! that is not a letter or digit (Unicode-aware), a close approximation of
-//! Lucene's UAX#29 segmentation for the titles and names indexed here.
+//! Lucene's UAX#29 segmentation for the titles and names indexed here
+//! (one difference: Lucene keeps `d'amélie` as one token, which `elision`
+//! then turns into `amélie`; here it is `d`, `amélie` either way).
 
 use std::collections::BTreeMap;
 
@@ -202,6 +204,13 @@ impl Builder<'_> {
                 max: param_usize(def, "max_gram", 2),
             }),
             "length" => builder.filter_dynamic(RemoveLongFilter::limit(param_usize(def, "max", usize::MAX - 1) + 1)),
+            "elision" => builder.filter_dynamic(Elision {
+                articles: match def.get("articles") {
+                    Some(a) => names(Some(a)),
+                    None => FRENCH_ELISIONS.iter().map(|a| (*a).to_owned()).collect(),
+                },
+                ignore_case: matches!(def.get("articles_case"), Some(v) if v == true || v == "true"),
+            }),
             _ => {
                 return Err(EsError::illegal_argument(format!(
                     "failed to find filter under name [{name}] ({})",
@@ -436,10 +445,100 @@ impl<S: TokenStream> TokenStream for EdgeNgramStream<S> {
     }
 }
 
+/// Lucene's default articles of the `elision` filter (French).
+const FRENCH_ELISIONS: [&str; 13] =
+    ["l", "m", "t", "qu", "n", "s", "j", "d", "c", "jusqu", "quoiqu", "lorsqu", "puisqu"];
+
+/// Lucene's `ElisionFilter`: a token starting with one of `articles` and an
+/// apostrophe (`'` or `’`) loses both (`l'avion` -> `avion`).
+#[derive(Clone, Debug)]
+pub struct Elision {
+    articles: Vec<String>,
+    /// `articles_case: true`: articles match whatever their case.
+    ignore_case: bool,
+}
+
+impl Elision {
+    /// Where the token's text starts once its article is removed.
+    fn start(&self, text: &str) -> Option<usize> {
+        let (at, apostrophe) = text.char_indices().find(|(_, c)| matches!(c, '\'' | '\u{2019}'))?;
+        let article = &text[..at];
+        let known =
+            self.articles.iter().any(|a| if self.ignore_case { a.eq_ignore_ascii_case(article) } else { a == article });
+        known.then_some(at + apostrophe.len_utf8())
+    }
+}
+
+impl TokenFilter for Elision {
+    type Tokenizer<T: Tokenizer> = ElisionTokenizer<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> ElisionTokenizer<T> {
+        ElisionTokenizer { inner: tokenizer, elision: self }
+    }
+}
+
+/// The tokenizer [`Elision`] wraps around its input.
+#[derive(Clone, Debug)]
+pub struct ElisionTokenizer<T> {
+    inner: T,
+    elision: Elision,
+}
+
+impl<T: Tokenizer> Tokenizer for ElisionTokenizer<T> {
+    type TokenStream<'a> = ElisionStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        ElisionStream { inner: self.inner.token_stream(text), elision: &self.elision }
+    }
+}
+
+/// The stream of [`ElisionTokenizer`].
+#[derive(Debug)]
+pub struct ElisionStream<'a, S> {
+    inner: S,
+    elision: &'a Elision,
+}
+
+impl<S: TokenStream> TokenStream for ElisionStream<'_, S> {
+    fn advance(&mut self) -> bool {
+        if !self.inner.advance() {
+            return false;
+        }
+        if let Some(start) = self.elision.start(&self.inner.token().text) {
+            self.inner.token_mut().text.drain(..start);
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.inner.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.inner.token_mut()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn elision_removes_a_leading_article_and_its_apostrophe() {
+        let elision = Elision { articles: vec!["l".into(), "qu".into()], ignore_case: false };
+        assert_eq!(elision.start("l'avion"), Some(2));
+        assert_eq!(elision.start("qu\u{2019}il"), Some(2 + '\u{2019}'.len_utf8()));
+        assert_eq!(elision.start("L'avion"), None, "case counts unless articles_case");
+        assert_eq!(elision.start("rock'n'roll"), None);
+        let mut analyzer = TextAnalyzer::builder(WhitespaceTokenizer::default()).filter(elision).build();
+        let mut stream = analyzer.token_stream("l'avion d'or");
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        assert_eq!(out, ["avion", "d'or"]);
+    }
 
     fn texts(a: &Analyzers, name: &str, text: &str) -> Vec<String> {
         a.tokens(name, text).unwrap().into_iter().map(|t| t.text).collect()
