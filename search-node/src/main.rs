@@ -10,11 +10,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use clap::{Args, Parser};
+use imdb_model::units::parse_duration;
 use imdb_search_node::search::contexts::Limits;
 use imdb_search_node::{Node, http, search};
 use imdb_telemetry::logging::{EXIT_FAILURE, EXIT_USAGE};
@@ -37,6 +39,11 @@ struct Settings {
     /// Search threads, shared by every request's shard searches (0: the core count).
     #[arg(long, env = "IMDB_SEARCH_NODE_SEARCH_THREADS", default_value_t = 0)]
     search_threads: usize,
+    /// Merge a shard into one segment once nothing was written to it for
+    /// this long (after a bulk load, say: searches then open one segment
+    /// per shard); 0s never.
+    #[arg(long, env = "IMDB_SEARCH_NODE_IDLE_MERGE_AFTER", default_value = "30s", value_parser = parse_duration)]
+    idle_merge_after: Duration,
     /// Who may call it.
     #[command(flatten)]
     auth: AuthSettings,
@@ -104,6 +111,9 @@ async fn serve(settings: &Settings, auth: http::auth::Auth) -> anyhow::Result<()
     let node = Node::open(&settings.data).with_context(|| format!("opening {}", settings.data.display()))?;
     let node = Arc::new(node.with_context_limits(limits));
     node.start_refresher();
+    if !settings.idle_merge_after.is_zero() {
+        node.start_merger(settings.idle_merge_after);
+    }
     let data = web::Data::new(node.clone());
     let mut server = HttpServer::new(move || {
         App::new()

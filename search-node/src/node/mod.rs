@@ -33,6 +33,8 @@ use crate::storage::index::IndexHandle;
 
 /// How often the refresher looks for indexes due for a refresh.
 const REFRESH_TICK: Duration = Duration::from_millis(100);
+/// How often the merger looks for quiet shards.
+const MERGE_TICK: Duration = Duration::from_secs(2);
 
 /// One node: its data folder and indexes.
 #[derive(Debug)]
@@ -106,6 +108,40 @@ impl Node {
                     }
                     drop(node);
                     std::thread::sleep(REFRESH_TICK);
+                }
+            })
+            .expect("thread starts");
+    }
+
+    /// Starts the merger, which merges a shard into one segment once it has
+    /// had no write for `idle` (see `storage/shard/merge.rs`); it stops
+    /// when the node is dropped. Its own thread: a merge of a big shard
+    /// takes seconds, which must not hold up the refresher.
+    pub fn start_merger(self: &Arc<Node>, idle: Duration) {
+        let node: Weak<Node> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("merger".into())
+            .spawn(move || {
+                while let Some(node) = node.upgrade() {
+                    if node.stopping.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    for index in node.all_handles() {
+                        let started = std::time::Instant::now();
+                        match index.merge_if_idle(idle) {
+                            Ok(0) => {}
+                            Ok(shards) => tracing::info!(
+                                index = %index.name(),
+                                shards,
+                                ms = started.elapsed().as_millis() as u64,
+                                "quiet shards merged into one segment"
+                            ),
+                            // Tried again on a later tick.
+                            Err(e) => tracing::warn!(index = %index.name(), error = %e, "idle merge failed"),
+                        }
+                    }
+                    drop(node);
+                    std::thread::sleep(MERGE_TICK);
                 }
             })
             .expect("thread starts");

@@ -315,6 +315,17 @@ impl IndexHandle {
         Ok(())
     }
 
+    /// Merges each shard that has been quiet for `idle` into one segment
+    /// (see `shard/merge.rs`); how many merged.
+    pub fn merge_if_idle(&self, idle: Duration) -> Result<usize, EsError> {
+        let _shared = self.gate.read().expect("not poisoned");
+        let mut merged = 0;
+        for shard in &self.shards {
+            merged += usize::from(shard.merge_if_idle(idle)?);
+        }
+        Ok(merged)
+    }
+
     /// Refreshes one shard (`refresh=true` on a write).
     pub fn refresh_shard(&self, shard: usize) -> Result<(), EsError> {
         let _shared = self.gate.read().expect("not poisoned");

@@ -19,6 +19,8 @@
 //!   rebuilt from `_source` into a new generation folder, which replaces
 //!   the old one atomically (`CURRENT` names it).
 
+mod merge;
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -142,6 +144,10 @@ struct State {
     live: HashMap<String, Live>,
     next_seq_no: u64,
     dirty: bool,
+    /// When a write last came (or the shard opened), for idle merging.
+    last_write: Instant,
+    /// Merged into one segment since the last write (`merge`).
+    merged: bool,
     generation: u64,
 }
 
@@ -368,6 +374,8 @@ impl Shard {
                 live: HashMap::new(),
                 next_seq_no: committed.map_or(0, |s| s + 1),
                 dirty: false,
+                last_write: Instant::now(),
+                merged: false,
                 generation,
             }),
             translog,
@@ -476,6 +484,8 @@ impl Shard {
                 }
             };
             state.dirty = true;
+            state.last_write = Instant::now();
+            state.merged = false;
             results.push(Ok(written));
         }
         let position = self.translog.append(&ops)?;
@@ -533,34 +543,6 @@ impl Shard {
         drop(state);
         *self.refreshes.lock().expect("not poisoned") += 1;
         self.refreshed.notify_all();
-        Ok(())
-    }
-
-    /// Merges the shard's segments into at most `max_segments` (at least
-    /// one), smallest first, as `_forcemerge` asks; then makes the result
-    /// searchable. Writes go on meanwhile: the lock is held to start the
-    /// merge, not during it. A merge the writer's own policy already runs
-    /// on those segments makes this one fail; the caller may ask again.
-    pub fn force_merge(&self, max_segments: usize) -> Result<(), EsError> {
-        self.refresh()?;
-        let merge = {
-            let mut state = self.state.lock().expect("not poisoned");
-            let metas = state.index.searchable_segment_metas()?;
-            let excess = metas.len().saturating_sub(max_segments.max(1));
-            let Some(writer) = state.writer.as_mut() else { return Ok(()) };
-            if excess == 0 {
-                return Ok(());
-            }
-            let mut by_size: Vec<_> = metas.iter().map(|m| (m.num_docs(), m.id())).collect();
-            by_size.sort_unstable_by_key(|(docs, _)| *docs);
-            // Merging n + 1 segments into one leaves n fewer.
-            let ids: Vec<_> = by_size.iter().take(excess + 1).map(|(_, id)| *id).collect();
-            writer.merge(&ids)
-        };
-        merge.wait()?;
-        let state = self.state.lock().expect("not poisoned");
-        state.reader.reload()?;
-        *self.searcher.write().expect("not poisoned") = state.reader.searcher();
         Ok(())
     }
 
@@ -657,7 +639,7 @@ impl Shard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::collections::BTreeMap;
 
     use serde_json::json;
@@ -665,7 +647,7 @@ mod tests {
     use super::*;
     use crate::mapping::meta::{IndexMeta, parse_settings};
 
-    fn context() -> IndexContext {
+    pub(super) fn context() -> IndexContext {
         let meta = IndexMeta {
             name: "movies".into(),
             uuid: "uuid".into(),
@@ -677,7 +659,7 @@ mod tests {
         IndexContext::new(&meta).unwrap()
     }
 
-    fn index(ctx: &IndexContext, id: &str, title: &str, conditions: Conditions) -> Write {
+    pub(super) fn index(ctx: &IndexContext, id: &str, title: &str, conditions: Conditions) -> Write {
         let source = json!({ "title": title });
         let map = source.as_object().unwrap();
         let doc = crate::mapping::document::build(id, map, &ctx.mapping, &ctx.schema, &ctx.analyzers).unwrap().doc;
@@ -685,7 +667,7 @@ mod tests {
     }
 
     /// Applies and syncs one write, as the index does before acknowledging.
-    fn acknowledged(shard: &Shard, ctx: &IndexContext, write: Write) -> Result<Written, EsError> {
+    pub(super) fn acknowledged(shard: &Shard, ctx: &IndexContext, write: Write) -> Result<Written, EsError> {
         let (mut results, position) = shard.apply(ctx, vec![write]).unwrap();
         shard.sync(position).unwrap();
         results.pop().unwrap()
@@ -745,26 +727,6 @@ mod tests {
         acknowledged(&shard, &ctx, index(&ctx, "2", "Aliens", Conditions::default())).unwrap();
         assert_eq!(shard.searcher().num_docs(), 1);
         assert_eq!(title(&shard.get(&ctx, "2").unwrap().unwrap()), "Aliens");
-    }
-
-    #[test]
-    fn a_force_merge_leaves_at_most_the_segments_asked_for_and_every_document() {
-        let dir = tempfile::tempdir().unwrap();
-        let ctx = context();
-        let shard = Shard::open(dir.path(), &ctx).unwrap();
-        for n in 0..5 {
-            acknowledged(&shard, &ctx, index(&ctx, &n.to_string(), "Alien", Conditions::default())).unwrap();
-            shard.refresh().unwrap();
-        }
-        let segments = |shard: &Shard| shard.searcher().segment_readers().len();
-        assert!(segments(&shard) > 2, "a segment per refresh");
-        shard.force_merge(2).unwrap();
-        assert_eq!((segments(&shard), shard.doc_count()), (2, 5));
-        shard.force_merge(1).unwrap();
-        assert_eq!((segments(&shard), shard.doc_count()), (1, 5));
-        drop(shard);
-        let reopened = Shard::open(dir.path(), &ctx).unwrap();
-        assert_eq!((segments(&reopened), reopened.doc_count()), (1, 5), "the merge is committed");
     }
 
     #[test]
