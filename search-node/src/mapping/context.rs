@@ -16,7 +16,6 @@ use crate::mapping::schema::IndexSchema;
 
 /// Everything needed to turn sources into documents and queries into
 /// tantivy queries, for one version of an index's mapping.
-#[derive(Debug)]
 pub struct IndexContext {
     /// Index name.
     pub name: String,
@@ -28,6 +27,21 @@ pub struct IndexContext {
     pub analyzers: Analyzers,
     /// `_id` as a queryable keyword field.
     pub id_def: crate::mapping::FieldDef,
+    /// The analyzers as tantivy tokenizers, built once: every aggregation
+    /// of every search asks for them.
+    tokenizers: TokenizerManager,
+}
+
+impl std::fmt::Debug for IndexContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The tokenizer manager has no Debug; the analyzers say the same.
+        f.debug_struct("IndexContext")
+            .field("name", &self.name)
+            .field("mapping", &self.mapping)
+            .field("schema", &self.schema)
+            .field("analyzers", &self.analyzers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IndexContext {
@@ -64,14 +78,16 @@ impl IndexContext {
             is_subfield: false,
             copy_to: Vec::new(),
         };
-        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers, id_def })
+        let tokenizers = TokenizerManager::default();
+        for (name, analyzer) in analyzers.all() {
+            tokenizers.register(name, analyzer.clone());
+        }
+        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers, id_def, tokenizers })
     }
 
-    /// A tokenizer manager holding the index's analyzers.
+    /// A tokenizer manager holding the index's analyzers (shared, not a copy).
     pub fn tokenizers(&self) -> TokenizerManager {
-        let manager = TokenizerManager::default();
-        self.register_tokenizers(&manager);
-        manager
+        self.tokenizers.clone()
     }
 
     /// Registers the analyzers as tantivy tokenizers.
