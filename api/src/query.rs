@@ -12,12 +12,12 @@
 //!   first letter exact), as you type (every word as the start of a title
 //!   word, on the edge-n-gram field: prefixes of up to 20 letters), or the
 //!   names of its directors, writers and top cast (all words).
-//! - `q` is one of its titles, whole (folded): + [`EXACT`] (30x the votes).
+//! - `q` is one of its titles, whole (folded): + `EXACT` (30x the votes).
 //!   Primary, original or alternative title alike, counted once: a famous
 //!   film known abroad by `q` is an exact match too.
-//! - `q`'s words stand together in one of its titles: + [`PHRASE`] (10x).
+//! - `q`'s words stand together in one of its titles: + `PHRASE` (10x).
 //! - The text score itself (BM25: rarer words, shorter titles) is scaled to
-//!   a fraction of a decade ([`TEXT_WEIGHT`]): it orders titles of about
+//!   a fraction of a decade (`TEXT_WEIGHT`): it orders titles of about
 //!   equal popularity and equal steps, and never outweighs a step.
 //!
 //! So equally good text matches come out by popularity ("godfather" -> The
