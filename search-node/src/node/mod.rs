@@ -89,28 +89,17 @@ impl Node {
     /// Starts the background refresher, which also drops expired scrolls
     /// and points in time; it stops when the node is dropped.
     pub fn start_refresher(self: &Arc<Node>) {
-        let node: Weak<Node> = Arc::downgrade(self);
-        std::thread::Builder::new()
-            .name("refresher".into())
-            .spawn(move || {
-                while let Some(node) = node.upgrade() {
-                    if node.stopping.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    for index in node.all_handles() {
-                        if let Err(e) = index.refresh_if_due() {
-                            tracing::error!(index = %index.name(), error = %e, "scheduled refresh failed");
-                        }
-                    }
-                    let reaped = node.contexts.reap();
-                    if reaped > 0 {
-                        tracing::debug!(contexts = reaped, "expired search contexts dropped");
-                    }
-                    drop(node);
-                    std::thread::sleep(REFRESH_TICK);
+        self.every("refresher", REFRESH_TICK, |node| {
+            for index in node.all_handles() {
+                if let Err(e) = index.refresh_if_due() {
+                    tracing::error!(index = %index.name(), error = %e, "scheduled refresh failed");
                 }
-            })
-            .expect("thread starts");
+            }
+            let reaped = node.contexts.reap();
+            if reaped > 0 {
+                tracing::debug!(contexts = reaped, "expired search contexts dropped");
+            }
+        });
     }
 
     /// Starts the merger, which merges a shard into one segment once it has
@@ -118,30 +107,38 @@ impl Node {
     /// when the node is dropped. Its own thread: a merge of a big shard
     /// takes seconds, which must not hold up the refresher.
     pub fn start_merger(self: &Arc<Node>, idle: Duration) {
+        self.every("merger", MERGE_TICK, move |node| {
+            for index in node.all_handles() {
+                let started = std::time::Instant::now();
+                match index.merge_if_idle(idle) {
+                    Ok(0) => {}
+                    Ok(shards) => tracing::info!(
+                        index = %index.name(),
+                        shards,
+                        ms = started.elapsed().as_millis() as u64,
+                        "quiet shards merged into one segment"
+                    ),
+                    // Tried again on a later tick.
+                    Err(e) => tracing::warn!(index = %index.name(), error = %e, "idle merge failed"),
+                }
+            }
+        });
+    }
+
+    /// Runs `job` on a thread of its own every `tick` until the node stops
+    /// or is dropped (the thread holds it only while the job runs).
+    fn every(self: &Arc<Node>, name: &str, tick: Duration, job: impl Fn(&Node) + Send + 'static) {
         let node: Weak<Node> = Arc::downgrade(self);
         std::thread::Builder::new()
-            .name("merger".into())
+            .name(name.into())
             .spawn(move || {
                 while let Some(node) = node.upgrade() {
                     if node.stopping.load(Ordering::Relaxed) {
                         break;
                     }
-                    for index in node.all_handles() {
-                        let started = std::time::Instant::now();
-                        match index.merge_if_idle(idle) {
-                            Ok(0) => {}
-                            Ok(shards) => tracing::info!(
-                                index = %index.name(),
-                                shards,
-                                ms = started.elapsed().as_millis() as u64,
-                                "quiet shards merged into one segment"
-                            ),
-                            // Tried again on a later tick.
-                            Err(e) => tracing::warn!(index = %index.name(), error = %e, "idle merge failed"),
-                        }
-                    }
+                    job(&node);
                     drop(node);
-                    std::thread::sleep(MERGE_TICK);
+                    std::thread::sleep(tick);
                 }
             })
             .expect("thread starts");
