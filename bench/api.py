@@ -18,16 +18,26 @@ as they would with users; every answer must be 200 with the expected shape. Repo
 requests/s, p50 and p99 latency (ms), the cache hit ratio (from X-Cache) and the CPU cores used by the API
 processes, HAProxy and the search node (pid from .local/search-node.pid when present).
 
+Also the API load of bench/indexer.py's API phase: `measure` (the closed loop above, with the API nodes' metrics read
+around each window), `open_loop` (the kinds in turn at a fixed rate, latency from each request's due time: no
+coordinated omission) and `api_metrics`/`time_split` (per route, the mean request time in the API, the engine calls'
+time per request and the difference, from `imdb_api_request_duration_seconds` and
+`imdb_api_upstream_duration_seconds`).
+
 Run from the repository root after `cargo build --release --workspace --bins` and `scripts/run-local.sh`:
   python3 bench/api.py --runs 3
 Python 3 standard library only; helpers in bench/common.py.
 """
 import argparse
+import collections
 import datetime
 import http.client
 import json
+import math
 import os
+import queue
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -87,14 +97,15 @@ def start_lb(run_dir, a, b):
     return lb
 
 
-def measure(port, pools, clients, seconds, api_pids, engine_pids, label="", warmup=2.0):
-    """Each request kind in turn on `port`, after `warmup` seconds of it: requests/s, p50, p99, cache hits, CPU cores
-    of the API processes and of the engine's nodes over the kind's span."""
+def measure(port, pools, clients, seconds, api_pids, engine_pids, label="", warmup=2.0, snapshot=None):
+    """Each request kind in turn on `port`, after `warmup` seconds of it: requests/s, p50, p99, mean, cache hits, CPU
+    cores of the API processes and of the engine's nodes over the kind's span; with `snapshot` (a function reading
+    the API nodes' metrics), its readings at the start and the end of the measured window, as `window`."""
     results = {}
     for k in KINDS:
         cpu0 = {pid: proc_cpu(pid) for pid in api_pids + engine_pids}
         t0 = time.monotonic()
-        r = load(port, pools[k], clients, seconds, k, warmup)
+        r = load(port, pools[k], clients, seconds, k, warmup, snapshot)
         span = time.monotonic() - t0
         r["api_cpu"] = sum(proc_cpu(pid) - cpu0[pid] for pid in api_pids) / span
         r["node_cpu"] = sum(proc_cpu(pid) - cpu0[pid] for pid in engine_pids) / span if engine_pids else float("nan")
@@ -137,7 +148,18 @@ def query_pool(port, rng):
     return pools
 
 
-def load(port, paths, clients, seconds, kind, warmup=2.0):
+def problem(kind, status, body):
+    """Why an answer is wrong, or None."""
+    if status != 200:
+        return f"HTTP {status}: {body[:200]!r}"
+    answer = json.loads(body)
+    if ("hits" not in answer) if kind != "suggest" else ("titles" not in answer):
+        return f"unexpected answer {body[:200]!r}"
+    return None
+
+
+def load(port, paths, clients, seconds, kind, warmup=2.0, snapshot=None):
+    """Closed loop: `clients` threads each send the next request when the last is answered."""
     lat, hits, stop_at = [], [0, 0], [None]
     lock = threading.Lock()
     errors = []
@@ -162,12 +184,10 @@ def load(port, paths, clients, seconds, kind, warmup=2.0):
                 errors.append(f"{path}: {e!r}")
                 continue
             took = time.perf_counter() - t0
-            if res.status != 200:
-                errors.append(f"{path}: HTTP {res.status}: {body[:200]!r}")
+            why = problem(kind, res.status, body)
+            if why:
+                errors.append(f"{path}: {why}")
                 continue
-            answer = json.loads(body)
-            if ("hits" not in answer) if kind != "suggest" else ("titles" not in answer):
-                errors.append(f"{path}: unexpected answer {body[:200]!r}")
             if stop_at[0] is not None:  # measuring
                 mine.append(took)
                 my_hits[res.getheader("x-cache") == "hit"] += 1
@@ -181,16 +201,165 @@ def load(port, paths, clients, seconds, kind, warmup=2.0):
     for t in threads:
         t.start()
     time.sleep(warmup)  # not measured: caches, and a JVM engine's JIT
+    before = snapshot() if snapshot else None
     started = time.monotonic()
     stop_at[0] = started + seconds
     for t in threads:
         t.join()
+    window = (before, snapshot()) if snapshot else None
     if errors:
         raise BenchError(f"{len(errors)} failed requests, e.g. {errors[:3]}")
     lat.sort()
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1e3  # noqa: E731
     return {"n": len(lat), "rps": len(lat) / seconds, "p50": q(0.50), "p99": q(0.99),
-            "hit": hits[1] / max(1, sum(hits))}
+            "mean": statistics.fmean(lat) * 1e3, "hit": hits[1] / max(1, sum(hits)), "window": window}
+
+
+# --- open loop: requests at fixed times ---------------------------------------------------------------------------
+
+SENDERS = 50  # sender threads of the open loop: a slow answer holds one, never the schedule
+DRAIN = 60  # seconds after the schedule's end to wait for the backlog; what is not sent by then is dropped
+
+
+def open_loop(port, pools, rate, seconds, warmup=2.0, snapshot=None):
+    """Open loop: `rate` requests per second for `warmup` + `seconds`, the kinds in turn (search, filtered, suggest,
+    search, ...), request i due at start + i / rate. A dispatcher hands each request to a pool of SENDERS threads at
+    its due time, so a slow answer does not delay the next send; latency runs from the due time (waiting for a free
+    sender included: no coordinated omission). Requests due after the warm-up are measured; an answer other than 200
+    is counted as an error (an overloaded API answers 503/504), a 200 of the wrong shape fails the run. Returns
+    open_stats(); with `snapshot`, its readings at the start and the end of the measured window, as `window`."""
+    rng = random.Random(7)
+    warm, total = round(warmup * rate), round((warmup + seconds) * rate)
+    plan = [(KINDS[i % len(KINDS)], rng.choice(pools[KINDS[i % len(KINDS)]])) for i in range(total)]
+    done = [None] * total  # (due, lag, finished, status) per request answered; status 0: no answer
+    fatal, give_up, todo = [], threading.Event(), queue.Queue()
+    start = time.monotonic() + 0.5
+    senders = [threading.Thread(target=sender, args=(port, plan, todo, done, fatal, give_up))
+               for _ in range(SENDERS)]
+    for t in senders:
+        t.start()
+    window = {}
+
+    def mark():  # the window's first reading, on its own thread so that the dispatcher keeps time
+        time.sleep(max(0.0, start + warm / rate - time.monotonic()))
+        try:
+            window["before"] = snapshot() if snapshot else None
+        except (BenchError, OSError, http.client.HTTPException) as e:
+            fatal.append(f"reading the API nodes' metrics: {e!r}")
+
+    marker = threading.Thread(target=mark)
+    marker.start()
+    for i in range(total):  # the dispatcher: sleeps until each due time
+        due = start + i / rate
+        time.sleep(max(0.0, due - time.monotonic()))
+        todo.put((i, due))
+    for _ in senders:
+        todo.put(None)
+    deadline = start + total / rate + DRAIN
+    for t in senders + [marker]:
+        t.join(max(0.0, deadline - time.monotonic()))
+    give_up.set()  # the senders skip what is still queued: dropped
+    for t in senders + [marker]:
+        t.join()
+    if fatal:
+        raise BenchError(f"open loop: {len(fatal)} failures, e.g. {fatal[:3]}")
+    window["after"] = snapshot() if snapshot else None
+    return {**open_stats(plan, done, warm, start + warm / rate, seconds), "rate": rate,
+            "window": (window.get("before"), window.get("after"))}
+
+
+def sender(port, plan, todo, done, fatal, give_up):
+    """One sender of the open loop: takes due requests off `todo` and sends them on its keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while (item := todo.get()) is not None:
+        i, due = item
+        if give_up.is_set():
+            continue  # dropped: counted by open_stats
+        kind, path = plan[i]
+        sent = time.monotonic()
+        try:
+            conn.request("GET", path)
+            res = conn.getresponse()
+            status, body = res.status, res.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            status, body = 0, b""
+        finished = time.monotonic()
+        if status == 200 and problem(kind, status, body):
+            fatal.append(f"{path}: {problem(kind, status, body)}")
+        done[i] = (due, sent - due, finished, status)
+    conn.close()
+
+
+def open_stats(plan, done, warm, begin, seconds):
+    """The open loop's figures per kind and for the mix ("mix"), over the requests due after the warm-up: answered
+    with a 200 (`n`), with anything else (`errors`, and `statuses`: each status's count, 0 for no answer), `dropped`
+    (never sent); p50, p99 and max latency (ms) over the 200s and the dropped (as infinite: they never came), mean over
+    the 200s; the achieved rate: 200s over the time from the window's start to the last answer (or the schedule's
+    end); `lag_p99`: due time to send, the client's own delay plus, once every sender is busy, the wait for one."""
+    measured = [(plan[i][0], d) for i, d in enumerate(done) if i >= warm]
+    answered = [d for _, d in measured if d is not None]
+    if not any(d[3] == 200 for d in answered):
+        raise BenchError(f"open loop: no request answered with 200 ({len(answered)} answered)")
+    span = max(begin + seconds, max(d[2] for d in answered)) - begin
+    q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))]  # noqa: E731
+    out = {}
+    for kind in KINDS + ("mix",):
+        mine = [d for k, d in measured if kind in ("mix", k)]
+        ok = [(d[2] - d[0]) * 1e3 for d in mine if d and d[3] == 200]
+        bad = [d[3] for d in mine if d and d[3] != 200]
+        dropped = sum(1 for d in mine if d is None)
+        lat = sorted(ok) + [math.inf] * dropped or [math.nan]
+        lag = sorted(d[1] * 1e3 for d in mine if d) or [math.nan]
+        out[kind] = {"n": len(ok), "errors": len(bad), "statuses": dict(collections.Counter(bad)),
+                     "dropped": dropped, "achieved": len(ok) / span, "p50": q(lat, 0.5), "p99": q(lat, 0.99),
+                     "max": lat[-1], "mean": statistics.fmean(ok) if ok else math.nan, "lag_p99": q(lag, 0.99)}
+    return out
+
+
+# --- where the API's time goes: its own metrics --------------------------------------------------------------------
+
+# The engine calls each measured route makes (api/src/routes.rs): a search is one `search` call, a second
+# (typo-tolerant) one when its words find nothing, a `count` first when filters are why; a suggestion is one
+# `msearch` (titles and people). Calls carry no route label, so a window's calls go to the route that makes them.
+ROUTE_CALLS = {"/api/v1/search": ("search", "count"), "/api/v1/suggest": ("msearch",)}
+ROUTE = {"search": "/api/v1/search", "filtered": "/api/v1/search", "suggest": "/api/v1/suggest"}
+SERIES = re.compile(r'^(imdb_api_(?:request|upstream)_duration_seconds)_(sum|count)\{([^}]*)\} (\S+)$')
+
+
+def api_metrics(ports):
+    """The API nodes' request and engine-call time histograms (`imdb_api_request_duration_seconds` by route,
+    `imdb_api_upstream_duration_seconds` by call and outcome), sums and counts added over the nodes `ports`:
+    {("request", route, "sum"|"count") or ("upstream", call, "sum"|"count"): value}."""
+    out = {}
+    for port in ports:
+        status, _, body = get(port, "/metrics", timeout=10)
+        if status != 200:
+            raise BenchError(f"GET /metrics on port {port}: HTTP {status}")
+        for line in body.decode().splitlines():
+            m = SERIES.match(line)
+            if m:
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(3)))
+                key = ("request", labels["route"]) if "request" in m.group(1) else ("upstream", labels["call"])
+                out[key + (m.group(2),)] = out.get(key + (m.group(2),), 0.0) + float(m.group(4))
+    return out
+
+
+def time_split(window, route):
+    """Over a window (two api_metrics readings), for `route`: requests the API nodes served, their mean time in the
+    API (ms), engine calls per request, the engine calls' time per request (ms, the round trips to the engine) and the
+    difference: the API's own time per request (parsing, building the query, reading the answer, JSON, waiting for
+    a worker)."""
+    before, after = window
+    delta = lambda *key: after.get(key, 0.0) - before.get(key, 0.0)  # noqa: E731
+    n = delta("request", route, "count")
+    if n <= 0:
+        return None
+    request = delta("request", route, "sum") / n * 1e3
+    upstream = sum(delta("upstream", c, "sum") for c in ROUTE_CALLS[route]) / n * 1e3
+    calls = sum(delta("upstream", c, "count") for c in ROUTE_CALLS[route]) / n
+    return {"requests": n, "request_ms": request, "calls": calls, "upstream_ms": upstream, "own_ms": request - upstream}
 
 
 def main():

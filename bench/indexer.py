@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """End-to-end benchmark: IMDb files to searchable documents through a 3-broker Kafka cluster, exact, into one engine
-or two side by side, then the API through HAProxy on what was indexed.
+or two side by side, then the API through HAProxy on what was indexed: closed loop, open loop at a fixed rate, and
+where the API's time goes.
 
 Generates each dataset once (`imdb-ingest generate --titles N --seed 42`, in `bench/.data/gen-N`, the folder
 bench/ingest.py uses), then per size in `--titles`, `--runs` times, for each variant (`--engines` x `--workers` x
 `--batch-docs`, interleaved so machine drift hits every variant alike), on a fresh 3-node Kafka cluster
 (`imdb-local-kafka start`: Kafka 4.4.0, KRaft, three replicas, two in sync) and a fresh engine (bench/engines.py:
-one imdb-search-node, or a 3-node OpenSearch cluster from `imdb-local-opensearch`, all its URLs to the indexer):
+one imdb-search-node, or an OpenSearch cluster of `--opensearch-nodes` nodes (3, or 1) from `imdb-local-opensearch`,
+all its URLs to the indexer):
   pipeline (default)  `imdb-indexer` starts (defaults but the variant's flags), then `imdb-ingest load` (raw rows and
                       documents, or `--no-raw`); timed from the indexer's start until `_count` of `imdb-titles` and
                       `imdb-people` (after `_refresh`) equal the documents ingest published
@@ -16,26 +18,35 @@ one imdb-search-node, or a 3-node OpenSearch cluster from `imdb-local-opensearch
                       documents as were published (ids are unique, so exactly those), nothing dead-lettered; an
                       OpenSearch cluster must then be green (every replica copied)
   api (--api-seconds) two `imdb-api` nodes (cache off) behind HAProxy on the indexed engine: search, filtered search
-                      and suggestions, `--api-clients` threads back to back (bench/api.py's load)
+                      and suggestions, `--api-clients` threads back to back, each kind for S seconds (bench/api.py's
+                      load); then with `--api-rate R` the three kinds in turn at R requests/s for S seconds, open loop
+                      (latency from each request's due time); the API nodes' /metrics read around every window
   stop                SIGTERM to the indexer and API processes (each must exit 0), the engine stopped cleanly,
                       `imdb-local-kafka stop`
 
 and prints medians as Markdown tables ready for bench/RESULTS.md, with date, machine, build and command: documents/s
 end to end, ingest records/s, bulk latency p50/p99 estimated from the `imdb_indexer_bulk_duration_seconds` buckets,
 peak RSS (VmHWM) and CPU cores busy over the timed window of ingest, the indexer, each engine node and each broker;
-the API's requests/s, p50 and p99. Every run starts the same copies of the binaries, taken when the session starts.
+the API's requests/s, p50 and p99 (closed loop); p50, p99, max and the achieved rate per kind and for the mix (open
+loop); per route the mean request time in the API, the engine calls' time per request and the difference, the API's
+own time (from `imdb_api_request_duration_seconds` and `imdb_api_upstream_duration_seconds`). Every run starts the
+same copies of the binaries, taken when the session starts.
 
-Run from the repository root after `cargo build --release --workspace --bins`:
+Run from the repository root after `cargo build --release --workspace --bins` (and scripts/setup.sh: OpenSearch's
+jars, HAProxy):
   python3 bench/indexer.py --titles 1000000 --runs 1
   python3 bench/indexer.py --titles 100000 --runs 3 --backlog --workers 2,4   # the indexer alone, two worker counts
-  .local/venv/bin/python bench/indexer.py --titles 100000,1000000 --engines search-node,opensearch --api-seconds 15
-Python 3 standard library only, but for OpenSearch: opensearch-py, installed by scripts/setup.sh in .local/venv.
+  python3 bench/indexer.py --titles 100000,1000000 --engines search-node,opensearch --opensearch-nodes 1 \
+      --api-seconds 20 --api-rate 100
+Python 3 standard library only.
 """
 import argparse
 import datetime
+import functools
 import http.client
 import itertools
 import json
+import math
 import os
 import shutil
 import statistics
@@ -44,12 +55,14 @@ import sys
 import random
 import time
 
-from api import KINDS, measure, query_pool, start_api, start_lb
+from api import (DRAIN, KINDS, ROUTE, ROUTE_CALLS, SENDERS, api_metrics, measure, open_loop, query_pool, start_api,
+                 start_lb, time_split)
 from common import (BenchError, Cluster, Process, build_info, copy_bins, dataset, fail, finish_run, free_port,
                     histogram_quantile, http_request, machine, machine_cpu, parse_metrics, proc_cpu, run_folder,
                     sample_alive, stop_cleanly, tail, topic_messages)
-from engines import ENGINE_ERRORS, ENGINES, start_engine
+from engines import ENGINES, start_engine
 
+OPEN_WARMUP = 2.0  # seconds of the open loop at its rate before it is measured (the closed loop warmed up just before)
 
 
 # --- one run ---------------------------------------------------------------------------------------------------------
@@ -81,7 +94,7 @@ def one_run(label, bins, data, variant, args):
     result = {}
     try:
         cluster = Cluster(bins["imdb-local-kafka"], kafka_dir, nodes=3)
-        engine = start_engine(engine_name, bins, run_dir, args.opensearch_heap)
+        engine = start_engine(engine_name, bins, run_dir, args.opensearch_heap, args.opensearch_nodes)
         result["shape"] = engine.shape
         summary = None
         if args.backlog:
@@ -191,7 +204,7 @@ def one_run(label, bins, data, variant, args):
             stop_cleanly(*apis[:2])
         engine.stop()
     except (BenchError, OSError, subprocess.CalledProcessError, http.client.HTTPException, KeyError, ValueError,
-            TypeError, *ENGINE_ERRORS) as e:
+            TypeError) as e:
         if engine:
             print(f"\n{engine.log_tails()}", file=sys.stderr)
             engine.kill()
@@ -213,14 +226,35 @@ def one_run(label, bins, data, variant, args):
 
 def api_phase(bins, run_dir, engine, apis, args, label):
     """On the indexed engine: two API nodes (response cache off, rate limit off, every engine URL) behind HAProxy;
-    each request kind for --api-seconds; results per kind."""
+    each request kind closed-loop for --api-seconds, then (with --api-rate) the mix open-loop at that rate for as
+    long; the API nodes' metrics read around each measured window."""
     uncached = {"IMDB_API_CACHE_ENTRIES": "0"}
     apis.append(start_api("bench-api-1", bins["imdb-api"], engine.urls, run_dir, uncached))
     apis.append(start_api("bench-api-2", bins["imdb-api"], engine.urls, run_dir, uncached))
     apis.append(start_lb(run_dir, apis[0], apis[1]))
     pools = query_pool(apis[2].port, random.Random(42))
-    return measure(apis[2].port, pools, args.api_clients, args.api_seconds, [p.pid for p in apis], engine.pids(),
-                   f"{label} API ", args.api_warmup)
+    snapshot = functools.partial(api_metrics, [apis[0].port, apis[1].port])
+    api_pids = [p.pid for p in apis]
+    result = {"closed": measure(apis[2].port, pools, args.api_clients, args.api_seconds, api_pids, engine.pids(),
+                                f"{label} API ", args.api_warmup, snapshot)}
+    for k, r in result["closed"].items():
+        r["split"] = time_split(r.pop("window"), ROUTE[k])
+    result["open"] = {}
+    for rate in args.api_rate:
+        cpu0 = [proc_cpu(pid) for pid in api_pids + engine.pids()]
+        t0 = time.monotonic()
+        r = open_loop(apis[2].port, pools, rate, args.api_seconds, OPEN_WARMUP, snapshot)
+        cores = [(proc_cpu(pid) - c) / (time.monotonic() - t0) for pid, c in zip(api_pids + engine.pids(), cpu0)]
+        r["api_cpu"], r["engine_cpu"] = sum(cores[:len(api_pids)]), sum(cores[len(api_pids):])
+        window = r.pop("window")
+        r["split"] = {route: time_split(window, route) for route in ROUTE_CALLS}
+        result["open"][rate] = r
+        for k in KINDS + ("mix",):
+            c = r[k]
+            print(f"  {label} API open loop {rate:g}/s {k:8}: {c['achieved']:6.1f} req/s p50 {ms(c['p50'])} ms p99 "
+                  f"{ms(c['p99'])} ms max {ms(c['max'])} ms, wait to send p99 {ms(c['lag_p99'])} ms, errors "
+                  f"{c['errors']} {c['statuses'] or ''}, dropped {c['dropped']}", file=sys.stderr, flush=True)
+    return result
 
 
 # --- report ----------------------------------------------------------------------------------------------------------
@@ -234,7 +268,6 @@ def name(variant):
 def report(args, sizes, variants, results, build):
     ratio = len(variants) > 1
     first = variants[0]
-    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     medl = lambda rs, k: [statistics.median(r[k][i] for r in rs) for i in range(len(rs[0][k]))]  # noqa: E731
     joined = lambda xs, f: " / ".join(f.format(x) for x in xs)  # noqa: E731
     mode = "backlog: ingest first, then the indexer" if args.backlog else "pipeline: ingest and the indexer together"
@@ -242,8 +275,7 @@ def report(args, sizes, variants, results, build):
     print(f"\n## End to end: IMDb files to searchable through 3 Kafka brokers into {' and '.join(engines)} ({mode}, "
           f"{datetime.date.today()})\n")
     print(f"- Machine: {machine()}; {build}.")
-    python = ".local/venv/bin/python" if "opensearch" in engines else "python3"
-    command = f"{python} bench/indexer.py {' '.join(sys.argv[1:])}"
+    command = f"python3 bench/indexer.py {' '.join(sys.argv[1:])}"
     print(f"- Command: `cargo build --release --workspace --bins && {command}`")
     shape = {v[0]: rs[0]["shape"] for (_, v), rs in results.items()}
     shapes = "; ".join(f"{e}: {shape[e]}" for e in engines)
@@ -280,27 +312,107 @@ def report(args, sizes, variants, results, build):
 
 
 def report_api(args, sizes, variants, results):
-    first = variants[0]
-    med = lambda rs, key: statistics.median(r[key] for r in rs)  # noqa: E731
-    print(f"\n### imdb-api through HAProxy on the indexed engine\n")
+    print("\n### imdb-api through HAProxy on the indexed engine\n")
     print(f"- Right after each run above, on its engine: two `imdb-api` nodes (response cache off, rate limit off, "
-          f"every engine URL) behind HAProxy (`deploy/haproxy/haproxy.cfg`); {args.api_clients} client threads back "
-          f"to back for {args.api_seconds:g} s per request kind after a {args.api_warmup:g} s warm-up of it, queries "
-          f"from a seeded pool of 2,000 drawn from the indexed titles (as `bench/api.py`: search with facets, "
-          f"search with filters, "
-          f"suggestions). Every answer must be a 200 of the right shape. CPU: cores busy in the two API nodes and "
-          f"HAProxy, and in the engine's nodes together.\n")
+          f"every engine URL) behind HAProxy (`deploy/haproxy/haproxy.cfg`); queries from a seeded pool of 2,000 drawn "
+          f"from the indexed titles (as `bench/api.py`: search with facets, search with filters, suggestions). Every "
+          f"answer must be a 200 of the right shape. Closed loop: {args.api_clients} client threads back to back for "
+          f"{args.api_seconds:g} s per request kind after a {args.api_warmup:g} s warm-up of it. CPU: cores busy in "
+          f"the two API nodes and HAProxy, and in the engine's nodes together.\n")
+    many = len(variants) > 1
+    label = lambda v: v[0] if len({(w, b) for _, w, b in variants}) == 1 else name(v)  # noqa: E731
     print("| titles | engine | request | req/s | p50 ms | p99 ms | API CPU | engine CPU |"
-          + (f" req/s vs {first[0]} |" if len(variants) > 1 else ""))
-    print("|---:|---|---|---:|---:|---:|---:|---:|" + ("---:|" if len(variants) > 1 else ""))
+          + (f" req/s vs {label(variants[0])} |" if many else ""))
+    print("|---:|---|---|---:|---:|---:|---:|---:|" + ("---:|" if many else ""))
     for size in sizes:
         for k in KINDS:
-            base = med([r["api"][k] for r in results[(size, first)]], "rps")
+            base = med([r["api"]["closed"][k] for r in results[(size, variants[0])]], "rps")
             for v in variants:
-                rs = [r["api"][k] for r in results[(size, v)]]
-                print(f"| {size:,} | {v[0]} | {k} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50'):.1f} | "
+                rs = [r["api"]["closed"][k] for r in results[(size, v)]]
+                print(f"| {size:,} | {label(v)} | {k} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50'):.1f} | "
                       f"{med(rs, 'p99'):.1f} | {med(rs, 'api_cpu'):.2f} | {med(rs, 'node_cpu'):.2f} |"
-                      + (f" {med(rs, 'rps') / base:.2f} |" if len(variants) > 1 else ""))
+                      + (f" {med(rs, 'rps') / base:.2f} |" if many else ""))
+    if args.api_rate:
+        report_open_loop(args, sizes, variants, results, label)
+    report_split(args, sizes, variants, results, label)
+
+
+def med(rs, key):
+    return statistics.median(r[key] for r in rs)
+
+
+def ms(x):
+    """A latency in ms for the tables: infinite is a request dropped (never sent), NaN none at all."""
+    return "dropped" if x == math.inf else "-" if math.isnan(x) else f"{x:,.1f}"
+
+
+def ratio_of(a, b):
+    return "-" if math.isnan(a / b if b else math.nan) or math.isinf(a) or math.isinf(b) else f"{a / b:.2f}"
+
+
+def report_open_loop(args, sizes, variants, results, label):
+    many = len(variants) > 1
+    print(f"\nOpen loop: {' and '.join(f'{r:g}' for r in args.api_rate)} requests/s for {args.api_seconds:g} s (after "
+          f"{OPEN_WARMUP:g} s at that rate, not measured), the three kinds in turn; request i is due at start + i / "
+          f"rate and handed then to one of {SENDERS} sender threads, so a slow answer never delays the next; latency "
+          f"from the due time (no coordinated omission), over the 200 answers and the dropped requests (never sent "
+          f"within {DRAIN} s of the schedule's end: the system fell behind; counted as infinite). Achieved: 200 "
+          f"answers over the time from the window's start to the last answer. Errors: answers other than 200 (an "
+          f"overloaded API answers 503/504) or none. Wait to send: due time to send (this script's own delay, and "
+          f"once every sender is busy the wait for one). CPU over the whole open loop, on the mix row.\n")
+    print("| titles | engine | rate asked | request | achieved req/s | 200s | errors | dropped | p50 ms | p99 ms "
+          "| max ms | wait to send p99 ms | API CPU | engine CPU |"
+          + (f" p50 vs {label(variants[0])} | p99 vs {label(variants[0])} |" if many else ""))
+    print("|---:|---|---:|---|" + "---:|" * (10 + 2 * many))
+    for size in sizes:
+        for rate in args.api_rate:
+            for k in KINDS + ("mix",):
+                base = [r["api"]["open"][rate][k] for r in results[(size, variants[0])]]
+                for v in variants:
+                    runs = [r["api"]["open"][rate] for r in results[(size, v)]]
+                    rs = [o[k] for o in runs]
+                    cpu = f"{med(runs, 'api_cpu'):.2f} | {med(runs, 'engine_cpu'):.2f}" if k == "mix" else "- | -"
+                    print(f"| {size:,} | {label(v)} | {rate:g} | {k} | {med(rs, 'achieved'):,.1f} | "
+                          f"{med(rs, 'n'):,.0f} | {max(r['errors'] for r in rs):,} | {max(r['dropped'] for r in rs):,} "
+                          f"| {ms(med(rs, 'p50'))} | {ms(med(rs, 'p99'))} | {ms(med(rs, 'max'))} | "
+                          f"{ms(med(rs, 'lag_p99'))} | {cpu} |"
+                          + (f" {ratio_of(med(rs, 'p50'), med(base, 'p50'))} | "
+                             f"{ratio_of(med(rs, 'p99'), med(base, 'p99'))} |" if many else ""))
+
+
+def report_split(args, sizes, variants, results, label):
+    print("\nWhere the API's time goes, from the API nodes' own metrics (`imdb_api_request_duration_seconds` by "
+          "route, `imdb_api_upstream_duration_seconds` by engine call), read on both nodes before and after each "
+          "measured window: per request, its mean time in the API, the engine calls it made (`search`, and `count` "
+          "when a filtered search found nothing, for `/api/v1/search`; `msearch` for `/api/v1/suggest`) and their "
+          "time (the round trips to the engine), and the difference: the API's own time (parsing, building the "
+          "query, reading the answer, JSON, waiting for a worker). Client mean: the mean latency this script saw "
+          "(HAProxy and the client on top; in the open loop from the due time). Means in ms, medians over runs.\n")
+    print("| titles | load | request | route | engine | API requests | client mean | API mean | engine calls per "
+          "request | engine time | API's own time |")
+    print("|---:|---|---|---|---|" + "---:|" * 6)
+    rows = [("closed", k, ROUTE[k], lambda api, k=k: (api["closed"][k]["split"], api["closed"][k]["mean"]))
+            for k in KINDS]
+    rows += [(f"open {rate:g}/s", " + ".join(k for k in KINDS if ROUTE[k] == route), route,
+              lambda api, rate=rate, route=route: (api["open"][rate]["split"][route],
+                                                   client_mean(api["open"][rate], route)))
+             for rate in args.api_rate for route in ROUTE_CALLS]
+    for size in sizes:
+        for load, kinds, route, cell in rows:
+            for v in variants:
+                cells = [cell(r["api"]) for r in results[(size, v)]]
+                splits = [s for s, _ in cells if s]
+                if not splits:
+                    continue
+                print(f"| {size:,} | {load} | {kinds} | `{route}` | {label(v)} | {med(splits, 'requests'):,.0f} | "
+                      f"{ms(statistics.median(m for _, m in cells))} | {med(splits, 'request_ms'):.1f} | "
+                      f"{med(splits, 'calls'):.2f} | {med(splits, 'upstream_ms'):.1f} | {med(splits, 'own_ms'):.1f} |")
+
+
+def client_mean(open_result, route):
+    """The client's mean latency over the kinds served by `route`, weighted by their requests."""
+    kinds = [open_result[k] for k in KINDS if ROUTE[k] == route]
+    return sum(k["mean"] * k["n"] for k in kinds) / max(1, sum(k["n"] for k in kinds))
 
 
 def int_list(text):
@@ -325,16 +437,20 @@ def main():
     p.add_argument("--api-warmup", type=float, default=10, help="seconds of each request kind before it is measured "
                    "(OpenSearch's JIT compiles its search paths under load)")
     p.add_argument("--api-clients", type=int, default=4, help="client threads of the API measurement")
+    p.add_argument("--api-rate", default="", help="after the closed loop, the request kinds in turn at this fixed "
+                   "rate (requests/s) for --api-seconds, open loop; comma-separated rates run in turn (default: none)")
+    p.add_argument("--opensearch-nodes", type=int, default=3, choices=(1, 3), help="nodes of the OpenSearch cluster "
+                   "(1: replicas 0; 3: one replica per shard)")
     p.add_argument("--opensearch-heap", default="1GiB", help="heap of each OpenSearch node")
     p.add_argument("--stall-seconds", type=float, default=300, help="fail when nothing is indexed for this long")
     p.add_argument("--keep", action="store_true", help="keep the run folders (cluster, engine, logs) in bench/.data/")
     args = p.parse_args()
+    args.api_rate = [float(r) for r in args.api_rate.split(",")] if args.api_rate else []
+    if args.api_rate and args.api_seconds <= 0:
+        sys.exit("--api-rate needs --api-seconds")
     engines = args.engines.split(",")
     if any(e not in ENGINES for e in engines):
         sys.exit(f"--engines: {', '.join(ENGINES)}, not {args.engines}")
-    if "opensearch" in engines and not ENGINE_ERRORS:
-        sys.exit("opensearch-py is not installed here: run scripts/setup.sh, then this script with "
-                 ".local/venv/bin/python")
     sizes = [int(x) for x in args.titles.split(",")]
     variants = list(itertools.product(engines, int_list(args.workers), int_list(args.batch_docs)))
     names = ["imdb-indexer", "imdb-search-node", "imdb-ingest", "imdb-local-kafka", "imdb-api"]

@@ -1,209 +1,55 @@
 #!/usr/bin/env python3
-"""imdb-search-node benchmark: bulk indexing throughput, then query latency.
+"""Search engine benchmark: bulk indexing throughput, then query latency, of imdb-search-node and, side by side, of
+a single OpenSearch node, on the same machine, data and queries.
 
-Generates `--docs` title documents (deterministic, `random.Random(42)`, kept in
-`bench/.data/`), then `--runs` times, for each `--shards` count (interleaved,
-so machine drift hits every variant alike), against a fresh server:
-  load     `_bulk` batches of `--batch` documents from `--clients` threads into
-           one index (replicas 0, refresh_interval 30s), then `_refresh`:
-           timed from the first request until everything is searchable
-  check    `_cat/indices` docs.count == docs, and `_count` of four filters
-           against the counts the generator kept
-  queries  `--query-clients` threads run each kind for `--query-seconds`
-           (after `--warmup-seconds`): match, bool+filters, aggregations,
-           function_score; every response is checked (status, hits, filters
-           honoured, scores in order, aggregation buckets)
+Generates `--docs` title documents (deterministic, `random.Random(42)`, kept in `bench/.data/`), then `--runs` times,
+for each `--shards` count and each of `--engines` (interleaved, so machine drift hits every variant alike), against a
+fresh engine (bench/engines.py: one `imdb-search-node` process, or a 1-node OpenSearch 2.19.6 cluster from
+`imdb-local-opensearch` with an `--opensearch-heap` heap), the same plain-HTTP requests (standard library):
+  load     `_bulk` batches of `--batch` documents from `--clients` threads into one index (the same settings and
+           mapping on both engines; replicas 0, refresh_interval 30s), then `_refresh`: timed from the first
+           request until everything is searchable
+  check    `_cat/indices` docs.count == docs, and `_count` of four filters against the counts the generator kept
+  queries  `--query-clients` threads run each kind for `--query-seconds` (after `--warmup-seconds`): match,
+           bool+filters, aggregations, function_score; every response is checked (status, hits, filters honoured,
+           scores in order, aggregation buckets)
 
-and prints medians as Markdown tables ready for bench/RESULTS.md, with date,
-machine and command. The node's peak RSS is its VmHWM; the CPU busy in the
-node, in this client and in the rest of the machine is reported beside each
-figure, so a run skewed by other work shows. Every run starts the same copy
-of the binary, taken when the session starts.
+and prints medians as Markdown tables ready for bench/RESULTS.md, with date, machine and command: per engine, bulk
+documents/s and MB/s, bulk p50/p99, store size, the engine process's peak RSS (VmHWM; OpenSearch: its JVM) and peak
+anonymous memory; per query kind requests/s, p50, p99; the CPU busy in the engine, in this client and in the rest of
+the machine beside each figure (a run skewed by other work shows); with both engines, the ratio search-node /
+OpenSearch of documents/s and requests/s. Every run starts the same copies of the binaries, taken when the session
+starts.
 
-Run from the repository root after `cargo build --release --workspace --bins`:
+Run from the repository root after `cargo build --release --workspace --bins` (and scripts/setup.sh, which installs
+OpenSearch's jars):
   python3 bench/search_node.py --docs 1000000 --runs 1
   python3 bench/search_node.py --docs 100000 --runs 3 --shards 1,2
+  python3 bench/search_node.py --docs 1000000 --engines search-node,opensearch --runs 1
 Python 3 standard library only.
 """
 import argparse
 import datetime
-import functools
 import http.client
-import itertools
 import json
 import os
 import random
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
 
-from common import BIN as RELEASE, DATA, BenchError, build_info, free_port, machine
+from common import DATA, BenchError, build_info, copy_bins, machine, proc_cpu, status_mib
+from engines import ENGINES, start_engine
+from title_docs import GENRES, SMALL, dataset
 
-BIN = os.path.join(RELEASE, "imdb-search-node")
 INDEX = "bench-titles"
-GENERATOR_VERSION = 1  # bump when the documents change: cached files are keyed by it
 KINDS = ["match", "bool+filters", "aggregations", "function_score"]
 
-# --- documents -----------------------------------------------------------------------------------------------------
-
-# The model's genre slugs (model/src/genre.rs) with the ingest generator's weights; adult only on adult titles.
-GENRES = ["action", "adult", "adventure", "animation", "biography", "comedy", "crime", "documentary", "drama",
-          "family", "fantasy", "film-noir", "game-show", "history", "horror", "music", "musical", "mystery", "news",
-          "reality-tv", "romance", "sci-fi", "short", "sport", "talk-show", "thriller", "war", "western"]
-GENRE_WEIGHTS = [70, 0, 50, 50, 20, 220, 60, 140, 300, 50, 30, 2, 20, 30, 50, 40, 10, 30, 20, 50, 70, 20, 40, 20, 40,
-                 60, 10, 10]
-TYPES = ["movie", "short", "tvEpisode", "tvSeries", "tvMovie", "video", "tvMiniSeries", "tvSpecial", "videoGame"]
-TYPE_WEIGHTS = [60, 10, 12, 7, 4, 3, 2, 1, 1]
-# The head of the title vocabulary, most frequent first; a synthetic tail follows (see vocabulary()).
-COMMON = """the of a and in to my love night man last day girl life world house time dead black story one little
-king city blood war dark death lady return christmas secret lost home heart woman life family big road great island
-wild good two boy blue new game dream children bad shadow street american summer kill fire star moon sun river
-mountain sea storm kingdom garden mirror train promise song winter highway forest empire angel ghost stranger hunter
-witness queen soldier doctor detective iron golden hidden broken crimson eternal frozen burning savage final
-forgotten endless distant sweet bitter lonely electric midnight perfect strange silent red white paris tokyo berlin
-rome cairo chicago texas brooklyn vienna havana escape letters beginning part returns revenge murder mystery
-adventure legend power money crazy happy young old brothers sisters father mother daughter son wedding school
-summer spring autumn ocean desert space planet time machine journey voyage music dance heaven hell devil saint
-sinner spy agent rose lion tiger dragon wolf bird horse dog cat eye eyes hand hands face voice silence words
-café señor mädchen piñata fiancée été über naïve façade garçon""".split()
-SYLLABLES = ["ka", "lo", "mi", "ra", "ven", "tor", "sel", "an", "du", "ri", "mo", "zen", "bar", "cor", "el", "fin",
-             "gal", "har", "is", "jun", "kel", "lum", "mar", "nor", "ol", "per", "quin", "ros", "sa", "tal", "ul",
-             "vor", "wen", "xa", "yor", "zu", "ber", "che", "dra", "fe", "go", "ha", "ji", "ku", "le", "na", "po",
-             "sti"]
-SMALL = {"the", "of", "a", "and", "in", "to", "my"}  # lower-case inside titles; never queried alone
-FIRST = ["James", "John", "Robert", "Michael", "David", "William", "Richard", "Thomas", "Charles", "Daniel", "Paul",
-         "Mark", "George", "Peter", "Jack", "Henry", "Luis", "Carlos", "Pierre", "Jean", "Hans", "Giovanni",
-         "Hiroshi", "Kenji", "Raj", "Ahmed", "Ivan", "Olaf", "José", "Søren", "François", "Björn", "Léon", "Jürgen",
-         "Andrés", "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan", "Jessica", "Sarah",
-         "Karen", "Emma", "Olivia", "Sophie", "Anna", "Maria", "Laura", "Julia", "Yuki", "Mei", "Priya", "Fatima",
-         "Olga", "Ingrid", "Chiara", "Zoë", "Renée", "Amélie", "Inès", "Chloé", "Małgorzata", "Dagný", "Lucía"]
-LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson", "Taylor", "Thomas",
-        "Moore", "Martin", "Jackson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Young", "King",
-        "Wright", "Scott", "Green", "Baker", "Adams", "Nelson", "Hill", "Campbell", "Mitchell", "Roberts", "Carter",
-        "Evans", "Müller", "Schmidt", "Dubois", "Lefèvre", "García", "Núñez", "Rossi", "Bianchi", "Tanaka", "Suzuki",
-        "Kim", "Park", "Singh", "Patel", "Kowalski", "Novák", "Dvořák", "Jensen", "Ørsted", "Björnsson", "O'Brien",
-        "Ivanov", "Silva", "Santos", "Çelik", "Nguyen", "Wang"]
-MALE_FIRST = 35  # FIRST[:35] are men's names: their cast category is actor, else actress
-ROLES = ["Narrator", "Bartender", "Nurse", "The Stranger", "Waitress", "Policeman", "Reporter", "Young Boy",
-         "Party Guest", "Voice", "Soldier", "Thug #2", "Neo"]
-
-
-def cumulative(weights):
-    """Cumulative weights: `rng.choices(..., cum_weights=...)` then bisects instead of summing on every call."""
-    return list(itertools.accumulate(weights))
-
-
-# Runtime by title type: mean, standard deviation, bounds, in minutes.
-RUNTIMES = {"movie": (100, 20, 60, 240), "short": (15, 8, 1, 45), "tvEpisode": (35, 12, 5, 90),
-            "tvSeries": (45, 10, 10, 90)}
-GENRE_CUM, TYPE_CUM = cumulative(GENRE_WEIGHTS), cumulative(TYPE_WEIGHTS)
-WORDS_CUM, GENRES_CUM = cumulative((15, 30, 25, 15, 10, 5)), cumulative((45, 35, 20))
-DIRECTORS_CUM, CAST_CUM = cumulative((85, 12, 3)), cumulative((5, 10, 15, 20, 20, 15, 15))
-
-
-def vocabulary(rng, size=30000):
-    """COMMON words, then distinct synthetic words of 2-4 syllables up to `size`, with Zipf cumulative weights."""
-    words, seen = list(COMMON), set(COMMON)
-    while len(words) < size:
-        w = "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((2, 2, 3, 3, 4))))
-        if w not in seen:
-            seen.add(w)
-            words.append(w)
-    return words, cumulative(1.0 / (rank + 1) ** 1.05 for rank in range(size))
-
-
-@functools.lru_cache(maxsize=None)
-def person(i):
-    """A person of the pool, the same name for the same id: (reference, is a man)."""
-    h = (i * 2654435761) & 0xFFFFFFFF
-    first = h % len(FIRST)
-    return {"nconst": f"nm{i + 1:07d}", "name": f"{FIRST[first]} {LAST[(h >> 8) % len(LAST)]}"}, first < MALE_FIRST
-
-
-def title(rng, words, cum):
-    n = rng.choices((1, 2, 3, 4, 5, 6), cum_weights=WORDS_CUM)[0]
-    picked = rng.choices(words, cum_weights=cum, k=n)
-    while all(w in SMALL for w in picked):
-        picked = rng.choices(words, cum_weights=cum, k=n)
-    text = " ".join(w if w in SMALL and i > 0 else w.capitalize() for i, w in enumerate(picked))
-    if rng.random() < 0.03:
-        text += rng.choice((" 2", " 3", ": Part II", ": The Beginning", " Returns"))
-    return text
-
-
-def document(rng, words, cum, people):
-    kind = rng.choices(TYPES, cum_weights=TYPE_CUM)[0]
-    adult = rng.random() < 0.01
-    primary = title(rng, words, cum)
-    doc = {"title_type": kind, "primary_title": primary,
-           "original_title": primary if rng.random() < 0.85 else title(rng, words, cum), "is_adult": adult,
-           "start_year": min(2025, int(1900 + 126 * rng.random() ** 0.5))}
-    if kind in ("tvSeries", "tvMiniSeries") and rng.random() < 0.6:
-        doc["end_year"] = min(2025, doc["start_year"] + rng.randint(0, 10))
-    if rng.random() < 0.9:
-        mean, sd, lo, hi = RUNTIMES.get(kind, (90, 25, 20, 200))
-        doc["runtime_minutes"] = max(lo, min(hi, int(rng.gauss(mean, sd))))
-    genres = {"adult"} if adult else set()
-    for g in rng.choices(GENRES, cum_weights=GENRE_CUM, k=rng.choices((1, 2, 3), cum_weights=GENRES_CUM)[0]):
-        genres.add(g)
-    doc["genres"] = sorted(genres)
-    if rng.random() < 0.9:  # IMDb leaves many titles unrated
-        doc["average_rating"] = round(max(1.0, min(10.0, rng.gauss(6.3, 1.3))), 1)
-        doc["num_votes"] = int(10 ** rng.uniform(0, 6.5))
-    doc["directors"] = [person(int(people * rng.random() ** 2))[0]
-                        for _ in range(rng.choices((1, 2, 3), cum_weights=DIRECTORS_CUM)[0])]
-    cast = []
-    for order in range(1, rng.choices((0, 1, 2, 3, 4, 5, 6), cum_weights=CAST_CUM)[0] + 1):
-        p, man = person(int(people * rng.random() ** 3))  # a few people in many titles, most in few
-        cast.append({**p, "category": "actor" if man else "actress", "characters": [rng.choice(ROLES)],
-                     "ordering": order})
-    if cast:
-        doc["cast"] = cast
-    return doc
-
-
-def dataset(n):
-    """The documents (one JSON per line, the i-th is tt{i+1:07d}) and what the checks and queries need, generated
-    once per size and kept in bench/.data/. Files appear whole (written aside, then renamed)."""
-    base = os.path.join(DATA, f"search-node-titles-{n}-v{GENERATOR_VERSION}")
-    if not os.path.exists(base + ".json"):
-        print(f"generating {n:,} documents into {base}.ndjson", file=sys.stderr, flush=True)
-        start = time.monotonic()
-        os.makedirs(DATA, exist_ok=True)
-        rng = random.Random(42)
-        words, cum = vocabulary(rng)
-        people = max(1000, int(n * 0.4))
-        counts = {"genre_drama": 0, "years_1990s": 0, "votes_1000": 0, "movies": 0}
-        sample_every = max(1, n // 20000)
-        titles = []
-        with open(base + ".ndjson.tmp", "w", encoding="utf-8") as out:
-            for i in range(n):
-                doc = document(rng, words, cum, people)
-                out.write(json.dumps({"tconst": f"tt{i + 1:07d}", **doc}, ensure_ascii=False, separators=(",", ":")))
-                out.write("\n")
-                counts["genre_drama"] += "drama" in doc["genres"]
-                counts["years_1990s"] += 1990 <= doc["start_year"] <= 1999
-                counts["votes_1000"] += doc.get("num_votes", 0) >= 1000
-                counts["movies"] += doc["title_type"] == "movie"
-                if i % sample_every == 0:
-                    titles.append(doc["primary_title"])
-        os.replace(base + ".ndjson.tmp", base + ".ndjson")
-        with open(base + ".json.tmp", "w", encoding="utf-8") as out:
-            json.dump({"docs": n, "counts": counts, "titles": titles}, out, ensure_ascii=False)
-        os.replace(base + ".json.tmp", base + ".json")
-        print(f"generated in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
-    with open(base + ".json", encoding="utf-8") as f:
-        meta = json.load(f)
-    with open(base + ".ndjson", "rb") as f:
-        lines = f.read().split(b"\n")[:-1]
-    assert len(lines) == n, f"{base}.ndjson has {len(lines)} lines, expected {n}: delete it to regenerate"
-    return lines, meta
-
+# --- the index ---------------------------------------------------------------------------------------------------
 
 def bulk_bodies(lines, batch):
     bodies = []
@@ -345,79 +191,49 @@ class Client:
 
 
 class Server:
-    """imdb-search-node on a free port with its own data folder and log; samples VmRSS every half second."""
+    """A fresh engine for one run (bench/engines.py: one imdb-search-node process, or a 1-node OpenSearch cluster),
+    with what this benchmark reads of it, summed over its processes: CPU seconds, /proc sizes (VmRSS, VmHWM) and
+    RssAnon sampled every half second (the heap, without the index files mapped into memory)."""
 
-    def __init__(self, node_bin, run_dir):
-        self.port = free_port()
-        self.log_path = os.path.join(run_dir, "node.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([node_bin, "--listen", f"127.0.0.1:{self.port}", "--data",
-                                      os.path.join(run_dir, "data")], stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "NO_COLOR": "1"})
-        self.max_anon = 0.0  # RssAnon sampled: the heap, without the index files mapped into memory
+    def __init__(self, engine, bins, run_dir, heap):
+        self.engine = start_engine(engine, bins, run_dir, heap, nodes=1)
+        self.name, self.port, self.pids = engine, self.engine.port, self.engine.pids()
+        self.max_anon = 0.0
         self.sampling = True
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise BenchError(f"imdb-search-node exited with {self.proc.returncode} on start")
-            try:
-                c = Client(self.port, timeout=5)
-                if c.request("GET", "/")[0] == 200:
-                    c.close()
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise BenchError("imdb-search-node did not answer within 60 s")
-            time.sleep(0.1)
         threading.Thread(target=self._sample, daemon=True).start()
 
     def _sample(self):
-        while self.sampling and self.proc.poll() is None:
+        while self.sampling and self.engine.alive():
             self.max_anon = max(self.max_anon, self.status_mib("RssAnon"))
             time.sleep(0.5)
 
     def cpu_seconds(self):
-        """User and system CPU time of the node so far."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User and system CPU time of the engine's processes so far."""
+        return sum(proc_cpu(pid) or 0.0 for pid in self.pids)
 
     def status_mib(self, key):
-        """A /proc/<pid>/status size (VmRSS, VmHWM, RssAnon) in MiB, 0 once the process is gone."""
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith(key + ":"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
+        """A /proc/<pid>/status size (VmRSS, VmHWM, RssAnon) in MiB, summed over the processes (0 once gone)."""
+        return sum(status_mib(pid, key) or 0.0 for pid in self.pids)
+
+    def disk_mib(self):
+        """What the engine's data folders hold on disk (indexes, translogs, its own state)."""
+        total = 0
+        for top in self.engine.data_dirs():
+            for folder, _, files in os.walk(top):
+                for f in files:
+                    try:
+                        total += os.lstat(os.path.join(folder, f)).st_blocks * 512
+                    except FileNotFoundError:  # a merge removed it meanwhile
+                        pass
+        return total / 2 ** 20
 
     def alive(self):
-        return self.proc.poll() is None
-
-    def log_tail(self, lines=40):
-        with open(self.log_path, "rb") as f:
-            return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
-
-    def problems(self):
-        """The log's WARN and ERROR lines."""
-        with open(self.log_path, "rb") as f:
-            return [line.decode(errors="replace") for line in f if b" WARN " in line or b" ERROR " in line]
+        return self.engine.alive()
 
     def stop(self):
-        """SIGTERM (the node commits and exits), SIGKILL after 2 minutes; returns the exit code."""
+        """A clean stop (SIGTERM; the search node commits and must exit 0), else BenchError or CalledProcessError."""
         self.sampling = False
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
+        self.engine.stop()
 
 
 class CpuMeter:
@@ -554,6 +370,18 @@ def query_pools(titles, size=2000):
     return pools
 
 
+AGREEMENT = 200  # queries of each kind whose hits.total the engines are compared on
+
+
+def hit_totals(server, pools):
+    """hits.total of the first AGREEMENT queries of each kind, one at a time: the engines should agree (reported)."""
+    client = Client(server.port)
+    totals = {kind: [client.json("POST", f"/{INDEX}/_search", body)["hits"]["total"]["value"]
+                     for body, _ in pools[kind][:AGREEMENT]] for kind in KINDS}
+    client.close()
+    return totals
+
+
 def run_queries(server, kind, pool, clients, warmup, seconds):
     """Closed loop: each thread sends its next query as soon as the last one is answered. Requests started in the
     `seconds` after the warm-up are measured."""
@@ -609,129 +437,203 @@ def run_queries(server, kind, pool, clients, warmup, seconds):
             "client_cpu": client_cpu, "other_cpu": other_cpu}
 
 
-def one_run(label, node_bin, shards, bodies, meta, pools, args):
+def one_run(label, engine, shards, bins, bodies, meta, pools, args):
+    """Load, check and query one fresh engine; its results. Any failure ends the session (see failed())."""
     run_dir = os.path.join(DATA, f"search-node-run-{os.getpid()}-{label}")
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
     server = None
     try:
-        server = Server(node_bin, run_dir)
+        server = Server(engine, bins, run_dir, args.opensearch_heap)
         client = Client(server.port)
         client.json("PUT", f"/{INDEX}", index_body(shards))
         client.close()
         result = load(server, bodies, args.clients)
         result["count"], result["store"] = check_index(server, meta)
+        result["disk"] = server.disk_mib()
         result["rss_load"], result["anon_load"] = server.status_mib("VmHWM"), server.max_anon
         print(f"  {label}: {result['docs_s']:,.0f} docs/s over {result['seconds']:.1f} s (refresh "
-              f"{result['refresh_seconds']:.1f} s), docs.count {result['count']:,}, store.size {result['store']}, "
-              f"peak RSS {result['rss_load']:,.0f} MiB (anon {result['anon_load']:,.0f}), CPU node "
-              f"{result['node_cpu']:.2f} client {result['client_cpu']:.2f} other {result['other_cpu']:.2f}",
-              file=sys.stderr, flush=True)
+              f"{result['refresh_seconds']:.1f} s), bulk p50 {result['bulk_p50']:.0f} ms p99 "
+              f"{result['bulk_p99']:.0f} ms, docs.count {result['count']:,}, store.size {result['store']} (on disk "
+              f"{result['disk']:,.0f} MiB), peak RSS {result['rss_load']:,.0f} MiB (anon {result['anon_load']:,.0f}), "
+              f"CPU {engine} {result['node_cpu']:.2f} client {result['client_cpu']:.2f} other "
+              f"{result['other_cpu']:.2f}", file=sys.stderr, flush=True)
+        result["totals"] = hit_totals(server, pools)
         result["queries"] = {}
         for kind in KINDS:
             q = run_queries(server, kind, pools[kind], args.query_clients, args.warmup_seconds, args.query_seconds)
             result["queries"][kind] = q
             print(f"  {label} {kind}: {q['requests']:,} requests, {q['rps']:,.1f}/s, p50 {q['p50']:.1f} ms, "
-                  f"p99 {q['p99']:.1f} ms, median hits {q['hits']:,.0f}, CPU node {q['node_cpu']:.2f} client "
+                  f"p99 {q['p99']:.1f} ms, median hits {q['hits']:,.0f}, CPU {engine} {q['node_cpu']:.2f} client "
                   f"{q['client_cpu']:.2f} other {q['other_cpu']:.2f}", file=sys.stderr, flush=True)
         result["rss_all"] = server.status_mib("VmHWM")
         result["anon"] = server.max_anon
-        if not server.alive():
-            raise BenchError(f"imdb-search-node exited with {server.proc.returncode} during the run")
-    except (BenchError, OSError, http.client.HTTPException) as e:
-        state = "running" if server and server.alive() else f"exited with {server.proc.returncode}" if server else "-"
-        print(f"\nFAILED ({label}): {e}\ncommand: {' '.join(sys.argv)}\nserver: {state}; data and log kept in "
-              f"{run_dir}", file=sys.stderr)
+        server.engine.sample()  # fails the run if a process exited
+        problems = server.engine.problems()
+        server.stop()
+    except (BenchError, OSError, http.client.HTTPException, subprocess.CalledProcessError) as e:
+        failed(label, e, run_dir, server, bins)
+    except BaseException:
+        # Interrupted, or a bug: an OpenSearch node is not this script's child and would outlive it.
         if server:
-            server.stop()
-            print(f"server log tail ({server.log_path}):\n{server.log_tail()}", file=sys.stderr)
-        sys.exit(1)
-    code = server.stop()
-    for line in server.problems()[:10]:
-        print(f"  node log: {line.rstrip()}", file=sys.stderr)
-    if code != 0:
-        print(f"\nimdb-search-node exited with {code} on SIGTERM; log tail:\n{server.log_tail()}", file=sys.stderr)
-        sys.exit(1)
+            server.engine.kill()
+        raise
+    for line in problems[:10]:
+        print(f"  {engine} log: {line}", file=sys.stderr)
     if not args.keep:
         shutil.rmtree(run_dir)
     return result
 
 
+def failed(label, error, run_dir, server, bins):
+    """Reports a failed run (the error, the command, the engine's state and log tails), stops the engine and exits 1,
+    keeping the run folder."""
+    state = "-" if server is None else "running" if server.alive() else "exited"
+    print(f"\nFAILED ({label}): {error}\ncommand: {' '.join(sys.argv)}\nengine: {state}; data and logs kept in "
+          f"{run_dir}", file=sys.stderr)
+    if server:
+        server.engine.kill()
+        print(server.engine.log_tails(), file=sys.stderr)
+    elif os.path.isdir(os.path.join(run_dir, "opensearch")):  # OpenSearch failed to start: stop what did
+        subprocess.run([bins["imdb-local-opensearch"], "stop", "--data",
+                        os.path.join(run_dir, "opensearch")], check=False)
+    sys.exit(1)
+
+
 # --- report --------------------------------------------------------------------------------------------------------
 
-def report(args, shard_list, results, ndjson_bytes, build):
-    first = shard_list[0]
-    ratio = len(shard_list) > 1
-    print(f"\n## imdb-search-node: bulk indexing and query latency ({datetime.date.today()})\n")
+ENGINE_NAMES = {"search-node": "imdb-search-node", "opensearch": "OpenSearch"}
+
+
+def ratio_cells(engines, shard_list, engine, shards, value):
+    """The ratio columns of a row: against the engine's first shard count (with several), and search-node over
+    OpenSearch at the same shard count (with both engines; on the search-node row)."""
+    cells = ""
+    if len(shard_list) > 1:
+        cells += f" {value(engine, shards) / value(engine, shard_list[0]):.2f} |"
+    if len(engines) > 1:
+        cells += (f" {value('search-node', shards) / value('opensearch', shards):.2f} |" if engine == "search-node"
+                  else " |")
+    return cells
+
+
+def ratio_headers(engines, shard_list, what):
+    return ((f" {what} vs {shard_list[0]} shard{'s' if shard_list[0] > 1 else ''} |" if len(shard_list) > 1 else "")
+            + (f" {what} search-node / OpenSearch |" if len(engines) > 1 else ""))
+
+
+def report_header(args, engines, ndjson_bytes, build):
+    names = " and ".join(ENGINE_NAMES[e] for e in engines)
+    print(f"\n## {names}: bulk indexing and query latency ({datetime.date.today()})\n")
     print(f"- Machine: {machine()}; {build}.")
     print(f"- Command: `cargo build --release --workspace --bins && python3 bench/search_node.py "
           f"{' '.join(sys.argv[1:])}`")
+    shape = "; ".join({"search-node": "one `imdb-search-node` process",
+                       "opensearch": f"one OpenSearch 2.19.6 node (`imdb-local-opensearch start --nodes 1 --heap "
+                                     f"{args.opensearch_heap}`), its JVM started fresh"}[e] for e in engines)
+    print(f"- Engines, fresh per run, variants interleaved: {shape}. The same HTTP requests (standard library) to "
+          f"each.")
     print(f"- Data: {args.docs:,} generated titles (seed 42), {ndjson_bytes / 1e6:,.0f} MB of bulk NDJSON; one index, "
-          f"replicas 0, refresh_interval 30s; `_bulk` of {args.batch} documents from {args.clients} client threads. "
-          f"Queries: {args.query_clients} client threads, {args.query_seconds:g} s per kind after "
-          f"{args.warmup_seconds:g} s of warm-up. Clients (Python) and node share the machine; CPU columns are "
-          f"cores busy (other: the rest of the machine). Medians of {args.runs} run{'s' if args.runs > 1 else ''}.\n")
+          f"the same settings and mapping on every engine, replicas 0, refresh_interval 30s; `_bulk` of {args.batch} "
+          f"documents from {args.clients} client threads. Queries: {args.query_clients} client threads, "
+          f"{args.query_seconds:g} s per kind after {args.warmup_seconds:g} s of warm-up. Clients (Python) and engine "
+          f"share the machine; CPU columns are cores busy (other: the rest of the machine); peak RSS is the engine "
+          f"process's VmHWM (OpenSearch: its JVM). Medians of {args.runs} run{'s' if args.runs > 1 else ''}.\n")
+
+
+def report(args, engines, shard_list, results, pools, ndjson_bytes, build):
+    report_header(args, engines, ndjson_bytes, build)
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
-    print("| docs | shards | seconds | docs/s | MB/s | bulk p50 ms | bulk p99 ms | refresh s | docs.count | store MiB "
-          "| peak RSS MiB (load) | peak anon MiB (load) | peak RSS MiB (all) | node CPU | client CPU | other CPU |"
-          + (f" docs/s vs {first} |" if ratio else ""))
-    print("|" + "---:|" * (16 + ratio))
-    base = med(results[first], "docs_s")
+    cols = 18 + (len(shard_list) > 1) + (len(engines) > 1)
+    print("| docs | engine | shards | seconds | docs/s | MB/s | bulk p50 ms | bulk p99 ms | refresh s | docs.count "
+          "| store MiB | disk MiB | peak RSS MiB (load) | peak anon MiB (load) | peak RSS MiB (all) | engine CPU "
+          "| client CPU | other CPU |" + ratio_headers(engines, shard_list, "docs/s"))
+    print("|---:|---|" + "---:|" * (cols - 2))
+    docs_s = lambda e, s: med(results[(e, s)], "docs_s")  # noqa: E731
     for shards in shard_list:
-        rs = results[shards]
-        store = statistics.median(parse_size(r["store"]) for r in rs)
-        print(f"| {args.docs:,} | {shards} | {med(rs, 'seconds'):.1f} | {med(rs, 'docs_s'):,.0f} | "
-              f"{med(rs, 'mb_s'):.1f} | {med(rs, 'bulk_p50'):,.0f} | {med(rs, 'bulk_p99'):,.0f} | "
-              f"{med(rs, 'refresh_seconds'):.1f} | {rs[0]['count']:,} | {store:,.0f} | {med(rs, 'rss_load'):,.0f} | "
-              f"{med(rs, 'anon_load'):,.0f} | {med(rs, 'rss_all'):,.0f} | {med(rs, 'node_cpu'):.2f} | "
-              f"{med(rs, 'client_cpu'):.2f} | {med(rs, 'other_cpu'):.2f} |"
-              + (f" {med(rs, 'docs_s') / base:.2f} |" if ratio else ""))
-    print("\n| docs | shards | query | requests | req/s | p50 ms | p99 ms | median hits | node CPU | client CPU "
-          "| other CPU |" + (f" req/s vs {first} |" if ratio else ""))
-    print("|---:|---:|---|" + "---:|" * (8 + ratio))
+        for engine in engines:
+            rs = results[(engine, shards)]
+            store = statistics.median(parse_size(r["store"]) for r in rs)
+            print(f"| {args.docs:,} | {engine} | {shards} | {med(rs, 'seconds'):.1f} | {med(rs, 'docs_s'):,.0f} | "
+                  f"{med(rs, 'mb_s'):.1f} | {med(rs, 'bulk_p50'):,.0f} | {med(rs, 'bulk_p99'):,.0f} | "
+                  f"{med(rs, 'refresh_seconds'):.1f} | {rs[0]['count']:,} | {store:,.0f} | {med(rs, 'disk'):,.0f} | "
+                  f"{med(rs, 'rss_load'):,.0f} | {med(rs, 'anon_load'):,.0f} | {med(rs, 'rss_all'):,.0f} | "
+                  f"{med(rs, 'node_cpu'):.2f} | {med(rs, 'client_cpu'):.2f} | {med(rs, 'other_cpu'):.2f} |"
+                  + ratio_cells(engines, shard_list, engine, shards, docs_s))
+    cols = 12 + (len(shard_list) > 1) + (len(engines) > 1)
+    print("\n| docs | engine | shards | query | requests | req/s | p50 ms | p99 ms | median hits | engine CPU "
+          "| client CPU | other CPU |" + ratio_headers(engines, shard_list, "req/s"))
+    print("|---:|---|---:|---|" + "---:|" * (cols - 4))
     for kind in KINDS:
-        base = statistics.median(r["queries"][kind]["rps"] for r in results[first])
+        rps = lambda e, s: statistics.median(r["queries"][kind]["rps"] for r in results[(e, s)])  # noqa: E731
         for shards in shard_list:
-            qs = [r["queries"][kind] for r in results[shards]]
-            print(f"| {args.docs:,} | {shards} | {kind} | {med(qs, 'requests'):,.0f} | {med(qs, 'rps'):,.1f} | "
-                  f"{med(qs, 'p50'):.1f} | {med(qs, 'p99'):.1f} | {med(qs, 'hits'):,.0f} | "
-                  f"{med(qs, 'node_cpu'):.2f} | {med(qs, 'client_cpu'):.2f} | {med(qs, 'other_cpu'):.2f} |"
-                  + (f" {med(qs, 'rps') / base:.2f} |" if ratio else ""))
+            for engine in engines:
+                qs = [r["queries"][kind] for r in results[(engine, shards)]]
+                print(f"| {args.docs:,} | {engine} | {shards} | {kind} | {med(qs, 'requests'):,.0f} | "
+                      f"{med(qs, 'rps'):,.1f} | {med(qs, 'p50'):.1f} | {med(qs, 'p99'):.1f} | {med(qs, 'hits'):,.0f} | "
+                      f"{med(qs, 'node_cpu'):.2f} | {med(qs, 'client_cpu'):.2f} | {med(qs, 'other_cpu'):.2f} |"
+                      + ratio_cells(engines, shard_list, engine, shards, rps))
+    if len(engines) > 1:
+        report_agreement(shard_list, results, pools)
+
+
+def report_agreement(shard_list, results, pools):
+    """Whether both engines count the same hits for the same queries (first run of each shard count)."""
+    print(f"\nThe same queries, the same answers? hits.total (counted up to 10,000) of the first {AGREEMENT} queries "
+          f"of each kind, asked one at a time after the check, search-node against OpenSearch (first run):\n")
+    for shards in shard_list:
+        a, b = results[("search-node", shards)][0]["totals"], results[("opensearch", shards)][0]["totals"]
+        for kind in KINDS:
+            differ = [i for i, (x, y) in enumerate(zip(a[kind], b[kind])) if x != y]
+            line = (f"- {shards} shard{'s' if shards > 1 else ''}, {kind}: {AGREEMENT - len(differ)} of {AGREEMENT} "
+                    f"equal")
+            if differ:
+                i = differ[0]
+                line += (f"; e.g. {a[kind][i]:,} against {b[kind][i]:,} for `{pools[kind][i][0].decode()}`")
+            print(line)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--docs", type=int, default=1000000, help="title documents to index")
     p.add_argument("--runs", type=int, default=1, help="repetitions; medians are reported")
+    p.add_argument("--engines", default="search-node", help=f"comma-separated engines compared side by side: "
+                   f"{', '.join(ENGINES)} (OpenSearch: one node)")
     p.add_argument("--shards", default="1", help="comma-separated shard counts, compared side by side")
     p.add_argument("--batch", type=int, default=1000, help="documents per _bulk request")
     p.add_argument("--clients", type=int, default=2, help="concurrent _bulk client threads")
     p.add_argument("--query-clients", type=int, default=4, help="concurrent search client threads")
     p.add_argument("--query-seconds", type=float, default=20, help="measured seconds per query kind")
-    p.add_argument("--warmup-seconds", type=float, default=2, help="unmeasured seconds before each query kind")
-    p.add_argument("--keep", action="store_true", help="keep the node's data folders and logs in bench/.data/")
+    p.add_argument("--warmup-seconds", type=float, default=None, help="unmeasured seconds before each query kind "
+                   "(default 2, or 10 when OpenSearch is compared: its JIT compiles the search paths under load)")
+    p.add_argument("--opensearch-heap", default="1GiB", help="heap of the OpenSearch node")
+    p.add_argument("--keep", action="store_true", help="keep the engines' data folders and logs in bench/.data/")
     args = p.parse_args()
-    if not os.access(BIN, os.X_OK):
-        sys.exit(f"{BIN} not found: run `cargo build --release --workspace --bins` from the repository root first")
+    engines = args.engines.split(",")
+    if not engines or any(e not in ENGINES for e in engines) or len(set(engines)) != len(engines):
+        sys.exit(f"--engines: comma-separated {', '.join(ENGINES)}, not {args.engines}")
+    if args.warmup_seconds is None:
+        args.warmup_seconds = 10.0 if "opensearch" in engines else 2.0
     shard_list = [int(s) for s in args.shards.split(",")]
     build = build_info(("imdb-search-node",), ("search-node",))
-    # Every run uses this copy: a rebuild of target/ during the session cannot mix two binaries.
-    os.makedirs(DATA, exist_ok=True)
-    node_bin = os.path.join(DATA, f"imdb-search-node-{os.getpid()}")
-    shutil.copy2(BIN, node_bin)
+    names = ["imdb-search-node"] + (["imdb-local-opensearch"] if "opensearch" in engines else [])
+    # Every run uses these copies: a rebuild of target/ during the session cannot mix two binaries.
+    bin_dir, bins = copy_bins("search-node", names)
     lines, meta = dataset(args.docs)
     bodies = bulk_bodies(lines, args.batch)
     del lines
     pools = query_pools(meta["titles"])
-    results = {s: [] for s in shard_list}
+    results = {(e, s): [] for e in engines for s in shard_list}
     try:
         for run in range(args.runs):
             for shards in shard_list:  # interleaved, so drift hits every variant alike
-                print(f"run {run + 1}/{args.runs}, {shards} shard(s)", file=sys.stderr, flush=True)
-                results[shards].append(one_run(f"s{shards}-r{run + 1}", node_bin, shards, bodies, meta, pools, args))
+                for engine in engines:
+                    print(f"run {run + 1}/{args.runs}, {engine}, {shards} shard(s)", file=sys.stderr, flush=True)
+                    results[(engine, shards)].append(one_run(f"{engine}-s{shards}-r{run + 1}", engine, shards, bins,
+                                                             bodies, meta, pools, args))
     finally:
-        os.unlink(node_bin)
-    report(args, shard_list, results, sum(len(b) for _, b in bodies), build)
+        shutil.rmtree(bin_dir, ignore_errors=True)
+    report(args, engines, shard_list, results, pools, sum(len(b) for _, b in bodies), build)
 
 
 if __name__ == "__main__":
