@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{NodeData, Params, blocking, flag, json_body, reply, unsupported_api};
 use crate::error::EsError;
 use crate::mapping::meta::VERSION;
+use crate::storage::index::IndexHandle;
 
 /// Routes that start with `_` and so must come before `/{index}`.
 pub(super) fn configure_cluster(cfg: &mut web::ServiceConfig) {
@@ -403,23 +404,27 @@ async fn force_merge(node: NodeData, index: Option<Path<String>>, params: Params
             EsError::illegal_argument(format!("[max_num_segments] must be a whole number of at least 1, not [{v}]"))
         })?,
     };
-    let handles = match index {
-        Some(expr) => node.handles(&expr, flag(&params, "ignore_unavailable"))?,
-        None => node.all_handles(),
-    };
-    let shards: u64 = handles.iter().map(|h| h.shards().len() as u64).sum();
-    let total: u64 = handles.iter().map(|h| h.meta().shards() * (1 + h.meta().replicas())).sum();
-    blocking(move || handles.iter().try_for_each(|h| h.force_merge(max_segments))).await?;
-    Ok(reply(StatusCode::OK, &json!({"_shards": {"total": total, "successful": shards, "failed": 0}}), &params))
+    on_every_shard(&node, index, &params, move |h| h.force_merge(max_segments)).await
 }
 
 async fn refresh(node: NodeData, index: Option<Path<String>>, params: Params) -> Result<HttpResponse, EsError> {
+    on_every_shard(&node, index, &params, IndexHandle::refresh).await
+}
+
+/// Runs `op` on every index `index` names (all without one), off the HTTP
+/// threads; answers with the `_shards` summary.
+async fn on_every_shard(
+    node: &NodeData,
+    index: Option<Path<String>>,
+    params: &Params,
+    op: impl Fn(&IndexHandle) -> Result<(), EsError> + Send + 'static,
+) -> Result<HttpResponse, EsError> {
     let handles = match index {
-        Some(expr) => node.handles(&expr, flag(&params, "ignore_unavailable"))?,
+        Some(expr) => node.handles(&expr, flag(params, "ignore_unavailable"))?,
         None => node.all_handles(),
     };
     let shards: u64 = handles.iter().map(|h| h.shards().len() as u64).sum();
     let total: u64 = handles.iter().map(|h| h.meta().shards() * (1 + h.meta().replicas())).sum();
-    blocking(move || handles.iter().try_for_each(|h| h.refresh())).await?;
-    Ok(reply(StatusCode::OK, &json!({"_shards": {"total": total, "successful": shards, "failed": 0}}), &params))
+    blocking(move || handles.iter().try_for_each(|h| op(h))).await?;
+    Ok(reply(StatusCode::OK, &json!({"_shards": {"total": total, "successful": shards, "failed": 0}}), params))
 }

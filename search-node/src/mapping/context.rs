@@ -85,15 +85,9 @@ impl IndexContext {
         Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers, id_def, tokenizers })
     }
 
-    /// A tokenizer manager holding the index's analyzers (shared, not a copy).
+    /// A tokenizer manager holding the index's analyzers (shared, not a
+    /// copy): the shards' tantivy indexes and every aggregation use it.
     pub fn tokenizers(&self) -> TokenizerManager {
         self.tokenizers.clone()
-    }
-
-    /// Registers the analyzers as tantivy tokenizers.
-    pub fn register_tokenizers(&self, manager: &TokenizerManager) {
-        for (name, analyzer) in self.analyzers.all() {
-            manager.register(name, analyzer.clone());
-        }
     }
 }

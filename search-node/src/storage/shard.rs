@@ -177,12 +177,12 @@ fn read_current(dir: &Path) -> u64 {
 
 fn open_tantivy(dir: &Path, ctx: &IndexContext) -> Result<Index, EsError> {
     fs::create_dir_all(dir)?;
-    let index = if dir.join("meta.json").exists() {
+    let mut index = if dir.join("meta.json").exists() {
         Index::open_in_dir(dir)?
     } else {
         Index::create_in_dir(dir, ctx.schema.schema.clone())?
     };
-    ctx.register_tokenizers(index.tokenizers());
+    index.set_tokenizers(ctx.tokenizers());
     Ok(index)
 }
 
