@@ -139,21 +139,36 @@ fn convert_number(kind: Numeric, name: &str, coerce: bool, value: &Value) -> Res
 
 /// Calls `visit(path, value)` for every leaf value of a source (array
 /// elements one by one, objects inside arrays flattened), and
-/// `object(path)` for every object met.
+/// `object(path)` for every object met. One path buffer serves the whole
+/// walk: a key is pushed before its value is visited and popped after, so
+/// a document costs no allocation per field.
 fn walk(
-    prefix: &str,
+    source: &Map<String, Value>,
+    visit: &mut dyn FnMut(&str, &Value, bool) -> Result<(), EsError>,
+) -> Result<(), EsError> {
+    walk_object(&mut String::new(), source, visit)
+}
+
+fn walk_object(
+    path: &mut String,
     object: &Map<String, Value>,
     visit: &mut dyn FnMut(&str, &Value, bool) -> Result<(), EsError>,
 ) -> Result<(), EsError> {
+    let base = path.len();
     for (key, value) in object {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-        walk_value(&path, value, visit)?;
+        if base > 0 {
+            path.push('.');
+        }
+        path.push_str(key);
+        let walked = walk_value(path, value, visit);
+        path.truncate(base);
+        walked?;
     }
     Ok(())
 }
 
 fn walk_value(
-    path: &str,
+    path: &mut String,
     value: &Value,
     visit: &mut dyn FnMut(&str, &Value, bool) -> Result<(), EsError>,
 ) -> Result<(), EsError> {
@@ -161,7 +176,7 @@ fn walk_value(
         Value::Array(items) => items.iter().try_for_each(|item| walk_value(path, item, visit)),
         Value::Object(inner) => {
             visit(path, value, true)?;
-            walk(path, inner, visit)
+            walk_object(path, inner, visit)
         }
         leaf => visit(path, leaf, false),
     }
@@ -175,7 +190,7 @@ fn parent(path: &str) -> &str {
 /// for this source, or `None` when the mapping knows every field.
 pub fn dynamic_update(source: &Map<String, Value>, mapping: &Mapping) -> Result<Option<Value>, EsError> {
     let mut update = Map::new();
-    walk("", source, &mut |path, value, is_object| {
+    walk(source, &mut |path, value, is_object| {
         let known_leaf = mapping.fields.get(path).is_some_and(|f| !f.is_subfield);
         let known_object = mapping.objects.contains_key(path);
         if known_leaf || known_object || mapping.is_disabled(parent(path)) {
@@ -257,7 +272,7 @@ pub fn build(
         ignored: BTreeSet::new(),
     };
     let mut copies: Vec<(String, Value)> = Vec::new();
-    walk("", source, &mut |path, value, is_object| {
+    walk(source, &mut |path, value, is_object| {
         let Some(def) = mapping.fields.get(path) else { return Ok(()) };
         if is_object {
             // An object where the mapping has a value: refused, as
@@ -321,7 +336,9 @@ impl Builder<'_> {
         match &typed {
             Typed::Str(s) => {
                 doc.add_text(field, s);
-                if let Some(prefix) = self.schema.fields.get(&format!("{}{PREFIX_SUFFIX}", def.path)) {
+                if matches!(def.ty, FieldType::Text { index_prefixes: true, .. })
+                    && let Some(prefix) = self.schema.fields.get(&format!("{}{PREFIX_SUFFIX}", def.path))
+                {
                     doc.add_text(*prefix, s);
                 }
             }
@@ -331,8 +348,10 @@ impl Builder<'_> {
             Typed::Date(ms) => doc.add_date(field, DateTime::from_timestamp_millis(*ms)),
             Typed::Ip(ip) => doc.add_ip_addr(field, *ip),
         }
+        // A path's parents went in with it, so the first one already
+        // there ends the climb.
         let mut path = def.path.as_str();
-        loop {
+        while !self.names.contains(path) {
             self.names.insert(path.to_owned());
             match path.rfind('.') {
                 Some(i) => path = &path[..i],
