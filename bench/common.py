@@ -176,6 +176,19 @@ def sample_alive(*procs):
             raise BenchError(f"{p.name} exited with {p.proc.returncode} during the run")
 
 
+def disk_mib(*tops):
+    """What the folders under `tops` hold on disk (allocated blocks), in MiB."""
+    total = 0
+    for top in tops:
+        for folder, _, files in os.walk(top):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(folder, f)).st_blocks * 512
+                except FileNotFoundError:  # a merge or a log roll removed it meanwhile
+                    pass
+    return total / 2 ** 20
+
+
 def run_folder(kind, label):
     """A fresh folder for one run, and the Kafka cluster's folder in it."""
     run_dir = os.path.join(DATA, f"{kind}-run-{os.getpid()}-{label}")

@@ -58,7 +58,7 @@ import time
 from api import (DRAIN, KINDS, ROUTE, ROUTE_CALLS, SENDERS, api_metrics, measure, open_loop, query_pool, start_api,
                  start_lb, time_split)
 from common import (BenchError, Cluster, Process, build_info, copy_bins, dataset, fail, finish_run, free_port,
-                    histogram_quantile, http_request, machine, machine_cpu, parse_metrics, proc_cpu, run_folder,
+                    disk_mib, histogram_quantile, http_request, machine, machine_cpu, parse_metrics, proc_cpu, run_folder,
                     sample_alive, stop_cleanly, tail, topic_messages)
 from engines import ENGINES, start_engine
 
@@ -167,6 +167,7 @@ def one_run(label, bins, data, variant, args):
         indexer.sample()
         engine.sample()
         engine.settle()
+        result["disk"] = (disk_mib(*engine.data_dirs()), disk_mib(kafka_dir))
         metrics = parse_metrics(http_request(metrics_port, "GET", "/metrics", timeout=5)[1].decode())
         # Exact in Kafka too: one message per document published in the enrichment topics.
         messages = topic_messages(bins["imdb-ingest"], cluster.bootstrap)
@@ -196,7 +197,8 @@ def one_run(label, bins, data, variant, args):
               f"{', '.join(f'{r:,.0f}' for r in result['broker_rss'])} MiB; CPU ingest {result['ingest_cpu']:.2f} "
               f"indexer {result['indexer_cpu']:.2f} {engine.name} "
               f"{', '.join(f'{c:.2f}' for c in result['engine_cpu'])} brokers "
-              f"{', '.join(f'{c:.2f}' for c in result['broker_cpu'])}", file=sys.stderr, flush=True)
+              f"{', '.join(f'{c:.2f}' for c in result['broker_cpu'])}; disk {engine.name} {result['disk'][0]:,.0f} "
+              f"MiB, Kafka {result['disk'][1]:,.0f} MiB", file=sys.stderr, flush=True)
         stop_cleanly(indexer)
         if args.api_seconds > 0:
             result["api"] = api_phase(bins, run_dir, engine, apis, args, label)
@@ -288,12 +290,14 @@ def report(args, sizes, variants, results, build):
           + "Every run exact: the enrichment topics hold one message per document published and the indexes "
           f"exactly the documents published. Indexer defaults but the flags shown (2 workers, 1000 docs per bulk). "
           f"Ingest, indexer, engine, brokers and this script share the machine; CPU columns are cores busy over the "
-          f"timed window. Medians of {args.runs} run{'s' if args.runs > 1 else ''}, variants interleaved.\n")
+          f"timed window; disk is what the engine's data folders and the three brokers' folders hold once every document "
+          f"is searchable. Medians of {args.runs} run{'s' if args.runs > 1 else ''}, variants interleaved.\n")
     print("| titles | engine | workers | batch docs | docs | seconds | docs/s | ingest records/s | ingest s | "
-          "bulk p50 ms | bulk p99 ms | retried | peak RSS MiB: ingest / indexer / engine nodes / brokers | "
+          "bulk p50 ms | bulk p99 ms | retried | disk MiB: engine / Kafka | "
+          "peak RSS MiB: ingest / indexer / engine nodes / brokers | "
           "CPU: ingest / indexer / "
           "engine nodes / brokers / other |" + (f" docs/s vs {name(first)} |" if ratio else ""))
-    print("|---:|---|---:|---:|---:|" + "---:|" * (9 + ratio))
+    print("|---:|---|---:|---:|---:|" + "---:|" * (10 + ratio))
     for size in sizes:
         base = med(results[(size, first)], "docs_s")
         for v in variants:
@@ -302,6 +306,8 @@ def report(args, sizes, variants, results, build):
                   f"{v[2] if v[2] is not None else '1000 (default)'} | {rs[0]['docs']:,} | {med(rs, 'seconds'):.1f} | "
                   f"{med(rs, 'docs_s'):,.0f} | {med(rs, 'records_s'):,.0f} | {med(rs, 'ingest_seconds'):.1f} | "
                   f"{med(rs, 'bulk_p50'):,.0f} | {med(rs, 'bulk_p99'):,.0f} | {max(r['retried'] for r in rs):,.0f} | "
+                  f"{statistics.median(r['disk'][0] for r in rs):,.0f} / "
+                  f"{statistics.median(r['disk'][1] for r in rs):,.0f} | "
                   f"{med(rs, 'ingest_rss'):,.0f} / {med(rs, 'indexer_rss'):,.0f} / "
                   f"{joined(medl(rs, 'engine_rss'), '{:,.0f}')} / {joined(medl(rs, 'broker_rss'), '{:,.0f}')} | "
                   f"{med(rs, 'ingest_cpu'):.2f} / {med(rs, 'indexer_cpu'):.2f} / "

@@ -12,7 +12,8 @@ fresh engine (bench/engines.py: one `imdb-search-node` process, or a 1-node Open
   check    `_cat/indices` docs.count == docs, and `_count` of four filters against the counts the generator kept
   queries  `--query-clients` threads run each kind for `--query-seconds` (after `--warmup-seconds`): match,
            bool+filters, aggregations, function_score; every response is checked (status, hits, filters honoured,
-           scores in order, aggregation buckets)
+           scores in order, aggregation buckets); each kind cycles through a pool of 2,000 queries, sent with
+           `request_cache=false` so that no engine answers a repeat from a cache
 
 and prints medians as Markdown tables ready for bench/RESULTS.md, with date, machine and command: per engine, bulk
 documents/s and MB/s, bulk p50/p99, store size, the engine process's peak RSS (VmHWM; OpenSearch: its JVM) and peak
@@ -42,7 +43,7 @@ import sys
 import threading
 import time
 
-from common import DATA, BenchError, build_info, copy_bins, machine, proc_cpu, status_mib
+from common import DATA, BenchError, build_info, copy_bins, disk_mib, machine, proc_cpu, status_mib
 from engines import ENGINES, start_engine
 from title_docs import GENRES, SMALL, dataset
 
@@ -217,15 +218,7 @@ class Server:
 
     def disk_mib(self):
         """What the engine's data folders hold on disk (indexes, translogs, its own state)."""
-        total = 0
-        for top in self.engine.data_dirs():
-            for folder, _, files in os.walk(top):
-                for f in files:
-                    try:
-                        total += os.lstat(os.path.join(folder, f)).st_blocks * 512
-                    except FileNotFoundError:  # a merge removed it meanwhile
-                        pass
-        return total / 2 ** 20
+        return disk_mib(*self.engine.data_dirs())
 
     def alive(self):
         return self.engine.alive()
@@ -401,7 +394,9 @@ def run_queries(server, kind, pool, clients, warmup, seconds):
                 body, expect = pool[i % len(pool)]
                 i += clients
                 t0 = time.perf_counter()
-                status, data = client.request("POST", f"/{INDEX}/_search", body)
+                # Uncached: the pool repeats, and OpenSearch would answer a repeated `size: 0` request (the
+                # aggregations) from its shard request cache; search-node has none.
+                status, data = client.request("POST", f"/{INDEX}/_search?request_cache=false", body)
                 elapsed = time.perf_counter() - t0
                 if status != 200:
                     raise BenchError(f"{kind}: HTTP {status} for {body[:500].decode()}: "
