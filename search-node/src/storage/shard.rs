@@ -359,7 +359,8 @@ impl Shard {
             }
         }
         let index = open_tantivy(&generation_dir(dir, generation), ctx)?;
-        let writer = index.writer_with_num_threads(1, WRITER_HEAP)?;
+        let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP)?;
+        writer.set_merge_policy(merge::policy());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let committed = committed_seq_no(&index)?;
         let (translog, ops) = Translog::open(dir)?;
@@ -571,6 +572,7 @@ impl Shard {
         }
         let index = open_tantivy(&dir, ctx)?;
         let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP)?;
+        writer.set_merge_policy(merge::policy());
         let searcher = self.searcher();
         let mut count = 0u64;
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
