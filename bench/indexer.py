@@ -167,7 +167,7 @@ def one_run(label, bins, data, variant, args):
         indexer.sample()
         engine.sample()
         engine.settle()
-        result["disk"] = (disk_mib(*engine.data_dirs()), disk_mib(kafka_dir))
+        result.update(disk_engine=disk_mib(*engine.data_dirs()), disk_kafka=disk_mib(kafka_dir))
         metrics = parse_metrics(http_request(metrics_port, "GET", "/metrics", timeout=5)[1].decode())
         # Exact in Kafka too: one message per document published in the enrichment topics.
         messages = topic_messages(bins["imdb-ingest"], cluster.bootstrap)
@@ -197,8 +197,8 @@ def one_run(label, bins, data, variant, args):
               f"{', '.join(f'{r:,.0f}' for r in result['broker_rss'])} MiB; CPU ingest {result['ingest_cpu']:.2f} "
               f"indexer {result['indexer_cpu']:.2f} {engine.name} "
               f"{', '.join(f'{c:.2f}' for c in result['engine_cpu'])} brokers "
-              f"{', '.join(f'{c:.2f}' for c in result['broker_cpu'])}; disk {engine.name} {result['disk'][0]:,.0f} "
-              f"MiB, Kafka {result['disk'][1]:,.0f} MiB", file=sys.stderr, flush=True)
+              f"{', '.join(f'{c:.2f}' for c in result['broker_cpu'])}; disk {engine.name} {result['disk_engine']:,.0f} "
+              f"MiB, Kafka {result['disk_kafka']:,.0f} MiB", file=sys.stderr, flush=True)
         stop_cleanly(indexer)
         if args.api_seconds > 0:
             result["api"] = api_phase(bins, run_dir, engine, apis, args, label)
@@ -306,8 +306,7 @@ def report(args, sizes, variants, results, build):
                   f"{v[2] if v[2] is not None else '1000 (default)'} | {rs[0]['docs']:,} | {med(rs, 'seconds'):.1f} | "
                   f"{med(rs, 'docs_s'):,.0f} | {med(rs, 'records_s'):,.0f} | {med(rs, 'ingest_seconds'):.1f} | "
                   f"{med(rs, 'bulk_p50'):,.0f} | {med(rs, 'bulk_p99'):,.0f} | {max(r['retried'] for r in rs):,.0f} | "
-                  f"{statistics.median(r['disk'][0] for r in rs):,.0f} / "
-                  f"{statistics.median(r['disk'][1] for r in rs):,.0f} | "
+                  f"{med(rs, 'disk_engine'):,.0f} / {med(rs, 'disk_kafka'):,.0f} | "
                   f"{med(rs, 'ingest_rss'):,.0f} / {med(rs, 'indexer_rss'):,.0f} / "
                   f"{joined(medl(rs, 'engine_rss'), '{:,.0f}')} / {joined(medl(rs, 'broker_rss'), '{:,.0f}')} | "
                   f"{med(rs, 'ingest_cpu'):.2f} / {med(rs, 'indexer_cpu'):.2f} / "

@@ -137,9 +137,9 @@ fn convert_number(kind: Numeric, name: &str, coerce: bool, value: &Value) -> Res
     }
 }
 
-/// Calls `visit(path, value)` for every leaf value of a source (array
-/// elements one by one, objects inside arrays flattened), and
-/// `object(path)` for every object met. One path buffer serves the whole
+/// Calls `visit(path, value, false)` for every leaf value of a source
+/// (array elements one by one, objects inside arrays flattened), and
+/// `visit(path, object, true)` for every object met. One path buffer serves the whole
 /// walk: a key is pushed before its value is visited and popped after, so
 /// a document costs no allocation per field.
 fn walk(

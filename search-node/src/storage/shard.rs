@@ -186,6 +186,14 @@ fn open_tantivy(dir: &Path, ctx: &IndexContext) -> Result<Index, EsError> {
     Ok(index)
 }
 
+/// A shard's tantivy writer: one indexing thread, [`WRITER_HEAP`], and the
+/// shard merge policy ([`merge::policy`]).
+fn new_writer(index: &Index) -> Result<IndexWriter, EsError> {
+    let writer = index.writer_with_num_threads(1, WRITER_HEAP)?;
+    writer.set_merge_policy(merge::policy());
+    Ok(writer)
+}
+
 fn committed_seq_no(index: &Index) -> Result<Option<u64>, EsError> {
     let payload = index.load_metas()?.payload;
     Ok(payload.and_then(|p| serde_json::from_str::<Value>(&p).ok()?.get("max_seq_no")?.as_u64()))
@@ -359,8 +367,7 @@ impl Shard {
             }
         }
         let index = open_tantivy(&generation_dir(dir, generation), ctx)?;
-        let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP)?;
-        writer.set_merge_policy(merge::policy());
+        let writer = new_writer(&index)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let committed = committed_seq_no(&index)?;
         let (translog, ops) = Translog::open(dir)?;
@@ -571,8 +578,7 @@ impl Shard {
             fs::remove_dir_all(&dir)?;
         }
         let index = open_tantivy(&dir, ctx)?;
-        let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP)?;
-        writer.set_merge_policy(merge::policy());
+        let mut writer = new_writer(&index)?;
         let searcher = self.searcher();
         let mut count = 0u64;
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
