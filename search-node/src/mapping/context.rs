@@ -30,6 +30,10 @@ pub struct IndexContext {
     /// The analyzers as tantivy tokenizers, built once: every aggregation
     /// of every search asks for them.
     tokenizers: TokenizerManager,
+    /// The settings and mapping this context was built from, as JSON:
+    /// indexes of equal shapes (the indexes of one template) compile a
+    /// query alike, so a search over them compiles it once.
+    pub shape: String,
 }
 
 impl std::fmt::Debug for IndexContext {
@@ -82,7 +86,9 @@ impl IndexContext {
         for (name, analyzer) in analyzers.all() {
             tokenizers.register(name, analyzer.clone());
         }
-        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers, id_def, tokenizers })
+        let shape = serde_json::to_string(&(&meta.settings, &meta.mappings))
+            .map_err(|e| EsError::internal(format!("index metadata as JSON: {e}")))?;
+        Ok(IndexContext { name: meta.name.clone(), mapping, schema, analyzers, id_def, tokenizers, shape })
     }
 
     /// A tokenizer manager holding the index's analyzers (shared, not a

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use tantivy::Term;
-use tantivy::query::{ConstScoreQuery, EmptyQuery, TermSetQuery};
+use tantivy::query::{ConstScoreQuery, EmptyQuery};
 
 use super::{Compiled, Cx, Params};
 use crate::error::EsError;
@@ -41,6 +41,6 @@ impl ExistsQuery {
             return Box::new(EmptyQuery);
         }
         let terms: Vec<Term> = paths.iter().map(|p| Term::from_field_text(names, p)).collect();
-        Box::new(ConstScoreQuery::new(Box::new(TermSetQuery::new(terms)), self.boost))
+        Box::new(ConstScoreQuery::new(super::terms::any_term(terms), self.boost))
     }
 }

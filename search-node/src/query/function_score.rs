@@ -268,13 +268,7 @@ impl FunctionScoreQuery {
                     if def.is_none() && missing.is_none() {
                         return Err(EsError::illegal_argument(format!("No field found for [{path}] in mapping")));
                     }
-                    Some(FieldValue {
-                        def,
-                        factor: *factor,
-                        modifier: *modifier,
-                        missing: *missing,
-                        path: path.clone(),
-                    })
+                    Some(FieldValue { def, factor: *factor, modifier: *modifier, missing: *missing })
                 }
             };
             functions.push(CompiledFunction { filter, weight: f.weight, field });
@@ -294,7 +288,6 @@ impl FunctionScoreQuery {
 #[derive(Debug, Clone)]
 struct FieldValue {
     def: Option<FieldDef>,
-    path: String,
     factor: f64,
     modifier: Modifier,
     missing: Option<f64>,
@@ -405,6 +398,7 @@ impl Weight for FunctionWeight {
             query: self.query.clone(),
             boost,
             current: 0.0,
+            values: Vec::with_capacity(self.functions.len()),
         };
         scorer.settle();
         Ok(Box::new(scorer))
@@ -425,21 +419,24 @@ struct FunctionScorer {
     query: FunctionScoreTantivy,
     boost: Score,
     current: Score,
+    /// Each function's weighted value for the current document.
+    values: Vec<f64>,
 }
 
 impl FunctionScorer {
-    fn field_value(fv: &FieldValue, values: Option<Vec<f64>>) -> Result<f64, String> {
-        let value = values.and_then(|v| v.first().copied()).or(fv.missing);
-        let Some(value) = value else {
-            return Err(format!("Missing value for field [{}]", fv.path));
-        };
-        Ok(fv.modifier.apply(value * fv.factor))
+    /// The function's value for a document whose field holds `value`; none
+    /// when the document lacks the field and the function gives no
+    /// `missing`.
+    fn field_value(fv: &FieldValue, value: Option<f64>) -> Option<f64> {
+        Some(fv.modifier.apply(value.or(fv.missing)? * fv.factor))
     }
 
+    /// Called for every matching document: no allocation here (the values
+    /// go to a buffer kept across documents).
     fn compute(&mut self) -> Score {
         let doc = self.inner.doc();
         let query_score = f64::from(self.inner.score());
-        let mut values = Vec::new();
+        self.values.clear();
         let mut weights = 0.0;
         for f in &mut self.functions {
             if let Some(filter) = &mut f.filter {
@@ -451,17 +448,17 @@ impl FunctionScorer {
                 }
             }
             let value = match (&f.column, &f.missing_only) {
-                (Some((column, fv)), _) => Self::field_value(fv, Some(column.numbers(doc))),
+                (Some((column, fv)), _) => Self::field_value(fv, column.first_number(doc)),
                 (None, Some(fv)) => Self::field_value(fv, None),
-                (None, None) => Ok(1.0),
+                (None, None) => Some(1.0),
             };
             // A document without the field and no `missing` counts as 1,
             // never as an error in the middle of a search.
-            values.push(value.unwrap_or(1.0) * f.weight);
+            self.values.push(value.unwrap_or(1.0) * f.weight);
             weights += f.weight;
         }
         let q = &self.query;
-        let combined = q.score_mode.combine(&values, weights).min(q.max_boost);
+        let combined = q.score_mode.combine(&self.values, weights).min(q.max_boost);
         let score = q.boost_mode.merge(query_score, combined);
         let score = (score * f64::from(q.boost)) as Score;
         if score.is_finite() { score } else { 0.0 }

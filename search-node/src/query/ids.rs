@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use tantivy::Term;
-use tantivy::query::{ConstScoreQuery, TermSetQuery};
+use tantivy::query::ConstScoreQuery;
 
 use super::{Compiled, Cx, Params};
 use crate::error::EsError;
@@ -30,6 +30,6 @@ impl IdsQuery {
     pub(super) fn compile(&self, cx: Cx) -> Compiled {
         let field = cx.index.schema.meta.id;
         let terms: Vec<Term> = self.values.iter().map(|id| Term::from_field_text(field, id)).collect();
-        Box::new(ConstScoreQuery::new(Box::new(TermSetQuery::new(terms)), self.boost))
+        Box::new(ConstScoreQuery::new(super::terms::any_term(terms), self.boost))
     }
 }

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use tantivy::Term;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, EmptyQuery, FuzzyTermQuery, Occur, RegexQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, EmptyQuery, FuzzyTermQuery, Occur, TermQuery};
 use tantivy::schema::IndexRecordOption;
 
 use super::{Compiled, Cx, Params, Resolved, boosted, minimum_should_match, single_field};
@@ -139,16 +139,11 @@ pub(crate) fn token_clause(r: Resolved, token: &str, options: &MatchOptions) -> 
     if distance == 0 || token.chars().count() <= options.prefix_length {
         return Ok(exact);
     }
-    let mut fuzzy: Compiled = Box::new(FuzzyTermQuery::new(term, distance, options.transpositions));
-    if options.prefix_length > 0 {
-        let prefix: String = token.chars().take(options.prefix_length).collect();
-        let pattern = format!("{}.*", super::term::regex_escape(&prefix));
-        let prefix_query = RegexQuery::from_pattern(&pattern, r.field)?;
-        fuzzy = Box::new(BooleanQuery::new(vec![
-            (Occur::Must, fuzzy),
-            (Occur::Must, Box::new(BoostQuery::new(Box::new(prefix_query), 0.0))),
-        ]));
-    }
+    let fuzzy: Compiled = if options.prefix_length > 0 {
+        Box::new(super::fuzzy::PrefixedFuzzyQuery::new(&term, distance, options.transpositions, options.prefix_length)?)
+    } else {
+        Box::new(FuzzyTermQuery::new(term, distance, options.transpositions))
+    };
     // A fuzzy match scores a constant; half of it keeps exact matches first.
     let fuzzy: Compiled = Box::new(BoostQuery::new(fuzzy, 0.5));
     Ok(Box::new(BooleanQuery::new(vec![(Occur::Should, exact), (Occur::Should, fuzzy)])))

@@ -12,6 +12,7 @@ mod bool_query;
 mod compound;
 mod exists;
 mod function_score;
+mod fuzzy;
 mod ids;
 mod match_all;
 mod match_phrase;
@@ -190,6 +191,16 @@ impl Drop for DepthGuard {
 pub struct Cx<'a> {
     /// The index.
     pub index: &'a IndexContext,
+    /// Set when the compiled query depends on the index's name (a query on
+    /// `_index`), so it is not reused for another index of the same shape.
+    pub name_read: &'a std::cell::Cell<bool>,
+}
+
+impl<'a> Cx<'a> {
+    /// The context of `index`, its name read into `name_read`.
+    pub fn new(index: &'a IndexContext, name_read: &'a std::cell::Cell<bool>) -> Cx<'a> {
+        Cx { index, name_read }
+    }
 }
 
 /// A mapped field: its definition and tantivy field.
@@ -283,6 +294,7 @@ pub fn term_of(field: Field, typed: &Typed) -> Term {
 /// matches, none otherwise; `None` for any other field.
 pub(crate) fn on_index_name(cx: Cx, field: &str, matches: impl Fn(&str) -> bool) -> Option<Compiled> {
     (field == "_index").then(|| -> Compiled {
+        cx.name_read.set(true);
         if matches(&cx.index.name) {
             Box::new(tantivy::query::ConstScoreQuery::new(Box::new(tantivy::query::AllQuery), 1.0))
         } else {

@@ -1,10 +1,32 @@
 //! `terms`: documents whose field holds any of the values; constant score.
 
 use serde_json::Value;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, TermSetQuery};
+use tantivy::Term;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, TermQuery, TermSetQuery};
+use tantivy::schema::IndexRecordOption;
 
 use super::{Compiled, Cx};
 use crate::error::EsError;
+
+/// Up to this many terms are looked up one by one (a union of term
+/// queries), as Lucene rewrites a small `TermInSetQuery`: tantivy's set
+/// query builds an FST of the terms for every shard it runs on, and an FST
+/// builder starts with a 1 MB table, which is most of a filtered search's
+/// cost over the 30 title indexes.
+const FEW_TERMS: usize = 16;
+
+/// Documents holding any of `terms` (unscored: callers wrap it in a
+/// constant score).
+pub(crate) fn any_term(terms: Vec<Term>) -> Compiled {
+    let single = |t| -> Compiled { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
+    match terms.len() {
+        1 => single(terms.into_iter().next().expect("one term")),
+        n if n <= FEW_TERMS => {
+            Box::new(BooleanQuery::new(terms.into_iter().map(|t| (Occur::Should, single(t))).collect()))
+        }
+        _ => Box::new(TermSetQuery::new(terms)),
+    }
+}
 
 /// A `terms` query.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +77,7 @@ impl TermsQuery {
             return Ok(Box::new(EmptyQuery));
         }
         let inner: Compiled = if r.def.index {
-            Box::new(TermSetQuery::new(terms))
+            any_term(terms)
         } else {
             let clauses = terms
                 .into_iter()

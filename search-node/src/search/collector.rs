@@ -182,6 +182,18 @@ pub struct Hit {
     pub origin: (usize, usize),
 }
 
+impl Hit {
+    /// Whether a keyword key is still a segment ordinal.
+    pub fn has_ordinals(&self) -> bool {
+        self.key.iter().any(|k| matches!(k, Key::Ord(_)))
+    }
+
+    /// The segment the hit is in: index and shard, segment.
+    pub fn segment(&self) -> ((usize, usize), SegmentOrdinal) {
+        (self.origin, self.address.segment_ord)
+    }
+}
+
 /// Where a hit was found: index and shard (`origin`), segment, document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Position {
@@ -319,6 +331,7 @@ impl Collector for TopCollector {
             deadline: self.deadline,
             timed_out: self.timed_out.clone(),
             seen: 0,
+            scratch: Vec::with_capacity(self.criteria.len()),
         })
     }
 
@@ -333,8 +346,12 @@ impl Collector for TopCollector {
             total += f.total;
             hits.extend(f.hits);
         }
-        hits.sort_by(|a, b| order(a, b, &self.criteria));
-        hits.truncate(self.k);
+        // Keyword ordinals of different segments do not compare: such hits
+        // are ordered with the others of the search ([`order_all`]).
+        if !hits.iter().any(Hit::has_ordinals) {
+            hits.sort_by(|a, b| order(a, b, &self.criteria));
+            hits.truncate(self.k);
+        }
         Ok(Collected { hits, total })
     }
 }
@@ -356,6 +373,9 @@ pub struct TopSegment {
     deadline: Option<std::time::Instant>,
     timed_out: Arc<std::sync::atomic::AtomicBool>,
     seen: u64,
+    /// The keys of the document being collected: a fresh vector is taken
+    /// only when it enters the heap, not for each of the many that lose.
+    scratch: Vec<Key>,
 }
 
 fn pick(values: Vec<ColumnValue>, spec: &SortSpec) -> Key {
@@ -419,10 +439,40 @@ impl TopSegment {
                         if spec.desc || spec.mode.as_deref() == Some("max") { ords.last() } else { ords.next() };
                     picked.map_or_else(|| pick(Vec::new(), spec), Key::Ord)
                 }
+                // Numbers under min or max: folded as read, without the
+                // vectors `pick` needs for the other modes (this runs for
+                // every matching document when a field sorts first).
+                Some(column) if spec.mode.as_deref().is_none_or(|m| m == "min" || m == "max") => {
+                    let max = spec.mode.as_deref().map_or(spec.desc, |m| m == "max");
+                    match extreme(column, doc, max) {
+                        Some(Some(key)) => key,
+                        Some(None) => pick(Vec::new(), spec),
+                        None => pick(column.values(doc), spec),
+                    }
+                }
                 column => pick(column.as_ref().map(|col| col.values(doc)).unwrap_or_default(), spec),
             },
         }
     }
+}
+
+/// The smallest or largest of a numeric column's values for `doc`, keyed
+/// as [`pick`] keys them (whole numbers and dates exact, the others as
+/// floating point); `Some(None)` when the document has no value, `None` for
+/// keywords and addresses.
+fn extreme(column: &FieldColumn, doc: DocId, max: bool) -> Option<Option<Key>> {
+    fn fold<T: PartialOrd + Copy>(values: impl Iterator<Item = T>, max: bool) -> Option<T> {
+        values.reduce(|a, b| if (b > a) == max && b != a { b } else { a })
+    }
+    Some(match column {
+        FieldColumn::I64(c) => fold(c.values_for_doc(doc), max).map(Key::Int),
+        FieldColumn::Date(c) => {
+            fold(c.values_for_doc(doc).map(tantivy::DateTime::into_timestamp_millis), max).map(Key::Int)
+        }
+        FieldColumn::F64(c) => fold(c.values_for_doc(doc), max).map(Key::Num),
+        FieldColumn::Bool(c) => fold(c.values_for_doc(doc).map(|b| f64::from(u8::from(b))), max).map(Key::Num),
+        FieldColumn::Str(_) | FieldColumn::Ip(_) => return None,
+    })
 }
 
 impl SegmentCollector for TopSegment {
@@ -451,7 +501,7 @@ impl SegmentCollector for TopSegment {
         // the later keys (column reads) are read only while the comparison
         // is still tied.
         let worst = if self.heap.len() == self.k { self.heap.peek().map(|w| &w.hit.key) } else { None };
-        let mut key = Vec::with_capacity(self.criteria.len());
+        self.scratch.clear();
         let mut ahead = worst.is_none();
         for (i, c) in self.criteria.iter().enumerate() {
             let k = self.key_at(i, doc, score);
@@ -462,8 +512,9 @@ impl SegmentCollector for TopSegment {
                     Ordering::Equal => {}
                 }
             }
-            key.push(k);
+            self.scratch.push(k);
         }
+        let key = std::mem::replace(&mut self.scratch, Vec::with_capacity(self.criteria.len()));
         if let Some(after) = &self.after
             && !after.admits(&key, Position { origin: self.origin, segment: self.segment, doc }, &self.criteria)
         {
@@ -482,26 +533,56 @@ impl SegmentCollector for TopSegment {
     }
 
     fn harvest(self) -> Collected {
-        let mut hits: Vec<Hit> = self.heap.into_sorted_vec().into_iter().map(|r| r.hit).collect();
-        for (i, column) in self.columns.iter().enumerate() {
-            if let Some(FieldColumn::Str(c)) = column {
-                resolve_ords(&mut hits, i, c);
-            }
-        }
+        let hits: Vec<Hit> = self.heap.into_sorted_vec().into_iter().map(|r| r.hit).collect();
         Collected { hits, total: self.total }
     }
 }
 
-/// Turns the segment's keyword ordinals at key `i` into the keywords (the
-/// shards' hits are merged by value). In one pass over the dictionary, in
-/// ordinal order: looked up one by one, each would open and decode its
-/// dictionary block again.
-fn resolve_ords(hits: &mut [Hit], i: usize, column: &tantivy::columnar::StrColumn) {
-    let mut wanted: Vec<(u64, usize)> = hits
-        .iter()
-        .enumerate()
-        .filter_map(|(n, h)| if let Key::Ord(ord) = h.key[i] { Some((ord, n)) } else { None })
-        .collect();
+/// Puts in order hits gathered from many segments, whose keyword keys may
+/// still be ordinals of their segment ([`Key::Ord`]; comparable only within
+/// it). Turning an ordinal into its keyword means decoding a block of the
+/// segment's dictionary, so it is done only where the order depends on it:
+/// for the hits that tie on every earlier key with a hit of another
+/// segment. `resolve(hits, which, i)` turns key `i` of the hits `which`
+/// into keywords. The page shown is resolved afterwards, by the caller.
+pub fn order_all<E>(
+    hits: &mut [Hit],
+    criteria: &[Criterion],
+    mut resolve: impl FnMut(&mut [Hit], &[usize], usize) -> Result<(), E>,
+) -> Result<(), E> {
+    for i in 0..criteria.len() {
+        if !hits.iter().any(|h| matches!(h.key.get(i), Some(Key::Ord(_)))) {
+            continue;
+        }
+        let before = &criteria[..i];
+        let mut idx: Vec<usize> = (0..hits.len()).collect();
+        idx.sort_by(|&a, &b| compare(&hits[a].key[..i], &hits[b].key[..i], before));
+        let mut start = 0;
+        while start < idx.len() {
+            let first = &hits[idx[start]];
+            let end = start
+                + idx[start..]
+                    .iter()
+                    .take_while(|&&n| compare(&first.key[..i], &hits[n].key[..i], before) == Ordering::Equal)
+                    .count();
+            let group = &idx[start..end];
+            if group.iter().any(|&n| hits[n].segment() != first.segment()) {
+                resolve(hits, group, i)?;
+            }
+            start = end;
+        }
+    }
+    hits.sort_by(|a, b| order(a, b, criteria));
+    Ok(())
+}
+
+/// Turns the keyword ordinals at key `i` of the hits `which` (all of one
+/// segment, whose keyword column is `column`) into the keywords. In one
+/// pass over the dictionary, in ordinal order: looked up one by one, each
+/// would open and decode its dictionary block again.
+pub fn resolve_ords(hits: &mut [Hit], which: &[usize], i: usize, column: &tantivy::columnar::StrColumn) {
+    let mut wanted: Vec<(u64, usize)> =
+        which.iter().filter_map(|&n| if let Key::Ord(ord) = hits[n].key[i] { Some((ord, n)) } else { None }).collect();
     wanted.sort_unstable();
     let ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
     let mut terms = Vec::with_capacity(ords.len());

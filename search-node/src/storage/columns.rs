@@ -66,6 +66,18 @@ impl FieldColumn {
         })
     }
 
+    /// The document's first value as a number (keywords have none);
+    /// without allocating, for per-document scoring.
+    pub fn first_number(&self, doc: DocId) -> Option<f64> {
+        match self {
+            FieldColumn::I64(c) => c.first(doc).map(|v| v as f64),
+            FieldColumn::F64(c) => c.first(doc),
+            FieldColumn::Bool(c) => c.first(doc).map(|v| f64::from(u8::from(v))),
+            FieldColumn::Date(c) => c.first(doc).map(|v| v.into_timestamp_millis() as f64),
+            FieldColumn::Str(_) | FieldColumn::Ip(_) => None,
+        }
+    }
+
     /// The document's values as numbers (keywords have none).
     pub fn numbers(&self, doc: DocId) -> Vec<f64> {
         match self {
