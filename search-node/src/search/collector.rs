@@ -22,7 +22,7 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 use super::request::{Missing, SortSpec};
 use crate::error::EsError;
 use crate::mapping::FieldDef;
-use crate::storage::columns::{ColumnValue, FieldColumn};
+use crate::storage::columns::{ColumnCache, ColumnValue, FieldColumn};
 
 /// One sort key value.
 #[derive(Debug, Clone, PartialEq)]
@@ -290,6 +290,8 @@ pub struct TopCollector {
     pub deadline: Option<std::time::Instant>,
     /// Set when the deadline passed.
     pub timed_out: Arc<std::sync::atomic::AtomicBool>,
+    /// The sort columns already opened on the shard's segments.
+    pub columns: Arc<ColumnCache>,
 }
 
 /// What a shard's collection yields.
@@ -310,9 +312,10 @@ impl Collector for TopCollector {
             .criteria
             .iter()
             .map(|c| match c {
-                Criterion::Field { def: Some(def), .. } => {
-                    FieldColumn::open(reader, def).map_err(|e| tantivy::TantivyError::InvalidArgument(e.reason))
-                }
+                Criterion::Field { def: Some(def), .. } => self
+                    .columns
+                    .open(segment, reader, def)
+                    .map_err(|e| tantivy::TantivyError::InvalidArgument(e.reason)),
                 _ => Ok(None),
             })
             .collect::<tantivy::Result<Vec<_>>>()?;

@@ -79,6 +79,8 @@ struct Target {
     criteria: Vec<Criterion>,
     aggs: Option<tantivy::aggregation::agg_req::Aggregations>,
     searchers: Vec<Searcher>,
+    /// The columns opened on each shard's searcher.
+    columns: Vec<Arc<crate::storage::columns::ColumnCache>>,
     /// The compiled parts hold nothing of this index but its shape (no
     /// query on `_index`): another index of the same shape can take them.
     shareable: bool,
@@ -97,6 +99,7 @@ fn prepare(
     let ctx = frozen.ctx.clone();
     let handle = frozen.handle.clone();
     let searchers = frozen.searchers.clone();
+    let columns = frozen.columns.clone();
     if let Some(t) = like.filter(|t| t.shareable && t.ctx.shape == ctx.shape) {
         return Ok(Target {
             handle,
@@ -106,6 +109,7 @@ fn prepare(
             criteria: t.criteria.clone(),
             aggs: t.aggs.clone(),
             searchers,
+            columns,
             shareable: true,
         });
     }
@@ -128,7 +132,7 @@ fn prepare(
         _ => None,
     };
     let shareable = !name_read.get();
-    Ok(Target { handle, ctx, query, hits_query, criteria, aggs, searchers, shareable })
+    Ok(Target { handle, ctx, query, hits_query, criteria, aggs, searchers, columns, shareable })
 }
 
 /// Prepares every index of a snapshot, compiling once per shape.
@@ -230,6 +234,7 @@ fn run_shard(
             bases: Arc::new(snapshot::segment_bases(searcher)),
             deadline: clock.deadline,
             timed_out: clock.timed_out.clone(),
+            columns: target.columns[origin.1].clone(),
         };
         match (agg_collector(), separate_aggs) {
             (Some(a), false) => {
@@ -334,7 +339,7 @@ fn resolve_keywords(targets: &[Target], hits: &mut [Hit], which: &[usize], i: us
         let Criterion::Field { def: Some(def), .. } = &target.criteria[i] else { continue };
         let reader = target.searchers[shard].segment_reader(segment);
         if let Some(crate::storage::columns::FieldColumn::Str(column)) =
-            crate::storage::columns::FieldColumn::open(reader, def)?
+            target.columns[shard].open(segment, reader, def)?
         {
             collector::resolve_ords(hits, &ns, i, &column);
         }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tantivy::Searcher;
 
 use crate::mapping::context::IndexContext;
+use crate::storage::columns::ColumnCache;
 use crate::storage::index::IndexHandle;
 
 /// One index as the snapshot holds it.
@@ -23,6 +24,8 @@ pub struct FrozenIndex {
     pub ctx: Arc<IndexContext>,
     /// One searcher per shard.
     pub searchers: Vec<Searcher>,
+    /// The columns opened on each shard's searcher.
+    pub columns: Vec<Arc<ColumnCache>>,
 }
 
 impl std::fmt::Debug for FrozenIndex {
@@ -43,10 +46,9 @@ impl Snapshot {
     pub fn take(handles: &[Arc<IndexHandle>]) -> Snapshot {
         let indices = handles
             .iter()
-            .map(|handle| FrozenIndex {
-                handle: handle.clone(),
-                ctx: handle.context(),
-                searchers: handle.shards().iter().map(crate::storage::shard::Shard::searcher).collect(),
+            .map(|handle| {
+                let (searchers, columns) = handle.shards().iter().map(crate::storage::shard::Shard::generation).unzip();
+                FrozenIndex { handle: handle.clone(), ctx: handle.context(), searchers, columns }
             })
             .collect();
         Snapshot { indices }

@@ -1,13 +1,18 @@
 //! Columnar (doc-values) access to a mapped field in one segment, for
-//! sorting and scoring by field values.
+//! sorting and scoring by field values, and the columns a searcher's
+//! segments have opened ([`ColumnCache`]).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DateTime, DocId, SegmentReader};
+use tantivy::{DateTime, DocId, SegmentOrdinal, SegmentReader};
 
 use crate::error::EsError;
 use crate::mapping::{FieldDef, FieldType, Numeric};
 
 /// A field's values in one segment.
+#[derive(Clone)]
 pub enum FieldColumn {
     /// Whole numbers.
     I64(Column<i64>),
@@ -108,5 +113,40 @@ impl FieldColumn {
             }
             other => other.numbers(doc).into_iter().map(ColumnValue::Num).collect(),
         }
+    }
+}
+
+/// The columns opened on the segments of one searcher (a shard's refresh),
+/// by segment and field: a search over 30 indexes opened its sort columns
+/// again in every segment, and opening a keyword column parses its
+/// dictionary's index. Lives as long as the searcher, whose segments never
+/// change, so an entry is never stale; errors are not kept.
+#[derive(Default)]
+pub struct ColumnCache {
+    opened: Mutex<HashMap<(SegmentOrdinal, String, String), Option<FieldColumn>>>,
+}
+
+impl std::fmt::Debug for ColumnCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColumnCache").finish_non_exhaustive()
+    }
+}
+
+impl ColumnCache {
+    /// The column of `def` in segment `segment` (read with `reader`), as
+    /// [`FieldColumn::open`] gives it.
+    pub fn open(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+        def: &FieldDef,
+    ) -> Result<Option<FieldColumn>, EsError> {
+        let key = (segment, def.path.clone(), def.ty.name().to_owned());
+        if let Some(column) = self.opened.lock().expect("not poisoned").get(&key) {
+            return Ok(column.clone());
+        }
+        let column = FieldColumn::open(reader, def)?;
+        self.opened.lock().expect("not poisoned").insert(key, column.clone());
+        Ok(column)
     }
 }

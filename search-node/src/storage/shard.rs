@@ -37,6 +37,7 @@ use tantivy::{
 
 use crate::error::EsError;
 use crate::mapping::context::IndexContext;
+use crate::storage::columns::ColumnCache;
 use crate::storage::translog::{Op, Translog};
 
 /// How long deletes are remembered for versioning.
@@ -155,7 +156,8 @@ struct State {
 pub struct Shard {
     dir: PathBuf,
     state: Mutex<State>,
-    searcher: RwLock<Searcher>,
+    /// The searcher of the last refresh, with the columns opened on it.
+    searcher: RwLock<(Searcher, Arc<ColumnCache>)>,
     translog: Translog,
     refreshes: Mutex<u64>,
     refreshed: Condvar,
@@ -374,7 +376,7 @@ impl Shard {
         let searcher = reader.searcher();
         let shard = Shard {
             dir: dir.to_path_buf(),
-            searcher: RwLock::new(searcher),
+            searcher: RwLock::new((searcher, Arc::default())),
             state: Mutex::new(State {
                 index,
                 writer: Some(writer),
@@ -523,6 +525,12 @@ impl Shard {
 
     /// The searcher of the last refresh.
     pub fn searcher(&self) -> Searcher {
+        self.searcher.read().expect("not poisoned").0.clone()
+    }
+
+    /// The searcher of the last refresh and the cache of the columns
+    /// opened on its segments (it lives as long as the searcher).
+    pub fn generation(&self) -> (Searcher, Arc<ColumnCache>) {
         self.searcher.read().expect("not poisoned").clone()
     }
 
@@ -543,7 +551,7 @@ impl Shard {
             }
             commit.commit()?;
             state.reader.reload()?;
-            *self.searcher.write().expect("not poisoned") = state.reader.searcher();
+            *self.searcher.write().expect("not poisoned") = (state.reader.searcher(), Arc::default());
             self.translog.trim(closed)?;
             state.live.retain(|_, l| !l.exists && l.at.elapsed() < GC_DELETES);
             state.dirty = false;
@@ -596,7 +604,7 @@ impl Shard {
         commit.commit()?;
         crate::util::write_atomically(&self.dir, "CURRENT", next.to_string().as_bytes())?;
         let reader: IndexReader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        *self.searcher.write().expect("not poisoned") = reader.searcher();
+        *self.searcher.write().expect("not poisoned") = (reader.searcher(), Arc::default());
         let old_generation = state.generation;
         state.index = index;
         let old_writer = state.writer.replace(writer);

@@ -70,7 +70,7 @@ impl Shard {
         merge.wait()?;
         let state = self.state.lock().expect("not poisoned");
         state.reader.reload()?;
-        *self.searcher.write().expect("not poisoned") = state.reader.searcher();
+        *self.searcher.write().expect("not poisoned") = (state.reader.searcher(), std::sync::Arc::default());
         Ok(true)
     }
 
