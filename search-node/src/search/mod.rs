@@ -20,6 +20,7 @@ pub mod pit;
 pub mod pool;
 pub mod request;
 pub mod scroll;
+mod shape;
 #[cfg(test)]
 mod sharing_tests;
 pub mod snapshot;
@@ -38,7 +39,6 @@ use tantivy::{DocAddress, Searcher};
 use self::collector::{After, Collected, Criterion, Hit, Key, TopCollector};
 use self::dfs::GlobalStats;
 pub use self::request::{SearchRequest, TrackTotal};
-use self::snapshot::FrozenIndex;
 pub use self::snapshot::Snapshot;
 use crate::error::EsError;
 use crate::mapping::context::IndexContext;
@@ -81,67 +81,65 @@ struct Target {
     searchers: Vec<Searcher>,
     /// The columns opened on each shard's searcher.
     columns: Vec<Arc<crate::storage::columns::ColumnCache>>,
-    /// The compiled parts hold nothing of this index but its shape (no
-    /// query on `_index`): another index of the same shape can take them.
-    shareable: bool,
 }
 
-/// The index's part of a search. The query, sort and aggregations are
-/// compiled once per shape (`like`: an index of the same shape prepared
-/// before), not once per index: over the 30 title indexes that was a tenth
-/// of a search's time (analysis, automata, term building).
-fn prepare(
-    frozen: &FrozenIndex,
-    req: &SearchRequest,
-    paging: &Paging,
-    like: Option<&Target>,
-) -> Result<Target, EsError> {
-    let ctx = frozen.ctx.clone();
-    let handle = frozen.handle.clone();
-    let searchers = frozen.searchers.clone();
-    let columns = frozen.columns.clone();
-    if let Some(t) = like.filter(|t| t.shareable && t.ctx.shape == ctx.shape) {
-        return Ok(Target {
-            handle,
-            ctx,
-            query: t.query.box_clone(),
-            hits_query: t.hits_query.box_clone(),
-            criteria: t.criteria.clone(),
-            aggs: t.aggs.clone(),
-            searchers,
-            columns,
-            shareable: true,
-        });
+/// What a request compiles for an index: the same for every index of a
+/// shape ([`shape::ByShape`]).
+struct Plan {
+    query: Compiled,
+    hits_query: Compiled,
+    criteria: Vec<Criterion>,
+    aggs: Option<tantivy::aggregation::agg_req::Aggregations>,
+}
+
+impl Plan {
+    fn compile(cx: Cx<'_>, req: &SearchRequest, paging: &Paging) -> Result<Plan, EsError> {
+        let query = req.query.compile(cx)?;
+        let hits_query: Compiled = match &req.post_filter {
+            Some(filter) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query.box_clone()),
+                (Occur::Must, Box::new(BoostQuery::new(filter.compile(cx)?, 0.0))),
+            ])),
+            None => query.box_clone(),
+        };
+        let mut criteria = collector::criteria(&req.sort, &cx.index.mapping)?;
+        if paging.tiebreak && !criteria.iter().any(|c| matches!(c, Criterion::ShardDoc { .. })) {
+            criteria.push(Criterion::ShardDoc { desc: false });
+        }
+        let aggs = match &req.aggs {
+            Some(a) if !paging.skip_aggs => Some(aggs::translate(a, cx)?),
+            _ => None,
+        };
+        Ok(Plan { query, hits_query, criteria, aggs })
     }
-    let name_read = std::cell::Cell::new(false);
-    let cx = Cx::new(&ctx, &name_read);
-    let query = req.query.compile(cx)?;
-    let hits_query: Compiled = match &req.post_filter {
-        Some(filter) => Box::new(BooleanQuery::new(vec![
-            (Occur::Must, query.box_clone()),
-            (Occur::Must, Box::new(BoostQuery::new(filter.compile(cx)?, 0.0))),
-        ])),
-        None => query.box_clone(),
-    };
-    let mut criteria = collector::criteria(&req.sort, &ctx.mapping)?;
-    if paging.tiebreak && !criteria.iter().any(|c| matches!(c, Criterion::ShardDoc { .. })) {
-        criteria.push(Criterion::ShardDoc { desc: false });
+
+    fn copy(&self) -> Plan {
+        Plan {
+            query: self.query.box_clone(),
+            hits_query: self.hits_query.box_clone(),
+            criteria: self.criteria.clone(),
+            aggs: self.aggs.clone(),
+        }
     }
-    let aggs = match &req.aggs {
-        Some(a) if !paging.skip_aggs => Some(aggs::translate(a, cx)?),
-        _ => None,
-    };
-    let shareable = !name_read.get();
-    Ok(Target { handle, ctx, query, hits_query, criteria, aggs, searchers, columns, shareable })
 }
 
 /// Prepares every index of a snapshot, compiling once per shape.
 fn prepare_all(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<Vec<Target>, EsError> {
-    let mut targets: Vec<Target> = Vec::with_capacity(snapshot.indices.len());
+    let mut plans = shape::ByShape::new();
+    let mut targets = Vec::with_capacity(snapshot.indices.len());
     for frozen in &snapshot.indices {
-        let like = targets.iter().find(|t| t.shareable && t.ctx.shape == frozen.ctx.shape);
-        let target = prepare(frozen, req, paging, like)?;
-        targets.push(target);
+        let Plan { query, hits_query, criteria, aggs } =
+            plans.get(&frozen.ctx, |cx| Plan::compile(cx, req, paging), Plan::copy)?;
+        targets.push(Target {
+            handle: frozen.handle.clone(),
+            ctx: frozen.ctx.clone(),
+            query,
+            hits_query,
+            criteria,
+            aggs,
+            searchers: frozen.searchers.clone(),
+            columns: frozen.columns.clone(),
+        });
     }
     Ok(targets)
 }
@@ -289,9 +287,9 @@ pub fn run(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<
     collector::order_all(&mut hits, &criteria, |hits, which, i| resolve_keywords(&targets, hits, which, i))?;
     let mut page: Vec<Hit> = hits.into_iter().skip(from).take(req.size).collect();
     // The page shows its sort values, and a scroll resumes after its last.
+    let all: Vec<usize> = (0..page.len()).collect();
     for i in 0..criteria.len() {
-        let which: Vec<usize> = (0..page.len()).filter(|&n| matches!(page[n].key[i], Key::Ord(_))).collect();
-        resolve_keywords(&targets, &mut page, &which, i)?;
+        resolve_keywords(&targets, &mut page, &all, i)?;
     }
     let by_score = matches!(criteria.as_slice(), [Criterion::Score { .. }]) && req.sort.is_empty();
     let scored = by_score || criteria.iter().any(|c| matches!(c, Criterion::Score { .. })) || req.track_scores;
@@ -547,20 +545,11 @@ fn fields_of(source: &Value, patterns: &[String]) -> Value {
 /// Counts the matches of a query over indexes, the shards on the search
 /// pool; the query compiled once per shape.
 pub fn count(handles: &[Arc<IndexHandle>], query: &crate::query::Query) -> Result<u64, EsError> {
-    let mut compiled: Vec<(Arc<IndexContext>, Compiled, bool)> = Vec::with_capacity(handles.len());
+    let mut queries = shape::ByShape::new();
     let mut jobs = Vec::new();
     for handle in handles {
-        let ctx = handle.context();
-        let query =
-            if let Some((_, q, _)) = compiled.iter().find(|(c, _, shareable)| *shareable && c.shape == ctx.shape) {
-                q.box_clone()
-            } else {
-                let name_read = std::cell::Cell::new(false);
-                let q = query.compile(Cx::new(&ctx, &name_read))?;
-                compiled.push((ctx.clone(), q.box_clone(), !name_read.get()));
-                q
-            };
-        let query: Arc<dyn tantivy::query::Query> = Arc::from(query);
+        let query: Arc<dyn tantivy::query::Query> =
+            queries.get(&handle.context(), |cx| query.compile(cx).map(Arc::from), Arc::clone)?;
         jobs.extend(handle.shards().iter().map(|shard| (shard.searcher(), query.clone())));
     }
     let counts = pool::map(&jobs, |(searcher, query)| searcher.search(query.as_ref(), &Count));
