@@ -21,6 +21,13 @@ use imdb_search_node::search::contexts::Limits;
 use imdb_search_node::{Node, http, search};
 use imdb_telemetry::logging::{EXIT_FAILURE, EXIT_USAGE};
 
+/// mimalloc, not glibc's malloc: a search allocates and frees many small
+/// buffers on the search threads (scorers, column readers, aggregation
+/// buckets per segment), and glibc's arenas spent a sixth of a search's
+/// time there, consolidating free chunks (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A single-node server speaking the subset of the Elasticsearch 8.x REST
 /// API that imdb-search uses. Every flag can also be set through the
 /// environment variable named in its help.
