@@ -12,6 +12,9 @@
 pub mod aggs;
 pub mod collector;
 pub mod contexts;
+mod counts;
+#[cfg(test)]
+mod counts_tests;
 pub mod dfs;
 pub mod highlight;
 #[cfg(test)]
@@ -21,6 +24,7 @@ pub mod pool;
 pub mod request;
 pub mod scroll;
 mod shape;
+mod shard_aggs;
 #[cfg(test)]
 mod sharing_tests;
 pub mod snapshot;
@@ -30,8 +34,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
-use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
-use tantivy::aggregation::{AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur};
 use tantivy::{DocAddress, Searcher};
@@ -39,6 +41,7 @@ use tantivy::{DocAddress, Searcher};
 use self::collector::{After, Collected, Criterion, Hit, Key, TopCollector};
 use self::dfs::GlobalStats;
 pub use self::request::{SearchRequest, TrackTotal};
+use self::shard_aggs::{AggPlan, ShardAggs};
 pub use self::snapshot::Snapshot;
 use crate::error::EsError;
 use crate::mapping::context::IndexContext;
@@ -77,7 +80,7 @@ struct Target {
     query: Compiled,
     hits_query: Compiled,
     criteria: Vec<Criterion>,
-    aggs: Option<tantivy::aggregation::agg_req::Aggregations>,
+    aggs: Option<AggPlan>,
     searchers: Vec<Searcher>,
     /// The columns opened on each shard's searcher.
     columns: Vec<Arc<crate::storage::columns::ColumnCache>>,
@@ -89,7 +92,7 @@ struct Plan {
     query: Compiled,
     hits_query: Compiled,
     criteria: Vec<Criterion>,
-    aggs: Option<tantivy::aggregation::agg_req::Aggregations>,
+    aggs: Option<AggPlan>,
 }
 
 impl Plan {
@@ -107,7 +110,9 @@ impl Plan {
             criteria.push(Criterion::ShardDoc { desc: false });
         }
         let aggs = match &req.aggs {
-            Some(a) if !paging.skip_aggs => Some(aggs::translate(a, cx)?),
+            Some(a) if !paging.skip_aggs => {
+                Some(shard_aggs::plan(a, aggs::translate(a, cx)?, cx.index, tantivy_aggs()))
+            }
             _ => None,
         };
         Ok(Plan { query, hits_query, criteria, aggs })
@@ -141,17 +146,28 @@ fn prepare_all(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Res
             columns: frozen.columns.clone(),
         });
     }
+    shard_aggs::agree(&mut targets.iter_mut().map(|t| &mut t.aggs).collect::<Vec<_>>());
     Ok(targets)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Set by tests to run every aggregation through tantivy's module.
+    static TANTIVY_AGGS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether aggregations must run through tantivy's module (tests compare).
+fn tantivy_aggs() -> bool {
+    #[cfg(test)]
+    return TANTIVY_AGGS.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    false
 }
 
 /// A shard's results.
 struct ShardResult {
     collected: Collected,
-    aggs: Option<IntermediateAggregationResults>,
-}
-
-fn limits() -> AggregationLimitsGuard {
-    AggregationLimitsGuard::new(Some(500 << 20), Some(65_535))
+    aggs: Option<ShardAggs>,
 }
 
 /// The request's time budget, shared by its shards.
@@ -186,14 +202,7 @@ fn run_shard(
         && req.min_score.is_none()
         && clock.deadline.is_none();
     let count_wanted = req.track_total_hits != TrackTotal::Off;
-    let agg_collector = || {
-        target.aggs.as_ref().map(|a| {
-            DistributedAggregationCollector::from_aggs(
-                a.clone(),
-                AggContextParams::new(limits(), target.ctx.tokenizers()),
-            )
-        })
-    };
+    let agg_collector = || target.aggs.as_ref().map(|a| a.collector(&target.ctx, &target.columns[origin.1]));
     // Aggregations see `query`; with a post_filter the hits need their own pass.
     let separate_aggs = req.post_filter.is_some();
     let mut aggs = None;
@@ -421,7 +430,7 @@ fn search_shards(
 struct Merged {
     hits: Vec<Hit>,
     total: u64,
-    aggs: Option<IntermediateAggregationResults>,
+    aggs: Option<ShardAggs>,
 }
 
 fn merge(results: Vec<Result<ShardResult, EsError>>) -> Result<Merged, EsError> {
@@ -432,7 +441,7 @@ fn merge(results: Vec<Result<ShardResult, EsError>>) -> Result<Merged, EsError> 
         merged.hits.extend(result.collected.hits);
         if let Some(a) = result.aggs {
             match &mut merged.aggs {
-                Some(m) => m.merge_fruits(a)?,
+                Some(m) => m.merge(a)?,
                 None => merged.aggs = Some(a),
             }
         }
@@ -454,13 +463,14 @@ fn total_json(req: &SearchRequest, total: u64) -> Option<Value> {
 /// The `aggregations` of the response, from the shards' merged results.
 fn aggregations(
     first: &Target,
-    merged: Option<IntermediateAggregationResults>,
+    merged: Option<ShardAggs>,
     request: &Map<String, Value>,
     typed_keys: bool,
 ) -> Result<Value, EsError> {
-    let translated = first.aggs.clone().unwrap_or_default();
-    let results = merged.unwrap_or_default().into_final_result(translated, limits())?;
-    let json = serde_json::to_value(results).map_err(|e| EsError::internal(e.to_string()).caused_by(e))?;
+    let json = match &first.aggs {
+        Some(plan) => plan.results(merged)?,
+        None => Value::Object(Map::new()),
+    };
     Ok(aggs::finish(json, request, &first.ctx.mapping, typed_keys))
 }
 

@@ -83,6 +83,18 @@ impl FieldColumn {
         }
     }
 
+    /// Calls `f` with each of the document's values as a number (keywords
+    /// have none); without allocating, for per-document counting.
+    pub fn each_number(&self, doc: DocId, mut f: impl FnMut(f64)) {
+        match self {
+            FieldColumn::I64(c) => c.values_for_doc(doc).for_each(|v| f(v as f64)),
+            FieldColumn::F64(c) => c.values_for_doc(doc).for_each(f),
+            FieldColumn::Bool(c) => c.values_for_doc(doc).for_each(|v| f(f64::from(u8::from(v)))),
+            FieldColumn::Date(c) => c.values_for_doc(doc).for_each(|v| f(v.into_timestamp_millis() as f64)),
+            FieldColumn::Str(_) | FieldColumn::Ip(_) => {}
+        }
+    }
+
     /// The document's values as numbers (keywords have none).
     pub fn numbers(&self, doc: DocId) -> Vec<f64> {
         match self {
