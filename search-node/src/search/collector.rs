@@ -546,11 +546,14 @@ impl SegmentCollector for TopSegment {
 /// it). Turning an ordinal into its keyword means decoding a block of the
 /// segment's dictionary, so it is done only where the order depends on it:
 /// for the hits that tie on every earlier key with a hit of another
-/// segment. `resolve(hits, which, i)` turns key `i` of the hits `which`
-/// into keywords. The page shown is resolved afterwards, by the caller.
+/// segment, and only among the first `needed` hits (the page and those
+/// before it): a group of ties that starts beyond them is cut whatever its
+/// order. `resolve(hits, which, i)` turns key `i` of the hits `which` into
+/// keywords. The page shown is resolved afterwards, by the caller.
 pub fn order_all<E>(
     hits: &mut [Hit],
     criteria: &[Criterion],
+    needed: usize,
     mut resolve: impl FnMut(&mut [Hit], &[usize], usize) -> Result<(), E>,
 ) -> Result<(), E> {
     for i in 0..criteria.len() {
@@ -561,7 +564,9 @@ pub fn order_all<E>(
         let mut idx: Vec<usize> = (0..hits.len()).collect();
         idx.sort_by(|&a, &b| compare(&hits[a].key[..i], &hits[b].key[..i], before));
         let mut start = 0;
-        while start < idx.len() {
+        // Groups come in order: past `needed` none is shown. (A group left
+        // unresolved holds ordinals only, so it still sorts consistently.)
+        while start < idx.len().min(needed) {
             let first = &hits[idx[start]];
             let end = start
                 + idx[start..]

@@ -293,7 +293,8 @@ pub fn run(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Result<
     let results = search_shards(snapshot, &targets, req, from + req.size, after, &clock);
     let Merged { mut hits, total, aggs: merged_aggs } = merge(results)?;
     let criteria = targets.first().map_or_else(|| vec![Criterion::Score { desc: true }], |t| t.criteria.clone());
-    collector::order_all(&mut hits, &criteria, |hits, which, i| resolve_keywords(&targets, hits, which, i))?;
+    let needed = from + req.size;
+    collector::order_all(&mut hits, &criteria, needed, |hits, which, i| resolve_keywords(&targets, hits, which, i))?;
     let mut page: Vec<Hit> = hits.into_iter().skip(from).take(req.size).collect();
     // The page shows its sort values, and a scroll resumes after its last.
     let all: Vec<usize> = (0..page.len()).collect();
