@@ -226,10 +226,27 @@ def one_run(label, bins, data, variant, args):
     return result
 
 
+def wait_quiet(pids, below=0.05, span=40.0, step=5.0, limit=900.0):
+    """Waits until the engine's processes together have used under `below` cores in every `step` of the last `span`
+    seconds, at most `limit` seconds; the seconds waited. A load leaves merges to do: search-node merges a shard once
+    nothing was written to it for 30 s (so `span` is longer), OpenSearch merges in the background. Measuring the API
+    during those merges measures the merges."""
+    t0 = time.monotonic()
+    quiet_since = t0
+    while time.monotonic() - t0 < limit and time.monotonic() - quiet_since < span:
+        before = sum(proc_cpu(p) or 0 for p in pids)
+        time.sleep(step)
+        if (sum(proc_cpu(p) or 0 for p in pids) - before) / step >= below:
+            quiet_since = time.monotonic()
+    return time.monotonic() - t0
+
+
 def api_phase(bins, run_dir, engine, apis, args, label):
     """On the indexed engine: two API nodes (response cache off, rate limit off, every engine URL) behind HAProxy;
     each request kind closed-loop for --api-seconds, then (with --api-rate) the mix open-loop at that rate for as
     long; the API nodes' metrics read around each measured window."""
+    quiet = wait_quiet(engine.pids())
+    print(f"  {label} engine quiet after {quiet:.0f} s (its merges done)", file=sys.stderr, flush=True)
     uncached = {"IMDB_API_CACHE_ENTRIES": "0"}
     apis.append(start_api("bench-api-1", bins["imdb-api"], engine.urls, run_dir, uncached))
     apis.append(start_api("bench-api-2", bins["imdb-api"], engine.urls, run_dir, uncached))
