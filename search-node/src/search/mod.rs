@@ -47,7 +47,7 @@ use crate::error::EsError;
 use crate::mapping::context::IndexContext;
 use crate::query::{Compiled, Cx};
 use crate::storage::index::IndexHandle;
-use crate::storage::shard::load;
+use crate::storage::shard::load_with;
 
 /// Elasticsearch's `index.max_result_window` default.
 pub const MAX_RESULT_WINDOW: usize = 10_000;
@@ -489,7 +489,10 @@ fn fetch(
         let (i, shard) = hit.origin;
         let target = &targets[i];
         let searcher = &target.searchers[shard];
-        let doc = load(searcher, &target.ctx, DocAddress::new(hit.address.segment_ord, hit.address.doc_id))?;
+        let meta =
+            target.columns[shard].meta(hit.address.segment_ord, searcher.segment_reader(hit.address.segment_ord))?;
+        let doc =
+            load_with(searcher, &target.ctx, DocAddress::new(hit.address.segment_ord, hit.address.doc_id), &meta)?;
         let source: Value = serde_json::from_str(&doc.source).unwrap_or(Value::Null);
         let mut h = json!({"_index": target.handle.name(), "_id": doc.id});
         h["_score"] = if scored && hit.score.is_finite() { json!(hit.score) } else { Value::Null };

@@ -37,7 +37,7 @@ use tantivy::{
 
 use crate::error::EsError;
 use crate::mapping::context::IndexContext;
-use crate::storage::columns::ColumnCache;
+use crate::storage::columns::{ColumnCache, MetaColumns};
 use crate::storage::translog::{Op, Translog};
 
 /// How long deletes are remembered for versioning.
@@ -223,21 +223,35 @@ fn find(searcher: &Searcher, term: &Term) -> Result<Option<DocAddress>, EsError>
 
 /// Reads a stored document at an address.
 pub fn load(searcher: &Searcher, ctx: &IndexContext, address: DocAddress) -> Result<StoredDoc, EsError> {
-    let segment = searcher.segment_reader(address.segment_ord);
-    let fast = segment.fast_fields();
-    let version = fast.u64("_version")?.first(address.doc_id).unwrap_or(1);
-    let seq_no = fast.u64("_seq_no")?.first(address.doc_id).unwrap_or(0);
+    let meta = MetaColumns::open(searcher.segment_reader(address.segment_ord))?;
+    load_with(searcher, ctx, address, &meta)
+}
+
+/// Reads a stored document at an address, its metadata from `meta` (the
+/// columns of its segment, opened once for many documents).
+pub fn load_with(
+    searcher: &Searcher,
+    ctx: &IndexContext,
+    address: DocAddress,
+    meta: &MetaColumns,
+) -> Result<StoredDoc, EsError> {
+    let version = meta.version.first(address.doc_id).unwrap_or(1);
+    let seq_no = meta.seq_no.first(address.doc_id).unwrap_or(0);
     let doc: TantivyDocument = searcher.doc(address)?;
     let source = doc.get_first(ctx.schema.meta.source).and_then(|v| v.as_bytes()).unwrap_or(b"{}");
     let source = String::from_utf8_lossy(source).into();
     let routing = doc.get_first(ctx.schema.meta.routing).and_then(|v| v.as_str()).map(str::to_owned);
-    let id = doc_id(segment, address.doc_id)?.unwrap_or_default();
+    let id = meta.id.as_ref().map(|c| id_of(c, address.doc_id)).transpose()?.flatten().unwrap_or_default();
     Ok(StoredDoc { id, source, version, seq_no, routing })
 }
 
 /// The `_id` of a document of a segment.
 pub fn doc_id(segment: &tantivy::SegmentReader, doc: tantivy::DocId) -> Result<Option<String>, EsError> {
     let Some(column) = segment.fast_fields().str("_id")? else { return Ok(None) };
+    id_of(&column, doc)
+}
+
+fn id_of(column: &tantivy::columnar::StrColumn, doc: tantivy::DocId) -> Result<Option<String>, EsError> {
     let mut out = String::new();
     match column.term_ords(doc).next() {
         Some(ord) if column.ord_to_str(ord, &mut out)? => Ok(Some(out)),
