@@ -248,6 +248,41 @@ fn adapt(kind: &str, mut body: Value, mapping: &Mapping) -> Result<Value, EsErro
     Ok(body)
 }
 
+/// Refuses, for tantivy's aggregation module, `range` aggregations (at any
+/// depth) whose ranges overlap: tantivy fails on them with an internal
+/// error, where Elasticsearch counts a document in each. The counting
+/// (`search/counts.rs`) takes them when every range has a key and nothing
+/// is nested; otherwise this is a 400 that says so, not a 500.
+pub fn refuse_overlapping_ranges(aggs: &Map<String, Value>) -> Result<(), EsError> {
+    for (name, def) in aggs {
+        let (kind, body, subs) = split(name, def)?;
+        if kind == "range"
+            && let Some(body) = body.as_object()
+        {
+            refuse_overlaps(body)?;
+        }
+        if let Some(subs) = subs {
+            refuse_overlapping_ranges(&subs)?;
+        }
+    }
+    Ok(())
+}
+
+fn refuse_overlaps(body: &Map<String, Value>) -> Result<(), EsError> {
+    let Some(ranges) = body.get("ranges").and_then(Value::as_array) else { return Ok(()) };
+    let bound = |r: &Value, name: &str, open: f64| r.get(name).and_then(Value::as_f64).unwrap_or(open);
+    let mut spans: Vec<(f64, f64)> =
+        ranges.iter().map(|r| (bound(r, "from", f64::NEG_INFINITY), bound(r, "to", f64::INFINITY))).collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    match spans.windows(2).find(|w| w[0].1 > w[1].0) {
+        Some(w) => Err(EsError::illegal_argument(format!(
+            "imdb-search-node counts overlapping ranges only when every range has a [key] and the aggregation has no sub-aggregations; [{}, {}) and [{}, {}) overlap",
+            w[0].0, w[0].1, w[1].0, w[1].1
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Renames results back: reassembles `filters`, adds `key_as_string`,
 /// prefixes names with their type under `typed_keys`.
 pub fn finish(results: Value, request: &Map<String, Value>, mapping: &Mapping, typed_keys: bool) -> Value {
@@ -407,7 +442,7 @@ fn top_hits_sort(sort: Value) -> Value {
 mod tests {
     use serde_json::json;
 
-    use super::top_hits_sort;
+    use super::{refuse_overlaps, top_hits_sort};
 
     #[test]
     fn top_hits_sort_takes_every_elasticsearch_form() {
@@ -415,5 +450,15 @@ mod tests {
         assert_eq!(top_hits_sort(json!({"num": "desc"})), json!([{"num": "desc"}]));
         assert_eq!(top_hits_sort(json!({"num": {"order": "desc"}})), json!([{"num": "desc"}]));
         assert_eq!(top_hits_sort(json!(["a", {"b": "desc"}])), json!([{"a": "asc"}, {"b": "desc"}]));
+    }
+
+    #[test]
+    fn overlapping_ranges_are_refused_with_a_reason_not_an_internal_error() {
+        let body = |ranges: serde_json::Value| json!({"field": "n", "ranges": ranges}).as_object().unwrap().clone();
+        assert!(refuse_overlaps(&body(json!([{"to": 5}, {"from": 5, "to": 6}, {"from": 6}]))).is_ok());
+        assert!(refuse_overlaps(&body(json!([{"from": 10}, {"to": 2}, {"from": 2, "to": 3}]))).is_ok());
+        let err = refuse_overlaps(&body(json!([{"from": 1990}, {"from": 1980, "to": 2000}]))).unwrap_err();
+        assert_eq!(err.status(), actix_web::http::StatusCode::BAD_REQUEST, "{err:?}");
+        assert!(err.to_string().contains("[1980, 2000) and [1990, inf) overlap"), "{err}");
     }
 }

@@ -10,9 +10,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::SearchRequest;
+use super::{SearchRequest, test_indexes};
 use crate::node::Node;
-use crate::ops::{Action, OpType};
 use crate::storage::index::IndexHandle;
 
 const GENRES: [&str; 7] = ["Drama", "Comedy", "Action", "Crime", "Horror", "Short", "Documentary"];
@@ -40,30 +39,13 @@ fn doc(n: usize) -> Value {
 }
 
 fn node_with(indexes: &[&str], count: usize) -> (tempfile::TempDir, Arc<Node>) {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let (dir, node) = test_indexes::node();
     let settings = json!({"settings": {"number_of_shards": 2}, "mappings": {"properties": {
         "title": {"type": "text"}, "genres": {"type": "keyword"}, "type": {"type": "keyword"},
         "year": {"type": "integer"}, "years": {"type": "short"}, "rating": {"type": "float"}}}});
     for (i, index) in indexes.iter().enumerate() {
-        node.create(index, &settings).unwrap();
-        for batch in (0..count).collect::<Vec<_>>().chunks(23) {
-            let actions = batch
-                .iter()
-                .map(|&n| Action {
-                    op: OpType::Index,
-                    index: (*index).into(),
-                    id: Some(format!("{index}-{n}")),
-                    routing: None,
-                    body: Ok(doc(n * (i + 1)).as_object().unwrap().clone()),
-                    conditions: Default::default(),
-                    retry_on_conflict: 0,
-                    require_alias: false,
-                })
-                .collect();
-            assert!(crate::ops::execute(&node, actions).iter().all(|i| i.status.is_success()));
-            node.handle(index).unwrap().refresh().unwrap();
-        }
+        let docs = (0..count).map(|n| (format!("{index}-{n}"), doc(n * (i + 1)))).collect();
+        test_indexes::index_in_batches(&node, index, &settings, docs, 23);
     }
     (dir, node)
 }
@@ -190,4 +172,16 @@ fn overlapping_ranges_count_a_document_in_each() {
         counts,
         [("all", with(&|y| y >= 1900)), ("90s", with(&|y| (1990..2000).contains(&y))), ("2005", with(&|y| y == 2005))]
     );
+}
+
+#[test]
+fn overlapping_ranges_that_tantivy_would_run_are_a_bad_request() {
+    let (_dir, node) = node_with(&["a"], 20);
+    let handles = vec![node.handle("a").unwrap()];
+    // A sub-aggregation: not counted, so tantivy's, which cannot overlap.
+    let body = json!({"size": 0, "aggs": {"bands": {"range": {"field": "year", "ranges": [
+        {"key": "all", "from": 1900}, {"key": "90s", "from": 1990, "to": 2000}]},
+        "aggs": {"top": {"max": {"field": "rating"}}}}}});
+    let err = super::search(&handles, &SearchRequest::parse(&body, &HashMap::new()).unwrap()).unwrap_err();
+    assert_eq!(err.status(), actix_web::http::StatusCode::BAD_REQUEST, "{err:?}");
 }

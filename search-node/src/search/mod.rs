@@ -29,6 +29,8 @@ mod shard_aggs;
 mod sharing_tests;
 pub mod snapshot;
 pub mod source_filter;
+#[cfg(test)]
+mod test_indexes;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -147,6 +149,11 @@ fn prepare_all(snapshot: &Snapshot, req: &SearchRequest, paging: &Paging) -> Res
         });
     }
     shard_aggs::agree(&mut targets.iter_mut().map(|t| &mut t.aggs).collect::<Vec<_>>());
+    if let Some(request) = &req.aggs
+        && targets.iter().any(|t| t.aggs.as_ref().is_some_and(|a| a.counts.is_none()))
+    {
+        aggs::refuse_overlapping_ranges(request)?;
+    }
     Ok(targets)
 }
 

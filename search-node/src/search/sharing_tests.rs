@@ -8,41 +8,23 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::SearchRequest;
+use super::{SearchRequest, test_indexes};
 use crate::node::Node;
-use crate::ops::{Action, OpType};
 use crate::storage::index::IndexHandle;
 
 fn node_with(indexes: &[&str], count: usize) -> (tempfile::TempDir, Arc<Node>) {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Arc::new(Node::open(dir.path()).unwrap());
+    let (dir, node) = test_indexes::node();
     let settings = json!({"settings": {"number_of_shards": 2}, "mappings": {"properties": {
         "group": {"type": "keyword"}, "name": {"type": "keyword"}, "n": {"type": "integer"}}}});
     for (i, index) in indexes.iter().enumerate() {
-        node.create(index, &settings).unwrap();
-        // Batches with a refresh after each: several segments per shard.
-        for batch in (0..count).collect::<Vec<_>>().chunks(7) {
-            let actions = batch
-                .iter()
-                .map(|&n| Action {
-                    op: OpType::Index,
-                    index: (*index).into(),
-                    id: Some(format!("{index}-{n}")),
-                    routing: None,
-                    body: Ok(
-                        json!({"group": format!("g{}", n % 3), "name": format!("{}{:03}", i, (n * 37) % 101), "n": n})
-                            .as_object()
-                            .unwrap()
-                            .clone(),
-                    ),
-                    conditions: Default::default(),
-                    retry_on_conflict: 0,
-                    require_alias: false,
-                })
-                .collect();
-            assert!(crate::ops::execute(&node, actions).iter().all(|i| i.status.is_success()));
-            node.handle(index).unwrap().refresh().unwrap();
-        }
+        let docs = (0..count)
+            .map(|n| {
+                let source =
+                    json!({"group": format!("g{}", n % 3), "name": format!("{}{:03}", i, (n * 37) % 101), "n": n});
+                (format!("{index}-{n}"), source)
+            })
+            .collect();
+        test_indexes::index_in_batches(&node, index, &settings, docs, 7);
     }
     (dir, node)
 }
