@@ -5,6 +5,8 @@
 //! `boost_mode`. This is how popular titles rank higher. Scripts, decay
 //! and random functions are refused by name.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tantivy::query::{EnableScoring, Explanation, Query as TantivyQuery, Scorer, Weight};
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
@@ -12,7 +14,8 @@ use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
 use super::{Compiled, Cx, Params, Query};
 use crate::error::EsError;
 use crate::mapping::FieldDef;
-use crate::storage::columns::FieldColumn;
+use crate::storage::columns::{self, NumberReader};
+use crate::storage::dense::Dense;
 
 /// `field_value_factor` modifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,8 +369,11 @@ struct FunctionWeight {
 struct SegmentFunction {
     filter: Option<Box<dyn Scorer>>,
     weight: f64,
-    column: Option<(FieldColumn, FieldValue)>,
+    column: Option<(NumberReader, FieldValue)>,
     missing_only: Option<FieldValue>,
+    /// The function's unweighted value per document, when the segment's
+    /// column has a dense copy (see `ColumnCache::derived`).
+    memo: Option<Arc<Dense>>,
 }
 
 impl Weight for FunctionWeight {
@@ -375,11 +381,21 @@ impl Weight for FunctionWeight {
         let mut functions = Vec::new();
         for (filter, weight, field) in &self.functions {
             let filter = filter.as_ref().map(|w| w.scorer(reader, 1.0)).transpose()?;
+            let memo = match (field, columns::current()) {
+                (Some(fv @ FieldValue { def: Some(def), .. }), Some(cache)) => {
+                    let name = format!("field_value_factor {:?} {} {:?}", fv.modifier, fv.factor, fv.missing);
+                    cache
+                        .derived(reader, def, &name, |v| FunctionScorer::field_value(fv, v).unwrap_or(1.0))
+                        .map_err(|e| tantivy::TantivyError::InvalidArgument(e.reason))?
+                }
+                _ => None,
+            };
             let (column, missing_only) = match field {
+                _ if memo.is_some() => (None, None),
                 None => (None, None),
                 Some(fv) => {
                     let column = match &fv.def {
-                        Some(def) => FieldColumn::open(reader, def)
+                        Some(def) => NumberReader::open(reader, def)
                             .map_err(|e| tantivy::TantivyError::InvalidArgument(e.reason))?,
                         None => None,
                     };
@@ -389,7 +405,7 @@ impl Weight for FunctionWeight {
                     }
                 }
             };
-            functions.push(SegmentFunction { filter, weight: *weight, column, missing_only });
+            functions.push(SegmentFunction { filter, weight: *weight, column, missing_only, memo });
         }
         let mut scorer = FunctionScorer {
             // The boost applies to the final score, whatever the modes.
@@ -447,14 +463,15 @@ impl FunctionScorer {
                     continue;
                 }
             }
-            let value = match (&f.column, &f.missing_only) {
-                (Some((column, fv)), _) => Self::field_value(fv, column.first_number(doc)),
-                (None, Some(fv)) => Self::field_value(fv, None),
-                (None, None) => Some(1.0),
-            };
             // A document without the field and no `missing` counts as 1,
             // never as an error in the middle of a search.
-            self.values.push(value.unwrap_or(1.0) * f.weight);
+            let value = match (&f.memo, &f.column, &f.missing_only) {
+                (Some(memo), _, _) => memo.slot(doc),
+                (None, Some((column, fv)), _) => Self::field_value(fv, column.first(doc)).unwrap_or(1.0),
+                (None, None, Some(fv)) => Self::field_value(fv, None).unwrap_or(1.0),
+                (None, None, None) => 1.0,
+            };
+            self.values.push(value * f.weight);
             weights += f.weight;
         }
         let q = &self.query;

@@ -149,6 +149,38 @@ fn term_level_queries() {
 }
 
 #[test]
+fn a_filter_that_only_excludes_keeps_the_bool_semantics() {
+    let f = Fixture::new();
+    let sorted = |body: Value| {
+        let mut ids = f.ids(body);
+        ids.sort();
+        ids
+    };
+    let not_drama = json!({"bool": {"must_not": {"term": {"genres": "Drama"}}}});
+    let matrix = json!({"match": {"title": "matrix"}});
+    // With a must: the must's matches, less the excluded, scored alike.
+    let with = f.search(json!({"query": {"bool": {"must": matrix, "filter": not_drama}}}));
+    let without = f.search(json!({"query": {"bool": {"must": matrix}}}));
+    assert_eq!(with["hits"]["hits"], without["hits"]["hits"], "no drama among the matrix films");
+    assert_eq!(
+        sorted(json!({"query": {"bool": {"must": {"match": {"title": "the"}}, "filter": not_drama}}})),
+        ["4", "8"]
+    );
+    // A filter makes `should` optional: everything not excluded matches,
+    // the should clauses only score; minimum_should_match brings them back.
+    let everything = ["4", "8", "9"];
+    assert_eq!(sorted(json!({"query": {"bool": {"should": matrix, "filter": not_drama}}})), everything);
+    assert_eq!(f.ids(json!({"query": {"bool": {"should": matrix, "filter": not_drama}}}))[2], "8", "unscored last");
+    let needed = json!({"query": {"bool": {"should": matrix, "filter": not_drama, "minimum_should_match": 1}}});
+    assert_eq!(sorted(needed), ["4", "9"]);
+    assert_eq!(sorted(json!({"query": {"bool": {"filter": [not_drama]}}})), everything);
+    // Beside a filter that selects, and with its parent's own must_not.
+    let both = json!({"query": {"bool": {"filter": [not_drama, {"range": {"year": {"gte": 2000}}}],
+                                         "must_not": {"term": {"genres": "Adventure"}}}}});
+    assert_eq!(sorted(both), ["9"]);
+}
+
+#[test]
 fn compound_queries_and_popularity() {
     let f = Fixture::new();
     let q = json!({"query": {"bool": {

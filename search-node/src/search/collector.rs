@@ -312,10 +312,9 @@ impl Collector for TopCollector {
             .criteria
             .iter()
             .map(|c| match c {
-                Criterion::Field { def: Some(def), .. } => self
-                    .columns
-                    .open(segment, reader, def)
-                    .map_err(|e| tantivy::TantivyError::InvalidArgument(e.reason)),
+                Criterion::Field { def: Some(def), .. } => {
+                    self.columns.open(reader, def).map_err(|e| tantivy::TantivyError::InvalidArgument(e.reason))
+                }
                 _ => Ok(None),
             })
             .collect::<tantivy::Result<Vec<_>>>()?;

@@ -31,6 +31,7 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::mapping::{FieldDef, FieldType, Mapping};
 use crate::storage::columns::{ColumnCache, FieldColumn};
+use crate::storage::dense::{Dense, NO_ORD};
 
 /// More ranges than this go to tantivy (a document's ranges are a bit set).
 const MAX_RANGES: usize = 64;
@@ -223,15 +224,14 @@ impl Collector for CountCollector {
     type Fruit = Counts;
     type Child = SegmentCounts;
 
-    fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentCounts> {
+    fn for_segment(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentCounts> {
         let mut counters = Vec::with_capacity(self.plan.aggs.len());
         for (_, spec) in self.plan.aggs.iter() {
             let (Spec::Terms { field, .. } | Spec::Histogram { field, .. } | Spec::Range { field, .. }) = spec;
-            let column = self
-                .columns
-                .open(segment, reader, field)
-                .map_err(|e| tantivy::TantivyError::InternalError(e.to_string()))?;
-            counters.push(Counter::new(spec, column));
+            let internal = |e: crate::error::EsError| tantivy::TantivyError::InternalError(e.to_string());
+            let column = self.columns.open(reader, field).map_err(internal)?;
+            let dense = self.columns.dense(reader, field).map_err(internal)?;
+            counters.push(Counter::new(spec, column, dense));
         }
         Ok(SegmentCounts {
             plan: self.plan.clone(),
@@ -264,6 +264,7 @@ enum Counter {
     /// Per term ordinal, its count and the last document counted.
     Terms {
         column: StrColumn,
+        dense: Option<Arc<Dense>>,
         counts: Vec<u64>,
         last: Vec<DocId>,
     },
@@ -283,6 +284,7 @@ enum Counter {
 enum Numbers {
     I64(Column<i64>),
     F64(Column<f64>),
+    Dense(Arc<Dense>),
 }
 
 /// The buffers a batch is read into, reused.
@@ -314,6 +316,15 @@ impl Numbers {
                 s.nums.resize(s.rows.len(), 0.0);
                 c.values.get_vals(&s.rows, &mut s.nums);
             }
+            Numbers::Dense(d) => {
+                s.nums.clear();
+                for &doc in docs {
+                    if let Some(v) = d.number(doc) {
+                        s.docs.push(doc);
+                        s.nums.push(v);
+                    }
+                }
+            }
         }
     }
 }
@@ -328,7 +339,19 @@ enum Buckets {
 impl Buckets {
     const MAX_SPAN: i64 = 1 << 16;
 
+    #[inline]
     fn add(&mut self, pos: i64) {
+        if let Buckets::Dense { base, counts } = self
+            && let Some(count) = usize::try_from(pos.wrapping_sub(*base)).ok().and_then(|i| counts.get_mut(i))
+        {
+            *count += 1;
+            return;
+        }
+        self.grow(pos);
+    }
+
+    /// [`Buckets::add`] outside the span counted so far.
+    fn grow(&mut self, pos: i64) {
         match self {
             Buckets::Dense { base, counts } => {
                 if counts.is_empty() {
@@ -368,16 +391,22 @@ impl Buckets {
 }
 
 impl Counter {
-    fn new(spec: &Spec, column: Option<FieldColumn>) -> Counter {
-        let numbers = |column| match column {
-            FieldColumn::I64(c) => Some(Numbers::I64(c)),
-            FieldColumn::F64(c) => Some(Numbers::F64(c)),
+    /// The counter of `spec` over `column`, reading `dense` (the column's
+    /// dense copy) instead where there is one.
+    fn new(spec: &Spec, column: Option<FieldColumn>, dense: Option<Arc<Dense>>) -> Counter {
+        let numbers = |column| match (column, dense.clone()) {
+            (FieldColumn::I64(_) | FieldColumn::F64(_), Some(d)) if matches!(*d, Dense::Numbers(_)) => {
+                Some(Numbers::Dense(d))
+            }
+            (FieldColumn::I64(c), _) => Some(Numbers::I64(c)),
+            (FieldColumn::F64(c), _) => Some(Numbers::F64(c)),
             _ => None,
         };
         match (spec, column) {
             (Spec::Terms { .. }, Some(FieldColumn::Str(column))) => {
                 let terms = column.num_terms();
-                Counter::Terms { column, counts: vec![0; terms], last: vec![DocId::MAX; terms] }
+                let dense = dense.clone().filter(|d| !matches!(**d, Dense::Numbers(_)));
+                Counter::Terms { column, dense, counts: vec![0; terms], last: vec![DocId::MAX; terms] }
             }
             (Spec::Histogram { interval, .. }, Some(column)) => match numbers(column) {
                 Some(values) => Counter::Histogram {
@@ -404,7 +433,27 @@ impl Counter {
     fn count(&mut self, docs: &[DocId], s: &mut Scratch) {
         match self {
             Counter::Nothing => {}
-            Counter::Terms { column, counts, last } => {
+            Counter::Terms { dense: Some(dense), counts, .. } if matches!(**dense, Dense::Ord(_)) => {
+                let Dense::Ord(slots) = &**dense else { unreachable!("matched") };
+                for &doc in docs {
+                    let ord = slots[doc as usize];
+                    if ord != NO_ORD {
+                        counts[ord as usize] += 1;
+                    }
+                }
+            }
+            Counter::Terms { dense: Some(dense), counts, last, .. } => {
+                for &doc in docs {
+                    dense.each_ord(doc, |ord| {
+                        let ord = ord as usize;
+                        if last[ord] != doc {
+                            last[ord] = doc;
+                            counts[ord] += 1;
+                        }
+                    });
+                }
+            }
+            Counter::Terms { column, counts, last, dense: None } => {
                 let ords = column.ords();
                 s.docs.clear();
                 s.rows.clear();
@@ -416,6 +465,30 @@ impl Counter {
                     if last[ord] != doc {
                         last[ord] = doc;
                         counts[ord] += 1;
+                    }
+                }
+            }
+            // One value per document at most: nothing to count only once.
+            Counter::Histogram { values: Numbers::Dense(dense), interval, buckets } => {
+                let Dense::Numbers(slots) = &**dense else { return };
+                for &doc in docs {
+                    let v = slots[doc as usize];
+                    if !v.is_nan() {
+                        buckets.add((v / *interval).floor() as i64);
+                    }
+                }
+            }
+            Counter::Range { values: Numbers::Dense(dense), bands, counts } => {
+                let Dense::Numbers(slots) = &**dense else { return };
+                for &doc in docs {
+                    let v = slots[doc as usize];
+                    if v.is_nan() {
+                        continue;
+                    }
+                    for ((from, to), count) in bands.iter().zip(counts.iter_mut()) {
+                        if from.is_none_or(|f| v >= f) && to.is_none_or(|t| v < t) {
+                            *count += 1;
+                        }
                     }
                 }
             }

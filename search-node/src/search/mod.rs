@@ -190,7 +190,23 @@ struct ShardAt {
     ordinal: u32,
 }
 
+/// Runs the search on one shard, with the shard's column cache as the
+/// thread's current one (the query side reads dense columns through it).
 fn run_shard(
+    target: &Target,
+    at: ShardAt,
+    req: &SearchRequest,
+    k: usize,
+    after: Option<After>,
+    clock: &Clock,
+    stats: Option<&GlobalStats<'_>>,
+) -> Result<ShardResult, EsError> {
+    crate::storage::columns::with_current(&target.columns[at.origin.1], || {
+        collect_shard(target, at, req, k, after, clock, stats)
+    })
+}
+
+fn collect_shard(
     target: &Target,
     at: ShardAt,
     req: &SearchRequest,
@@ -353,9 +369,7 @@ fn resolve_keywords(targets: &[Target], hits: &mut [Hit], which: &[usize], i: us
         let target = &targets[index];
         let Criterion::Field { def: Some(def), .. } = &target.criteria[i] else { continue };
         let reader = target.searchers[shard].segment_reader(segment);
-        if let Some(crate::storage::columns::FieldColumn::Str(column)) =
-            target.columns[shard].open(segment, reader, def)?
-        {
+        if let Some(crate::storage::columns::FieldColumn::Str(column)) = target.columns[shard].open(reader, def)? {
             collector::resolve_ords(hits, &ns, i, &column);
         }
     }
@@ -496,8 +510,7 @@ fn fetch(
         let (i, shard) = hit.origin;
         let target = &targets[i];
         let searcher = &target.searchers[shard];
-        let meta =
-            target.columns[shard].meta(hit.address.segment_ord, searcher.segment_reader(hit.address.segment_ord))?;
+        let meta = target.columns[shard].meta(searcher.segment_reader(hit.address.segment_ord))?;
         let doc =
             load_with(searcher, &target.ctx, DocAddress::new(hit.address.segment_ord, hit.address.doc_id), &meta)?;
         let source: Value = serde_json::from_str(&doc.source).unwrap_or(Value::Null);

@@ -5,6 +5,7 @@
 //! (an index's `IndexContext`) and nothing above.
 
 pub mod columns;
+pub mod dense;
 pub mod index;
 pub mod shard;
 pub mod translog;

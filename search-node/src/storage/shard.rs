@@ -565,7 +565,11 @@ impl Shard {
             }
             commit.commit()?;
             state.reader.reload()?;
-            *self.searcher.write().expect("not poisoned") = (state.reader.searcher(), Arc::default());
+            let searcher = state.reader.searcher();
+            let mut current = self.searcher.write().expect("not poisoned");
+            let columns = Arc::new(current.1.next_generation(&searcher));
+            *current = (searcher, columns);
+            drop(current);
             self.translog.trim(closed)?;
             state.live.retain(|_, l| !l.exists && l.at.elapsed() < GC_DELETES);
             state.dirty = false;
