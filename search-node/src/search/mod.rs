@@ -190,23 +190,7 @@ struct ShardAt {
     ordinal: u32,
 }
 
-/// Runs the search on one shard, with the shard's column cache as the
-/// thread's current one (the query side reads dense columns through it).
 fn run_shard(
-    target: &Target,
-    at: ShardAt,
-    req: &SearchRequest,
-    k: usize,
-    after: Option<After>,
-    clock: &Clock,
-    stats: Option<&GlobalStats<'_>>,
-) -> Result<ShardResult, EsError> {
-    crate::storage::columns::with_current(&target.columns[at.origin.1], || {
-        collect_shard(target, at, req, k, after, clock, stats)
-    })
-}
-
-fn collect_shard(
     target: &Target,
     at: ShardAt,
     req: &SearchRequest,
@@ -443,7 +427,11 @@ fn search_shards(
         let (i, s) = at.origin;
         let stats =
             req.dfs.then(|| GlobalStats { own: &targets[i].searchers[s], shards: &all_shards, cache: &stats_cache });
-        run_shard(&targets[i], at, req, k, after.clone(), clock, stats.as_ref())
+        // The shard's column cache is the thread's current one while it
+        // runs: the query side (`function_score`) reads dense copies through it.
+        crate::storage::columns::with_current(&targets[i].columns[s], || {
+            run_shard(&targets[i], at, req, k, after.clone(), clock, stats.as_ref())
+        })
     })
 }
 
