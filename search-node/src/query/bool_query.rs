@@ -85,9 +85,12 @@ impl BoolQuery {
             subqueries.push((Occur::Should, q.compile(cx)?));
         }
         let lifted = !self.filter.is_empty() && !selecting;
-        if self.must.is_empty() && !selecting && (self.should.is_empty() || (lifted && required == 0)) {
-            // Nothing that must match: everything not excluded does (with
-            // a filter, the `should` clauses only score).
+        if self.must.is_empty() && lifted && (self.should.is_empty() || required == 0) {
+            // Only lifted filters: everything not excluded matches, and the
+            // filters add nothing to the score (the `should` clauses score).
+            subqueries.push((Occur::Must, Box::new(BoostQuery::new(Box::new(AllQuery), 0.0))));
+        } else if self.must.is_empty() && self.filter.is_empty() && self.should.is_empty() {
+            // Only must_not (or nothing): everything else matches.
             subqueries.push((Occur::Must, Box::new(AllQuery)));
         }
         let query = if required > 0 {

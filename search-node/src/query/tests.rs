@@ -174,6 +174,17 @@ fn a_filter_that_only_excludes_keeps_the_bool_semantics() {
     let needed = json!({"query": {"bool": {"should": matrix, "filter": not_drama, "minimum_should_match": 1}}});
     assert_eq!(sorted(needed), ["4", "9"]);
     assert_eq!(sorted(json!({"query": {"bool": {"filter": [not_drama]}}})), everything);
+    // A filter adds nothing to the score, lifted or not.
+    let score = |body: Value| f.search(body)["hits"]["hits"][0]["_score"].as_f64().unwrap();
+    assert_eq!(score(json!({"query": {"bool": {"filter": [not_drama]}}})), 0.0);
+    let selecting = json!({"exists": {"field": "year"}});
+    assert_eq!(
+        score(json!({"query": {"bool": {"should": matrix, "filter": not_drama}}})),
+        score(json!({"query": {"bool": {"should": matrix, "filter": selecting}}})),
+    );
+    let unmatched =
+        json!({"query": {"bool": {"should": matrix, "filter": not_drama}}, "sort": ["_score", {"year": "asc"}]});
+    assert_eq!(f.search(unmatched)["hits"]["hits"][2]["_score"].as_f64(), Some(0.0));
     // Beside a filter that selects, and with its parent's own must_not.
     let both = json!({"query": {"bool": {"filter": [not_drama, {"range": {"year": {"gte": 2000}}}],
                                          "must_not": {"term": {"genres": "Adventure"}}}}});

@@ -189,6 +189,10 @@ pub struct ColumnCache {
     dense: Mutex<HashMap<ColumnKey, DenseSlot>>,
 }
 
+/// Derived copies kept per segment and field (see [`ColumnCache::derived`]);
+/// past these, the function is computed per document.
+const MAX_DERIVED: usize = 4;
+
 /// A column: its segment, field path and field type.
 type ColumnKey = (SegmentId, String, String);
 
@@ -285,7 +289,18 @@ impl ColumnCache {
             return Ok(None);
         };
         let key = (reader.segment_id(), def.path.clone(), format!("{} {name}", def.ty.name()));
-        let slot = self.dense.lock().expect("not poisoned").entry(key).or_default().clone();
+        let slot = {
+            let mut dense = self.dense.lock().expect("not poisoned");
+            // `name` comes from the request (a factor, a modifier): a
+            // client varying it must not grow the cache without bound.
+            let others = |(segment, path, ty): &ColumnKey| {
+                *segment == key.0 && *path == key.1 && ty.starts_with(&format!("{} ", def.ty.name()))
+            };
+            if !dense.contains_key(&key) && dense.keys().filter(|k| others(k)).count() >= MAX_DERIVED {
+                return Ok(None);
+            }
+            dense.entry(key).or_default().clone()
+        };
         let build = || {
             let values = (0..reader.max_doc()).map(|doc| f(base.number(doc))).collect();
             Some(Arc::new(Dense::Numbers(values)))
@@ -356,6 +371,12 @@ mod tests {
         let log = |v: Option<f64>| v.map_or(1.0, f64::log10);
         let derived = first.derived(old.segment_reader(0), def, "log10", log).unwrap().unwrap();
         assert!((derived.slot(0) - 7f64.log10()).abs() < 1e-12);
+        for n in 1..MAX_DERIVED {
+            assert!(first.derived(old.segment_reader(0), def, &format!("f{n}"), log).unwrap().is_some());
+        }
+        let capped = first.derived(old.segment_reader(0), def, "one more", log).unwrap();
+        assert!(capped.is_none(), "no more than MAX_DERIVED per segment and field");
+        assert!(first.derived(old.segment_reader(0), def, "log10", log).unwrap().is_some(), "kept ones still served");
 
         w.add_document(tantivy::doc!(votes => 9i64)).unwrap();
         w.commit().unwrap();
@@ -363,7 +384,7 @@ mod tests {
         let new = reader.searcher();
         assert_eq!(new.segment_readers().len(), 2);
         let second = first.next_generation(&new);
-        assert_eq!(second.dense.lock().unwrap().len(), 2, "the kept segment's copy and its derived copy");
+        assert_eq!(second.dense.lock().unwrap().len(), 1 + MAX_DERIVED, "the kept segment's copy and its derived ones");
         let kept = new.segment_readers().iter().find(|r| r.segment_id() == old.segment_reader(0).segment_id());
         let again = second.dense(kept.unwrap(), def).unwrap().unwrap();
         assert!(Arc::ptr_eq(&again, &dense), "handed on, not rebuilt");
