@@ -316,15 +316,8 @@ impl Numbers {
                 s.nums.resize(s.rows.len(), 0.0);
                 c.values.get_vals(&s.rows, &mut s.nums);
             }
-            Numbers::Dense(d) => {
-                s.nums.clear();
-                for &doc in docs {
-                    if let Some(v) = d.number(doc) {
-                        s.docs.push(doc);
-                        s.nums.push(v);
-                    }
-                }
-            }
+            // Counted straight from the slots (`Counter::count`).
+            Numbers::Dense(_) => unreachable!("dense numbers are not read into a batch"),
         }
     }
 }

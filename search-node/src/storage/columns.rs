@@ -293,8 +293,9 @@ impl ColumnCache {
             let mut dense = self.dense.lock().expect("not poisoned");
             // `name` comes from the request (a factor, a modifier): a
             // client varying it must not grow the cache without bound.
+            let derived_prefix = format!("{} ", def.ty.name());
             let others = |(segment, path, ty): &ColumnKey| {
-                *segment == key.0 && *path == key.1 && ty.starts_with(&format!("{} ", def.ty.name()))
+                *segment == key.0 && *path == key.1 && ty.starts_with(&derived_prefix)
             };
             if !dense.contains_key(&key) && dense.keys().filter(|k| others(k)).count() >= MAX_DERIVED {
                 return Ok(None);
